@@ -1,0 +1,53 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using System.Globalization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
+
+namespace WebSocketPool.Internal;
+
+/// <summary>Writes refusals as problem+json with <c>Connection: close</c> and, where retrying makes sense, <c>Retry-After</c>.</summary>
+internal static class ProblemResponses
+{
+    private const string TypePrefix = "urn:websocketpool:problem:";
+
+    public static Task WriteRejectionAsync(HttpContext context, in WebSocketAdmission admission)
+    {
+        var reason = admission.RejectionReason!;
+        var (title, detail) = reason switch
+        {
+            RejectionReasons.Draining => ("Server shutting down", "The server is draining for shutdown and accepts no new WebSockets; retry later or elsewhere."),
+            RejectionReasons.Origin => ("Origin not allowed", "The request's Origin is not allowed to open WebSockets here."),
+            RejectionReasons.Unauthenticated => ("Authentication required", "A WebSocket needs an authenticated user."),
+            RejectionReasons.RateLimited => ("Too many connection attempts", $"Too many connection attempts; retry after {Seconds(admission.RetryAfter)} s."),
+            RejectionReasons.GlobalLimit => ("Server at capacity", $"The server holds its maximum of {admission.Limit} connections."),
+            _ => ("Too many connections", $"You have {admission.Current} of {admission.Limit} allowed connections open."),
+        };
+
+        var extensions = new Dictionary<string, object?>(StringComparer.Ordinal) { ["reason"] = reason };
+        if (reason is RejectionReasons.UserLimit or RejectionReasons.GlobalLimit or RejectionReasons.RateLimited)
+        {
+            extensions["limit"] = admission.Limit;
+            extensions["current"] = admission.Current;
+        }
+
+        return WriteAsync(context, admission.StatusCode, reason, title, detail, admission.RetryAfter, extensions);
+    }
+
+    public static Task WriteAsync(HttpContext context, int status, string type, string title, string detail, TimeSpan? retryAfter,
+        IDictionary<string, object?>? extensions = null)
+    {
+        var response = context.Response;
+        response.Headers[HeaderNames.Connection] = "close";
+        if (retryAfter is { } wait)
+        {
+            response.Headers[HeaderNames.RetryAfter] = Seconds(wait).ToString(CultureInfo.InvariantCulture);
+        }
+
+        response.Headers[HeaderNames.CacheControl] = "no-store";
+        return TypedResults.Problem(detail, instance: null, statusCode: status, title: title, type: TypePrefix + type, extensions: extensions)
+            .ExecuteAsync(context);
+    }
+
+    private static long Seconds(TimeSpan? wait) => Math.Max(1, (long)Math.Ceiling((wait ?? TimeSpan.Zero).TotalSeconds));
+}

@@ -1,0 +1,30 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+namespace WebSocketPool.Internal;
+
+/// <summary>
+/// Everything the pool keeps for one user: the counted slots, the user's live managers, the warm managers kept for
+/// reuse and the rate-limit buckets. Guarded by locking the entry itself. An entry is removed (and marked
+/// <see cref="Removed"/> so racing callers retry with a fresh one) as soon as it holds nothing.
+/// </summary>
+internal sealed class UserEntry(string userKey)
+{
+    public string UserKey { get; } = userKey;
+
+    /// <summary>Slots counted against the per-user limit: reserved handshakes plus open connections.</summary>
+    public int Count;
+
+    /// <summary>Managers leased to this user whose sockets have not ended yet (may briefly exceed Count after a kick or eviction).</summary>
+    public readonly List<IsolatedWebSocketManager> Active = new(2);
+
+    /// <summary>Freed managers kept warm for this user, newest last.</summary>
+    public readonly List<IsolatedWebSocketManager> Warm = new(1);
+
+    public TokenBucket ConnectBucket;
+
+    public TokenBucket MessageBucket;
+
+    public bool NearLimit;
+
+    public bool Removed;
+}

@@ -1,0 +1,142 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using System.Diagnostics.Metrics;
+
+namespace WebSocketPool.Internal;
+
+/// <summary>
+/// The pool's instruments, on the meter <c>WebSocketPool</c> created through <see cref="IMeterFactory"/> (which owns
+/// and disposes it). Tags come from small fixed sets; no instrument is ever tagged with a user.
+/// </summary>
+internal sealed class WebSocketPoolMetrics
+{
+    public const string MeterName = "WebSocketPool";
+    public const string ReasonTag = "websocketpool.rejection.reason";
+    public const string DisconnectReasonTag = "websocketpool.disconnect.reason";
+
+    private static readonly string[] s_disconnectReasons = CreateDisconnectReasonNames();
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _rejected;
+    private readonly Counter<long> _evicted;
+    private readonly Counter<long> _kicked;
+    private readonly Histogram<double> _duration;
+    private readonly Counter<long> _messagesReceived;
+    private readonly Counter<long> _messagesSent;
+    private readonly Counter<long> _bytesReceived;
+    private readonly Counter<long> _bytesSent;
+    private readonly Counter<long> _dropped;
+    private readonly Counter<long> _slowConsumers;
+    private readonly Counter<long> _sendTimeouts;
+    private readonly Counter<long> _tooBig;
+    private readonly Counter<long> _auditMismatches;
+    private bool _observing;
+
+    public WebSocketPoolMetrics(IMeterFactory meterFactory)
+    {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        _meter = meterFactory.Create(MeterName);
+        _rejected = _meter.CreateCounter<long>("websocketpool.rejected_connections", "{connection}", "WebSocket requests refused before the upgrade, by reason.");
+        _evicted = _meter.CreateCounter<long>("websocketpool.evicted_connections", "{connection}", "Connections closed with 4001 to make room for a newer connection of the same user.");
+        _kicked = _meter.CreateCounter<long>("websocketpool.kicked_connections", "{connection}", "Connections closed by the server through a kick.");
+        _duration = _meter.CreateHistogram<double>("websocketpool.connection.duration", "s", "How long connections stayed open, by how they ended.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.1, 1, 10, 60, 300, 1800, 3600, 14400, 86400] });
+        _messagesReceived = _meter.CreateCounter<long>("websocketpool.messages.received", "{message}", "Complete messages received from clients.");
+        _messagesSent = _meter.CreateCounter<long>("websocketpool.messages.sent", "{message}", "Messages written to clients.");
+        _bytesReceived = _meter.CreateCounter<long>("websocketpool.bytes.received", "By", "Payload bytes received from clients.");
+        _bytesSent = _meter.CreateCounter<long>("websocketpool.bytes.sent", "By", "Payload bytes written to clients.");
+        _dropped = _meter.CreateCounter<long>("websocketpool.send_queue.dropped", "{message}", "Queued messages dropped by the DropOldest slow-consumer policy.");
+        _slowConsumers = _meter.CreateCounter<long>("websocketpool.slow_consumer_disconnects", "{connection}", "Connections closed with 4002 because their send queue overflowed.");
+        _sendTimeouts = _meter.CreateCounter<long>("websocketpool.send_timeouts", "{connection}", "Connections aborted because a send or close exceeded the send timeout.");
+        _tooBig = _meter.CreateCounter<long>("websocketpool.oversized_messages", "{message}", "Incoming messages over MaxMessageBytes (closed with 1009).");
+        _auditMismatches = _meter.CreateCounter<long>("websocketpool.audit.mismatches", "{mismatch}", "Differences the self-audit found between counted leases and live sockets.");
+    }
+
+    /// <summary>Registers the gauges that read the factory's live state.</summary>
+    public void Observe(PooledWebSocketManagerFactory factory)
+    {
+        if (_observing)
+        {
+            return;
+        }
+
+        _observing = true;
+        _meter.CreateObservableUpDownCounter("websocketpool.active_connections", () => factory.ActiveConnections, "{connection}",
+            "Connections counted against the limits (open sockets and handshakes in progress).");
+        _meter.CreateObservableUpDownCounter("websocketpool.pooled_managers", () => factory.PooledCount, "{manager}",
+            "Reset managers waiting in the shared pool.");
+        _meter.CreateObservableUpDownCounter("websocketpool.warm_managers", () => factory.WarmCount, "{manager}",
+            "Freed managers kept warm for their users during the reuse window.");
+        _meter.CreateObservableUpDownCounter("websocketpool.users_near_limit", () => factory.NearLimitUsers, "{user}",
+            "Users at or above the alert threshold of the per-user limit.");
+    }
+
+    public void Rejected(string reason)
+    {
+        if (_rejected.Enabled)
+        {
+            _rejected.Add(1, new KeyValuePair<string, object?>(ReasonTag, reason));
+        }
+    }
+
+    public void Evicted() => _evicted.Add(1);
+
+    public void Kicked() => _kicked.Add(1);
+
+    public void ConnectionEnded(TimeSpan duration, DisconnectReason reason)
+    {
+        if (_duration.Enabled)
+        {
+            _duration.Record(duration.TotalSeconds, new KeyValuePair<string, object?>(DisconnectReasonTag, s_disconnectReasons[(int)reason]));
+        }
+    }
+
+    public void MessageReceived(int bytes)
+    {
+        _messagesReceived.Add(1);
+        _bytesReceived.Add(bytes);
+    }
+
+    public void MessageSent(int bytes)
+    {
+        _messagesSent.Add(1);
+        _bytesSent.Add(bytes);
+    }
+
+    public void MessageDropped() => _dropped.Add(1);
+
+    public void SlowConsumerDisconnected() => _slowConsumers.Add(1);
+
+    public void SendTimedOut() => _sendTimeouts.Add(1);
+
+    public void MessageTooBig() => _tooBig.Add(1);
+
+    public void AuditMismatches(int count) => _auditMismatches.Add(count);
+
+    private static string[] CreateDisconnectReasonNames()
+    {
+        var values = Enum.GetValues<DisconnectReason>();
+        var names = new string[values.Max(v => (int)v) + 1];
+        foreach (var value in values)
+        {
+            names[(int)value] = value switch
+            {
+                DisconnectReason.ClientClosed => "client_closed",
+                DisconnectReason.ServerClosed => "server_closed",
+                DisconnectReason.Aborted => "aborted",
+                DisconnectReason.KeepAliveTimeout => "keep_alive_timeout",
+                DisconnectReason.Evicted => "evicted",
+                DisconnectReason.Kicked => "kicked",
+                DisconnectReason.SlowConsumer => "slow_consumer",
+                DisconnectReason.Shutdown => "shutdown",
+                DisconnectReason.HandlerError => "handler_error",
+                DisconnectReason.MessageTooBig => "message_too_big",
+                DisconnectReason.ProtocolError => "protocol_error",
+                DisconnectReason.PolicyViolation => "policy_violation",
+                _ => "other",
+            };
+        }
+
+        return names;
+    }
+}

@@ -1,0 +1,176 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using System.Net.WebSockets;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace WebSocketPool.Internal;
+
+/// <summary>
+/// Serves the pool's path. Every limit is decided on the HTTP request, before <c>AcceptWebSocketAsync</c>, in the order
+/// draining, origin, user, connect rate, global cap, per-user cap. A plain GET (no upgrade) answers with the decision an
+/// upgrade would get now, reserving nothing, because browsers cannot see why a handshake was refused.
+/// </summary>
+internal sealed partial class WebSocketPoolingMiddleware
+{
+    private const int MaxUserKeyLength = 256;
+
+    private readonly RequestDelegate _next;
+    private readonly PooledWebSocketManagerFactory _factory;
+    private readonly IUserKeyResolver _resolver;
+    private readonly WebSocketHandler _handler;
+    private readonly WebSocketPoolOptions _options;
+    private readonly ILogger _logger;
+    private readonly PathString _path;
+    private readonly HashSet<string> _origins;
+    private readonly bool _anyOrigin;
+
+    public WebSocketPoolingMiddleware(
+        RequestDelegate next,
+        PooledWebSocketManagerFactory factory,
+        IUserKeyResolver resolver,
+        WebSocketHandler handler,
+        IOptions<WebSocketPoolOptions> options,
+        ILogger<WebSocketPoolingMiddleware> logger)
+    {
+        _next = next;
+        _factory = factory;
+        _resolver = resolver;
+        _handler = handler;
+        _options = options.Value;
+        _logger = logger;
+        _path = new PathString(_options.Path);
+        _anyOrigin = _options.AllowedOrigins.Contains("*");
+        _origins = new HashSet<string>(_options.AllowedOrigins.Select(o => o.TrimEnd('/')), StringComparer.OrdinalIgnoreCase);
+    }
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        if (!context.Request.Path.Equals(_path, StringComparison.OrdinalIgnoreCase))
+        {
+            await _next(context).ConfigureAwait(false);
+            return;
+        }
+
+        var isUpgrade = context.WebSockets.IsWebSocketRequest;
+        if (!isUpgrade && !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
+        {
+            await _next(context).ConfigureAwait(false);
+            return;
+        }
+
+        if (_factory.IsDraining)
+        {
+            await RefuseAsync(context, RejectionReasons.Draining, null).ConfigureAwait(false);
+            return;
+        }
+
+        if (!IsOriginAllowed(context.Request))
+        {
+            await RefuseAsync(context, RejectionReasons.Origin, null).ConfigureAwait(false);
+            return;
+        }
+
+        var userKey = await _resolver.ResolveUserKeyAsync(context).ConfigureAwait(false);
+        if (string.IsNullOrEmpty(userKey))
+        {
+            await RefuseAsync(context, RejectionReasons.Unauthenticated, null).ConfigureAwait(false);
+            return;
+        }
+
+        if (userKey.Length > MaxUserKeyLength)
+        {
+            await ProblemResponses.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid_user", "Invalid user key",
+                $"The user key is longer than {MaxUserKeyLength} characters.", null).ConfigureAwait(false);
+            return;
+        }
+
+        if (!isUpgrade)
+        {
+            await PreviewAsync(context, userKey).ConfigureAwait(false);
+            return;
+        }
+
+        var admission = _factory.TryAdmit(userKey);
+        if (!admission.IsAdmitted)
+        {
+            await ProblemResponses.WriteRejectionAsync(context, admission).ConfigureAwait(false);
+            return;
+        }
+
+        WebSocket socket;
+        try
+        {
+            socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+            {
+                KeepAliveInterval = _options.KeepAliveInterval,
+                KeepAliveTimeout = _options.KeepAliveInterval > TimeSpan.Zero ? _options.KeepAliveTimeout : Timeout.InfiniteTimeSpan,
+                DangerousEnableCompression = false,
+            }).ConfigureAwait(false);
+        }
+        catch
+        {
+            // The handshake failed after the slot was reserved: the slot goes back before anything else happens.
+            _factory.Abandon(admission);
+            throw;
+        }
+
+        await admission.Manager!.RunAsync(socket, _handler, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private async Task PreviewAsync(HttpContext context, string userKey)
+    {
+        var preview = _factory.Preview(userKey);
+        if (!preview.IsAdmitted)
+        {
+            await ProblemResponses.WriteRejectionAsync(context, preview).ConfigureAwait(false);
+            return;
+        }
+
+        context.Response.Headers[HeaderNames.CacheControl] = "no-store";
+        await TypedResults.Json(new AdmissionPreview(userKey, preview.Current, preview.Limit)).ExecuteAsync(context).ConfigureAwait(false);
+    }
+
+    private Task RefuseAsync(HttpContext context, string reason, TimeSpan? retryAfter)
+    {
+        _factory.RecordRejection(reason);
+        Log.Refused(_logger, reason);
+        var userCount = 0;
+        var admission = reason == RejectionReasons.Draining
+            ? _factory.Preview("-") // the factory's own answer carries the draining Retry-After
+            : new WebSocketAdmission(reason, PooledWebSocketManagerFactory.StatusCodeOf(reason), _options.MaxConnectionsPerUser, userCount, retryAfter);
+        return ProblemResponses.WriteRejectionAsync(context, admission);
+    }
+
+    /// <summary>
+    /// Requests without Origin (non-browser clients) pass. With no configured origins only the request's own host may
+    /// connect, which stops cross-site WebSocket hijacking of cookie-authenticated users.
+    /// </summary>
+    private bool IsOriginAllowed(HttpRequest request)
+    {
+        var origin = request.Headers.Origin.ToString();
+        if (string.IsNullOrEmpty(origin) || _anyOrigin)
+        {
+            return true;
+        }
+
+        if (_origins.Count > 0)
+        {
+            return _origins.Contains(origin.TrimEnd('/'));
+        }
+
+        return Uri.TryCreate(origin, UriKind.Absolute, out var uri)
+            && request.Host.HasValue
+            && string.Equals(uri.IsDefaultPort ? uri.Host : uri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase);
+    }
+
+    private sealed record AdmissionPreview(string User, int Connections, int Limit);
+
+    private static partial class Log
+    {
+        [LoggerMessage(101, LogLevel.Information, "WebSocket request refused: {Reason}.", EventName = "RequestRefused")]
+        public static partial void Refused(ILogger logger, string reason);
+    }
+}

@@ -1,0 +1,579 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Threading.Channels;
+using Microsoft.Extensions.ObjectPool;
+using WebSocketPool.Internal;
+
+namespace WebSocketPool;
+
+/// <summary>
+/// One accepted socket for the lifetime of one lease: connection id, user key, connect time, last activity, an items
+/// bag, a receive loop and a bounded outbound queue drained by a single writer. Instances are pooled by
+/// <see cref="PooledWebSocketManagerFactory"/>; a reset wipes every trace of the previous connection and user.
+/// The app reaches a manager only through a <see cref="WebSocketConnection"/> handle bound to one lease.
+/// </summary>
+public sealed partial class IsolatedWebSocketManager : IResettable
+{
+    private static readonly TimerCallback s_onDeadline = static state => ((IsolatedWebSocketManager)state!).OnDeadline();
+
+    private readonly PooledWebSocketManagerFactory _factory;
+    private readonly object _sync = new();
+
+    // Incremented when a lease starts and again when it ends, so a handle's generation matches only its own lease.
+    private long _generation;
+    private long _slotGeneration;
+    private long _number;
+    private string? _connectionId;
+    private string? _userKey;
+    private WebSocket? _socket;
+    private Channel<Outbound>? _queue;
+    private Dictionary<object, object?>? _items;
+    private List<string>? _groups;
+    private DateTimeOffset _connectedAt;
+    private long _connectedTimestamp;
+    private long _lastReceivedTimestamp;
+    private DateTimeOffset? _lastReceivedAt;
+    private int _closeRequested;
+    private int _closeCode;
+    private string? _closeDescription;
+    private volatile bool _discardPending;
+    private DisconnectReason? _reason;
+    private ITimer? _deadline;
+    private long _deadlineGeneration;
+
+    internal IsolatedWebSocketManager(PooledWebSocketManagerFactory factory)
+    {
+        _factory = factory;
+    }
+
+    /// <summary>Gets the id of the current connection, or <see langword="null"/> while the manager is pooled.</summary>
+    public string? ConnectionId => _connectionId;
+
+    /// <summary>Gets the user key of the current (or, while warm, the last) lease; <see langword="null"/> once reset into the shared pool.</summary>
+    public string? UserKey => _userKey;
+
+    /// <summary>Gets the generation of the current lease.</summary>
+    public long Generation => Volatile.Read(ref _generation);
+
+    internal UserEntry? Entry { get; set; }
+
+    internal long Number => _number;
+
+    internal long WarmSince { get; set; }
+
+    internal bool HoldsSlot => Volatile.Read(ref _slotGeneration) is var slot && slot != 0 && slot == Generation;
+
+    internal bool IsOpenForSend => Volatile.Read(ref _closeRequested) == 0 && _queue is not null;
+
+    internal bool HasSocket => _socket is not null;
+
+    internal WebSocketState? SocketState => _socket?.State;
+
+    internal DateTimeOffset ConnectedAt => _connectedAt;
+
+    internal DateTimeOffset? LastReceivedAt => _lastReceivedAt;
+
+    /// <summary>Gets the timestamp that orders eviction: the last inbound message, else the connect time.</summary>
+    internal long SilentSince => _lastReceivedTimestamp != 0 ? _lastReceivedTimestamp : _connectedTimestamp;
+
+    internal long ConnectedTimestamp => _connectedTimestamp;
+
+    internal IDictionary<object, object?> Items => _items ??= [];
+
+    internal List<string> Groups => _groups ??= [];
+
+    internal bool HasGroups => _groups is { Count: > 0 };
+
+    internal bool IsCurrent(long generation) => Volatile.Read(ref _generation) == generation;
+
+    /// <summary>Starts a lease for <paramref name="userKey"/>: called by the factory under the user's lock.</summary>
+    internal long BeginLease(string userKey, UserEntry entry, long number)
+    {
+        _userKey = userKey;
+        Entry = entry;
+        _number = number;
+        _connectionId = null;
+        var generation = Interlocked.Increment(ref _generation);
+        Volatile.Write(ref _slotGeneration, generation);
+        return generation;
+    }
+
+    /// <summary>
+    /// Gives up the counted slot of lease <paramref name="generation"/>; true only for the one caller that actually took
+    /// it, so a double release is harmless and a late release can never free the slot of a later lease.
+    /// </summary>
+    internal bool TryTakeSlot(long generation) => generation != 0 && Interlocked.CompareExchange(ref _slotGeneration, 0, generation) == generation;
+
+    internal string GetConnectionId() => _connectionId ??= _factory.FormatConnectionId(_number);
+
+    internal void MarkConnected(long timestamp, DateTimeOffset now)
+    {
+        _connectedTimestamp = timestamp;
+        _connectedAt = now;
+        _lastReceivedTimestamp = 0;
+        _lastReceivedAt = null;
+    }
+
+    /// <summary>Runs the accepted socket until it ends, then releases the lease. Never throws.</summary>
+    internal async Task RunAsync(WebSocket socket, WebSocketHandler handler, CancellationToken requestAborted)
+    {
+        var options = _factory.Options;
+        var generation = Generation;
+        var queue = Channel.CreateBounded<Outbound>(
+            new BoundedChannelOptions(options.SendQueueCapacity)
+            {
+                SingleReader = true,
+                SingleWriter = false,
+                FullMode = options.SlowConsumerPolicy == SlowConsumerPolicy.DropOldest ? BoundedChannelFullMode.DropOldest : BoundedChannelFullMode.Wait,
+            },
+            options.SlowConsumerPolicy == SlowConsumerPolicy.DropOldest ? _factory.OnMessageDropped : null);
+        lock (_sync)
+        {
+            _socket = socket;
+            _queue = queue;
+        }
+
+        var connection = new WebSocketConnection(this, generation, GetConnectionId(), _userKey!);
+        _factory.OnConnectionOpened(this);
+        var writer = WriteLoopAsync(socket, queue.Reader);
+        Exception? error = null;
+        using (requestAborted.UnsafeRegister(static s => ((IsolatedWebSocketManager)s!).AbortCurrent(DisconnectReason.Aborted), this))
+        {
+            try
+            {
+                if (await InvokeHandlerAsync(handler.OnConnectedAsync(connection, requestAborted), connection).ConfigureAwait(false))
+                {
+                    await ReceiveLoopAsync(socket, handler, connection, requestAborted).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException
+                                           or Microsoft.AspNetCore.Connections.ConnectionAbortedException)
+            {
+                error = ex;
+                SetReason(Classify(socket, ex));
+            }
+
+            queue.Writer.TryComplete();
+            await writer.ConfigureAwait(false);
+        }
+
+        if (socket.State != WebSocketState.Closed)
+        {
+            SetReason(DisconnectReason.Aborted);
+            socket.Abort();
+        }
+
+        var closeCode = (int?)socket.CloseStatus ?? (Volatile.Read(ref _closeRequested) == 1 && socket.State == WebSocketState.Closed ? _closeCode : null);
+        var disconnect = new WebSocketDisconnect(_reason ?? DisconnectReason.Aborted, closeCode, error);
+        socket.Dispose();
+        _factory.OnConnectionEnded(this, disconnect);
+
+        try
+        {
+            await handler.OnDisconnectedAsync(connection, disconnect).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // A handler's failure must not escape into the server.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _factory.OnHandlerError(connection, ex);
+        }
+    }
+
+    private async Task ReceiveLoopAsync(WebSocket socket, WebSocketHandler handler, WebSocketConnection connection, CancellationToken cancellationToken)
+    {
+        var options = _factory.Options;
+        var max = options.MaxMessageBytes;
+        while (true)
+        {
+            // Idle connections hold no receive buffer: wait for data with a zero-byte read, then rent one.
+            var first = await socket.ReceiveAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+            if (first.MessageType == WebSocketMessageType.Close)
+            {
+                OnCloseReceived(socket);
+                return;
+            }
+
+            byte[]? buffer = null;
+            var length = 0;
+            var type = first.MessageType;
+            var end = first.EndOfMessage;
+            var tooBig = false;
+            try
+            {
+                while (!end)
+                {
+                    if (buffer is null || length == buffer.Length)
+                    {
+                        if (length > max)
+                        {
+                            tooBig = true;
+                            break;
+                        }
+
+                        var next = ArrayPool<byte>.Shared.Rent(Math.Min(Math.Max(length * 2, 4096), max + 1));
+                        if (buffer is not null)
+                        {
+                            buffer.AsSpan(0, length).CopyTo(next);
+                            ArrayPool<byte>.Shared.Return(buffer);
+                        }
+
+                        buffer = next;
+                    }
+
+                    var result = await socket.ReceiveAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        OnCloseReceived(socket);
+                        return;
+                    }
+
+                    length += result.Count;
+                    end = result.EndOfMessage;
+                }
+
+                if (tooBig || length > max)
+                {
+                    _factory.Metrics.MessageTooBig();
+                    RequestClose(Generation, WebSocketCloseCodes.MessageTooBig, "Message too big.", DisconnectReason.MessageTooBig, discardPending: true);
+                    await DrainUntilCloseAsync(socket, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                if (Volatile.Read(ref _closeRequested) == 1)
+                {
+                    // Closing: the peer may still send until it sees our close frame; such messages are not delivered.
+                    continue;
+                }
+
+                _lastReceivedTimestamp = _factory.TimeProvider.GetTimestamp();
+                _lastReceivedAt = _factory.TimeProvider.GetUtcNow();
+                _factory.Metrics.MessageReceived(length);
+
+                if (!_factory.TryAcquireMessageToken(this))
+                {
+                    if (!await InvokeHandlerAsync(handler.OnRateLimitedAsync(connection, cancellationToken), connection).ConfigureAwait(false))
+                    {
+                        await DrainUntilCloseAsync(socket, cancellationToken).ConfigureAwait(false);
+                        return;
+                    }
+
+                    continue;
+                }
+
+                var payload = buffer is null ? ReadOnlyMemory<byte>.Empty : buffer.AsMemory(0, length);
+                if (!await InvokeHandlerAsync(handler.OnMessageAsync(connection, new WebSocketMessage(type, payload), cancellationToken), connection).ConfigureAwait(false))
+                {
+                    await DrainUntilCloseAsync(socket, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+            }
+            finally
+            {
+                if (buffer is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+        }
+    }
+
+    /// <summary>After the server started closing, reads and discards until the peer's close frame (or the close deadline aborts).</summary>
+    private static async Task DrainUntilCloseAsync(WebSocket socket, CancellationToken cancellationToken)
+    {
+        var scratch = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            while (socket.State is WebSocketState.Open or WebSocketState.CloseSent)
+            {
+                var result = await socket.ReceiveAsync(scratch.AsMemory(), cancellationToken).ConfigureAwait(false);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
+    private void OnCloseReceived(WebSocket socket)
+    {
+        if (Volatile.Read(ref _closeRequested) == 1)
+        {
+            // The peer answered the close frame the server sent.
+            return;
+        }
+
+        SetReason(DisconnectReason.ClientClosed);
+        var code = socket.CloseStatus is { } status ? (int)status : WebSocketCloseCodes.Normal;
+        if (code is 1005 or 1006 or 1015)
+        {
+            code = WebSocketCloseCodes.Normal;
+        }
+
+        RequestClose(Generation, code, null, DisconnectReason.ClientClosed, discardPending: true);
+    }
+
+    /// <returns><see langword="false"/> when the handler threw and the connection is now closing with 1011.</returns>
+    private async ValueTask<bool> InvokeHandlerAsync(ValueTask callback, WebSocketConnection connection)
+    {
+        try
+        {
+            await callback.ConfigureAwait(false);
+            return true;
+        }
+#pragma warning disable CA1031 // A handler's failure costs its own connection, never the server.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _factory.OnHandlerError(connection, ex);
+            RequestClose(Generation, WebSocketCloseCodes.InternalError, "Internal server error.", DisconnectReason.HandlerError, discardPending: true);
+            return false;
+        }
+    }
+
+    private async Task WriteLoopAsync(WebSocket socket, ChannelReader<Outbound> reader)
+    {
+        try
+        {
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var message))
+                {
+                    if (_discardPending)
+                    {
+                        continue;
+                    }
+
+                    ArmDeadline(_factory.Options.SendTimeout);
+                    await socket.SendAsync(message.Payload, message.Type, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
+                    DisarmDeadline();
+                    _factory.Metrics.MessageSent(message.Payload.Length);
+                }
+            }
+
+            if (Volatile.Read(ref _closeRequested) == 1 && socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                ArmDeadline(_factory.Options.SendTimeout);
+                await socket.CloseOutputAsync((WebSocketCloseStatus)_closeCode, _closeDescription, CancellationToken.None).ConfigureAwait(false);
+
+                // The closing handshake gets the same budget as one send; a peer that never answers is aborted.
+                ArmDeadline(_factory.Options.SendTimeout);
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException
+                                       or Microsoft.AspNetCore.Connections.ConnectionAbortedException)
+        {
+            SetReason(DisconnectReason.Aborted);
+            socket.Abort();
+        }
+    }
+
+    /// <summary>Queues a message if <paramref name="generation"/> is still the current lease.</summary>
+    internal SendResult Enqueue(long generation, ReadOnlyMemory<byte> payload, WebSocketMessageType type)
+    {
+        // Read the generation, then the queue, then the generation again: a queue read between two equal readings
+        // belongs to that lease (a new lease always creates a new queue), so a stale handle cannot reach it.
+        if (Volatile.Read(ref _generation) != generation)
+        {
+            return SendResult.StaleHandle;
+        }
+
+        var queue = Volatile.Read(ref _queue);
+        if (Volatile.Read(ref _generation) != generation)
+        {
+            return SendResult.StaleHandle;
+        }
+
+        if (queue is null || Volatile.Read(ref _closeRequested) == 1)
+        {
+            return SendResult.Closed;
+        }
+
+        if (queue.Writer.TryWrite(new Outbound(payload, type)))
+        {
+            return SendResult.Queued;
+        }
+
+        if (Volatile.Read(ref _closeRequested) == 1)
+        {
+            return SendResult.Closed;
+        }
+
+        // Only the Wait mode refuses a write on a full queue: the peer does not keep up.
+        _factory.OnSlowConsumer(this);
+        RequestClose(generation, WebSocketCloseCodes.SlowConsumer, "Slow consumer.", DisconnectReason.SlowConsumer, discardPending: true);
+        return SendResult.SlowConsumerDisconnected;
+    }
+
+    /// <summary>Starts the closing handshake once per lease; later calls are ignored.</summary>
+    internal bool RequestClose(long generation, int closeCode, string? description, DisconnectReason reason, bool discardPending)
+    {
+        Channel<Outbound>? queue;
+        lock (_sync)
+        {
+            if (_generation != generation || _closeRequested == 1)
+            {
+                return false;
+            }
+
+            _closeRequested = 1;
+            _closeCode = closeCode;
+            _closeDescription = description;
+            _reason ??= reason;
+            if (discardPending)
+            {
+                _discardPending = true;
+            }
+
+            queue = _queue;
+        }
+
+        if (queue is null)
+        {
+            return true;
+        }
+
+        queue.Writer.TryComplete();
+        if (discardPending)
+        {
+            // A stuck send holds the writer; the close frame waits behind it for at most one send timeout.
+            ArmDeadline(_factory.Options.SendTimeout);
+        }
+
+        return true;
+    }
+
+    internal void Abort(long generation, DisconnectReason reason)
+    {
+        WebSocket? socket;
+        lock (_sync)
+        {
+            if (_generation != generation)
+            {
+                return;
+            }
+
+            _reason ??= reason;
+            socket = _socket;
+        }
+
+        socket?.Abort();
+    }
+
+    internal void AbortCurrent(DisconnectReason reason) => Abort(Generation, reason);
+
+    private void SetReason(DisconnectReason reason)
+    {
+        lock (_sync)
+        {
+            _reason ??= reason;
+        }
+    }
+
+    private static DisconnectReason Classify(WebSocket socket, Exception exception)
+    {
+        if (exception is WebSocketException { InnerException: TimeoutException } || exception.InnerException is TimeoutException)
+        {
+            return DisconnectReason.KeepAliveTimeout;
+        }
+
+        return socket.CloseStatus switch
+        {
+            WebSocketCloseStatus.ProtocolError or WebSocketCloseStatus.InvalidPayloadData => DisconnectReason.ProtocolError,
+            WebSocketCloseStatus.MessageTooBig => DisconnectReason.MessageTooBig,
+            _ => exception is WebSocketException { WebSocketErrorCode: WebSocketError.Faulted or WebSocketError.HeaderError }
+                && socket.State == WebSocketState.Aborted && socket.CloseStatus is not null
+                ? DisconnectReason.ProtocolError
+                : DisconnectReason.Aborted,
+        };
+    }
+
+    private void ArmDeadline(TimeSpan timeout)
+    {
+        var timer = _deadline ??= _factory.TimeProvider.CreateTimer(s_onDeadline, this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        Volatile.Write(ref _deadlineGeneration, Generation);
+        timer.Change(timeout, Timeout.InfiniteTimeSpan);
+    }
+
+    private void DisarmDeadline()
+    {
+        Volatile.Write(ref _deadlineGeneration, 0);
+        _deadline?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+    }
+
+    private void OnDeadline()
+    {
+        var generation = Volatile.Read(ref _deadlineGeneration);
+        if (generation != 0 && generation == Generation)
+        {
+            _factory.OnSendTimeout(this);
+            Abort(generation, DisconnectReason.Aborted);
+        }
+    }
+
+    /// <summary>Ends the lease: wipes every trace of the connection, keeps the user key only while warm.</summary>
+    internal void EndLease()
+    {
+        lock (_sync)
+        {
+            Interlocked.Increment(ref _generation);
+            Volatile.Write(ref _slotGeneration, 0);
+            _socket = null;
+            _queue = null;
+            _connectionId = null;
+            _number = 0;
+            _items?.Clear();
+            _groups?.Clear();
+            _connectedAt = default;
+            _connectedTimestamp = 0;
+            _lastReceivedTimestamp = 0;
+            _lastReceivedAt = null;
+            _closeRequested = 0;
+            _closeCode = 0;
+            _closeDescription = null;
+            _discardPending = false;
+            _reason = null;
+            _deadlineGeneration = 0;
+        }
+
+        _deadline?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Wipes what a warm manager still remembers (its user) before it joins the shared pool.</summary>
+    /// <returns><see langword="true"/>: a reset manager can always be reused.</returns>
+    public bool TryReset()
+    {
+        EndLeaseIfNeeded();
+        _userKey = null;
+        Entry = null;
+        WarmSince = 0;
+        if (_items is { Count: 0, Capacity: > 16 })
+        {
+            _items = null;
+        }
+
+        return true;
+    }
+
+    private void EndLeaseIfNeeded()
+    {
+        if (_queue is not null || _socket is not null || _connectionId is not null || Volatile.Read(ref _slotGeneration) != 0)
+        {
+            EndLease();
+        }
+    }
+
+    internal void DisposeTimer()
+    {
+        _deadline?.Dispose();
+        _deadline = null;
+    }
+
+    internal readonly record struct Outbound(ReadOnlyMemory<byte> Payload, WebSocketMessageType Type);
+}

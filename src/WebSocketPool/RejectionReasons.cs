@@ -1,0 +1,31 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+namespace WebSocketPool;
+
+/// <summary>
+/// Why a WebSocket request was refused before the upgrade. The values are the metric's reason tags and the keys of
+/// the snapshot's <see cref="WebSocketPoolSnapshot.Rejected"/> counts.
+/// </summary>
+public static class RejectionReasons
+{
+    /// <summary>The user already holds <see cref="WebSocketPoolOptions.MaxConnectionsPerUser"/> connections (429).</summary>
+    public const string UserLimit = "user_limit";
+
+    /// <summary>The node holds <see cref="WebSocketPoolOptions.MaxConnections"/> connections (503).</summary>
+    public const string GlobalLimit = "global_limit";
+
+    /// <summary>The server is shutting down (503).</summary>
+    public const string Draining = "draining";
+
+    /// <summary>The Origin header is not allowed (403).</summary>
+    public const string Origin = "origin";
+
+    /// <summary>The request has no user and anonymous connections are not allowed (401).</summary>
+    public const string Unauthenticated = "unauthenticated";
+
+    /// <summary>The user exceeded <see cref="WebSocketPoolOptions.ConnectRateLimit"/> (429).</summary>
+    public const string RateLimited = "rate_limited";
+
+    /// <summary>All reasons, in admission order.</summary>
+    public static IReadOnlyList<string> All { get; } = [Draining, Origin, Unauthenticated, RateLimited, GlobalLimit, UserLimit];
+}

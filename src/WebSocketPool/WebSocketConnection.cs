@@ -1,0 +1,114 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using System.Net.WebSockets;
+using System.Text;
+
+namespace WebSocketPool;
+
+/// <summary>
+/// A handle to one pooled connection for the lifetime of one lease. Managers are pooled and reused, so a handle
+/// remembers the lease generation it was issued for: once that lease ends, sends through the handle return
+/// <see cref="SendResult.StaleHandle"/> and <see cref="Items"/> throws, and the handle can never reach the next
+/// user's socket. Keeping a handle after the connection ended is therefore safe, but useless.
+/// </summary>
+public readonly struct WebSocketConnection : IEquatable<WebSocketConnection>
+{
+    private readonly IsolatedWebSocketManager? _manager;
+    private readonly long _generation;
+
+    internal WebSocketConnection(IsolatedWebSocketManager manager, long generation, string connectionId, string userKey)
+    {
+        _manager = manager;
+        _generation = generation;
+        ConnectionId = connectionId;
+        UserKey = userKey;
+    }
+
+    /// <summary>Gets the connection id, unique for the life of the process and never reused.</summary>
+    public string ConnectionId { get; }
+
+    /// <summary>Gets the key of the user who owns the connection.</summary>
+    public string UserKey { get; }
+
+    /// <summary>Gets a value indicating whether the lease behind this handle is still current and the socket open.</summary>
+    public bool IsActive => _manager is { } m && m.IsCurrent(_generation) && m.IsOpenForSend;
+
+    /// <summary>Gets the time the connection was accepted.</summary>
+    /// <exception cref="InvalidOperationException">The handle outlived its lease.</exception>
+    public DateTimeOffset ConnectedAt => Current.ConnectedAt;
+
+    /// <summary>Gets the time the last message was received from the client, or <see langword="null"/> if none was.</summary>
+    /// <exception cref="InvalidOperationException">The handle outlived its lease.</exception>
+    public DateTimeOffset? LastReceivedAt => Current.LastReceivedAt;
+
+    /// <summary>Gets a bag for the app's per-connection state. It is emptied when the lease ends.</summary>
+    /// <exception cref="InvalidOperationException">The handle outlived its lease.</exception>
+    public IDictionary<object, object?> Items => Current.Items;
+
+    private IsolatedWebSocketManager Current =>
+        _manager is { } m && m.IsCurrent(_generation)
+            ? m
+            : throw new InvalidOperationException($"The lease of connection '{ConnectionId}' has ended; the handle is stale.");
+
+    /// <summary>Queues a text message for this connection.</summary>
+    /// <param name="text">The text to send.</param>
+    /// <returns>Whether the message was queued, and if not, why.</returns>
+    public SendResult SendText(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return Send(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text);
+    }
+
+    /// <summary>
+    /// Queues a message for this connection. The payload is not copied: the caller must not change it afterwards.
+    /// </summary>
+    /// <param name="payload">The message bytes.</param>
+    /// <param name="messageType">Text or binary.</param>
+    /// <returns>Whether the message was queued, and if not, why.</returns>
+    public SendResult Send(ReadOnlyMemory<byte> payload, WebSocketMessageType messageType)
+    {
+        if (messageType == WebSocketMessageType.Close)
+        {
+            throw new ArgumentException("Use CloseAsync to close a connection.", nameof(messageType));
+        }
+
+        return _manager is null ? SendResult.StaleHandle : _manager.Enqueue(_generation, payload, messageType);
+    }
+
+    /// <summary>
+    /// Starts the closing handshake with the given code. Queued messages are sent first. Returns at once; the lease is
+    /// released when the socket has closed (or been aborted after <see cref="WebSocketPoolOptions.SendTimeout"/>).
+    /// </summary>
+    /// <param name="closeCode">A close code of 1000–4999 (see <see cref="WebSocketCloseCodes"/>).</param>
+    /// <param name="reason">An optional reason, at most 123 UTF-8 bytes.</param>
+    /// <returns><see langword="true"/> if this call started the close; <see langword="false"/> if the handle is stale or the connection already closing.</returns>
+    public bool Close(int closeCode = WebSocketCloseCodes.Normal, string? reason = null) =>
+        _manager is not null && _manager.RequestClose(_generation, closeCode, reason, DisconnectReason.ServerClosed, discardPending: false);
+
+    /// <summary>Aborts the connection without a closing handshake. Harmless on a stale handle.</summary>
+    public void Abort() => _manager?.Abort(_generation, DisconnectReason.Aborted);
+
+    /// <inheritdoc/>
+    public bool Equals(WebSocketConnection other) => ReferenceEquals(_manager, other._manager) && _generation == other._generation;
+
+    /// <inheritdoc/>
+    public override bool Equals(object? obj) => obj is WebSocketConnection other && Equals(other);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(_manager, _generation);
+
+    /// <inheritdoc/>
+    public override string ToString() => ConnectionId ?? string.Empty;
+
+    /// <summary>Compares two handles for equality.</summary>
+    /// <param name="left">The first handle.</param>
+    /// <param name="right">The second handle.</param>
+    /// <returns><see langword="true"/> when both name the same lease.</returns>
+    public static bool operator ==(WebSocketConnection left, WebSocketConnection right) => left.Equals(right);
+
+    /// <summary>Compares two handles for inequality.</summary>
+    /// <param name="left">The first handle.</param>
+    /// <param name="right">The second handle.</param>
+    /// <returns><see langword="true"/> when the handles name different leases.</returns>
+    public static bool operator !=(WebSocketConnection left, WebSocketConnection right) => !left.Equals(right);
+}

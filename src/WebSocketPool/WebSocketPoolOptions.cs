@@ -1,0 +1,133 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using System.ComponentModel.DataAnnotations;
+
+namespace WebSocketPool;
+
+/// <summary>
+/// Options of the WebSocket pool, bound from the <c>WebSocketPool</c> configuration section. Every option is
+/// validated when the host starts; a bad value, or an unknown key in the section, stops the host.
+/// </summary>
+public sealed class WebSocketPoolOptions
+{
+    /// <summary>The name of the configuration section the options are bound from.</summary>
+    public const string SectionName = "WebSocketPool";
+
+    /// <summary>Gets or sets the request path served by the pooling middleware.</summary>
+    /// <value>The default is <c>/ws</c>.</value>
+    [Required]
+    [RegularExpression("^/.*", ErrorMessage = "Path must start with '/'.")]
+    public string Path { get; set; } = "/ws";
+
+    /// <summary>Gets or sets the most connections one user may hold open (on this node; cluster-wide with Redis).</summary>
+    /// <value>The default is 10.</value>
+    [Range(1, 1_000_000)]
+    public int MaxConnectionsPerUser { get; set; } = 10;
+
+    /// <summary>Gets or sets the most connections open on this node. Keep it below what the process can hold (open files).</summary>
+    /// <value>The default is 10,000.</value>
+    [Range(1, 1_000_000)]
+    public int MaxConnections { get; set; } = 10_000;
+
+    /// <summary>Gets or sets what happens when a user at <see cref="MaxConnectionsPerUser"/> opens another connection.</summary>
+    /// <value>The default is <see cref="WebSocketPool.OverflowPolicy.Reject"/>.</value>
+    [EnumDataType(typeof(OverflowPolicy))]
+    public OverflowPolicy OverflowPolicy { get; set; } = OverflowPolicy.Reject;
+
+    /// <summary>Gets or sets the period of keep-alive pings. <see cref="TimeSpan.Zero"/> turns keep-alive off.</summary>
+    /// <value>The default is 15 seconds.</value>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// Gets or sets how long a ping may go unanswered before the connection is aborted and released. .NET checks about
+    /// every quarter of the smaller of interval and timeout (at least every second), so allow a second of slack.
+    /// </summary>
+    /// <value>The default is 30 seconds.</value>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Gets or sets the largest incoming message, in bytes; a larger one closes the connection with 1009.</summary>
+    /// <value>The default is 65,536.</value>
+    [Range(16, 64 * 1024 * 1024)]
+    public int MaxMessageBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Gets or sets how many outbound messages may wait in one connection's queue.</summary>
+    /// <value>The default is 256.</value>
+    [Range(1, 1_000_000)]
+    public int SendQueueCapacity { get; set; } = 256;
+
+    /// <summary>Gets or sets what happens when a connection's outbound queue is full.</summary>
+    /// <value>The default is <see cref="WebSocketPool.SlowConsumerPolicy.Disconnect"/>.</value>
+    [EnumDataType(typeof(SlowConsumerPolicy))]
+    public SlowConsumerPolicy SlowConsumerPolicy { get; set; } = SlowConsumerPolicy.Disconnect;
+
+    /// <summary>
+    /// Gets or sets how long one send (or the closing handshake) may take before the connection is aborted.
+    /// </summary>
+    /// <value>The default is 10 seconds.</value>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Gets or sets how long shutdown waits for sockets to close after sending 1001, before aborting the rest.</summary>
+    /// <value>The default is 5 seconds.</value>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Gets the origins allowed to open WebSockets. Empty allows only the request's own host; <c>*</c> allows any.
+    /// Requests without an Origin header (non-browser clients) always pass.
+    /// </summary>
+    /// <value>The default is empty (same origin only).</value>
+    public IList<string> AllowedOrigins { get; } = [];
+
+    /// <summary>Gets or sets a value indicating whether unauthenticated requests are admitted, keyed by their remote IP address.</summary>
+    /// <value>The default is <see langword="false"/> (401 without a user).</value>
+    public bool AllowAnonymous { get; set; }
+
+    /// <summary>
+    /// Gets or sets how long a user's freed manager stays warm for that user's next connection before it is reset and
+    /// returned to the shared pool. <see cref="TimeSpan.Zero"/> returns managers to the shared pool at once.
+    /// </summary>
+    /// <value>The default is 30 seconds.</value>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan ReuseWindow { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Gets or sets how many reset managers the shared object pool retains.</summary>
+    /// <value>The default is 1,024.</value>
+    [Range(0, 1_000_000)]
+    public int MaxPooledManagers { get; set; } = 1024;
+
+    /// <summary>Gets or sets the connection attempts per second one user may make; 0 turns the limit off.</summary>
+    /// <value>The default is 0 (off).</value>
+    [Range(0, 1_000_000)]
+    public double ConnectRateLimit { get; set; }
+
+    /// <summary>Gets or sets the burst size of the per-user connect rate limit.</summary>
+    /// <value>The default is 10.</value>
+    [Range(1, 1_000_000)]
+    public int ConnectRateBurst { get; set; } = 10;
+
+    /// <summary>
+    /// Gets or sets the messages per second one user may send across all of their connections; 0 turns the limit off.
+    /// A message over the limit is not delivered to the handler; <see cref="WebSocketHandler.OnRateLimitedAsync"/> decides what follows.
+    /// </summary>
+    /// <value>The default is 0 (off).</value>
+    [Range(0, 1_000_000)]
+    public double MessageRateLimit { get; set; }
+
+    /// <summary>Gets or sets the burst size of the per-user message rate limit.</summary>
+    /// <value>The default is 20.</value>
+    [Range(1, 1_000_000)]
+    public int MessageRateBurst { get; set; } = 20;
+
+    /// <summary>Gets or sets the fraction of a limit at which health turns Degraded and near-limit users are reported.</summary>
+    /// <value>The default is 0.5.</value>
+    [Range(0.01, 1.0)]
+    public double AlertThreshold { get; set; } = 0.5;
+
+    /// <summary>Gets or sets how often the self-audit compares counted leases with live sockets; <see cref="TimeSpan.Zero"/> turns it off.</summary>
+    /// <value>The default is 1 minute.</value>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan AuditInterval { get; set; } = TimeSpan.FromMinutes(1);
+}

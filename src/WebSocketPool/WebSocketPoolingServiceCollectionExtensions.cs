@@ -1,0 +1,71 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using WebSocketPool;
+using WebSocketPool.Internal;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the WebSocket pool's services and options.</summary>
+public static class WebSocketPoolingServiceCollectionExtensions
+{
+    /// <summary>Adds the pool with options bound from the <c>WebSocketPool</c> configuration section.</summary>
+    /// <param name="services">The services.</param>
+    /// <returns>A builder for the handler and other registrations.</returns>
+    public static IWebSocketPoolBuilder AddWebSocketPooling(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        AddCore(services);
+        services.AddOptions<WebSocketPoolOptions>().BindConfiguration(WebSocketPoolOptions.SectionName, static binder => binder.ErrorOnUnknownConfiguration = true);
+        return new WebSocketPoolBuilder(services);
+    }
+
+    /// <summary>Adds the pool with options bound from the <c>WebSocketPool</c> section, then changed by <paramref name="configure"/>.</summary>
+    /// <param name="services">The services.</param>
+    /// <param name="configure">Changes the options.</param>
+    /// <returns>A builder for the handler and other registrations.</returns>
+    public static IWebSocketPoolBuilder AddWebSocketPooling(this IServiceCollection services, Action<WebSocketPoolOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var builder = services.AddWebSocketPooling();
+        services.Configure(configure);
+        return builder;
+    }
+
+    /// <summary>Adds the pool with options bound from <paramref name="configuration"/>.</summary>
+    /// <param name="services">The services.</param>
+    /// <param name="configuration">The configuration section holding the options.</param>
+    /// <returns>A builder for the handler and other registrations.</returns>
+    public static IWebSocketPoolBuilder AddWebSocketPooling(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        AddCore(services);
+        services.AddOptions<WebSocketPoolOptions>().Bind(configuration, static binder => binder.ErrorOnUnknownConfiguration = true);
+        return new WebSocketPoolBuilder(services);
+    }
+
+    private static void AddCore(IServiceCollection services)
+    {
+        services.AddMetrics();
+        services.AddOptionsWithValidateOnStart<WebSocketPoolOptions, WebSocketPoolOptionsValidator>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WebSocketPoolOptions>, WebSocketPoolOptionsCrossValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<WebSocketPoolMetrics>();
+        services.TryAddSingleton(static sp => new PooledWebSocketManagerFactory(
+            sp.GetRequiredService<IOptions<WebSocketPoolOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<WebSocketPoolMetrics>(),
+            sp.GetService<ILogger<PooledWebSocketManagerFactory>>()));
+        services.TryAddSingleton<WebSocketPoolAuditor>();
+        services.TryAddSingleton<LocalWebSocketSender>();
+        services.TryAddSingleton<IWebSocketSender>(static sp => sp.GetRequiredService<LocalWebSocketSender>());
+        services.TryAddSingleton<IUserKeyResolver, DefaultUserKeyResolver>();
+        services.TryAddSingleton<WebSocketHandler, NoOpWebSocketHandler>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, WebSocketPoolHostedService>());
+    }
+}
