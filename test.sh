@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every test of the solution on this machine and ends with a line "N passed, N failed".
+# Installs what the tests need when it is missing (Debian packages): redis-server for the Redis tests and
+# chromium for the browser tests. Exits non-zero when a test fails, when the run breaks, or when no test ran.
+set -uo pipefail
+cd "$(dirname "$0")"
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "Installing missing test dependencies: ${need[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq || exit 1
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need[@]}" || exit 1
+fi
+
+export MSBUILDDISABLENODEREUSE=1
+export DOTNET_CLI_TELEMETRY_OPTOUT=1
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+dotnet build WebSocketPool.sln -nologo -v:minimal || { echo "0 passed, 1 failed"; exit 1; }
+
+# One test assembly at a time (-m:1): the socket-heavy suites must not compete for a small machine's cores.
+# A hung test host is killed (and the run failed) rather than left to stall the run.
+dotnet test WebSocketPool.sln --no-build -nologo -m:1 --blame-hang-timeout 5m \
+  --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+read -r passed failed < <(awk '
+  /(Passed|Failed)! +- +Failed: +[0-9]+, +Passed: +[0-9]+/ {
+    for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1) }
+  }
+  END { print p + 0, f + 0 }' "$log")
+
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  failed=1  # the run broke (build, crash or hang) without a failing test to count
+fi
+echo "$passed passed, $failed failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
