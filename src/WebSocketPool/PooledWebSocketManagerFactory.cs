@@ -35,6 +35,7 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
     private long _evicted;
     private long _nextNumber;
     private volatile bool _draining;
+    private IWebSocketAdmissionGate? _gate;
 
     internal PooledWebSocketManagerFactory(
         IOptions<WebSocketPoolOptions> options,
@@ -113,7 +114,7 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
         var limit = Options.MaxConnectionsPerUser;
         if (_draining)
         {
-            return Reject(RejectionReasons.Draining, userKey, limit, GetConnectionCount(userKey));
+            return Reject(RejectionReasons.Draining, limit, GetConnectionCount(userKey));
         }
 
         while (true)
@@ -121,6 +122,7 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
             var entry = _users.GetOrAdd(userKey, static key => new UserEntry(key));
             IsolatedWebSocketManager? victim = null;
             long victimGeneration = 0;
+            long victimNumber = 0;
             WebSocketAdmission? rejection = null;
             IsolatedWebSocketManager? manager = null;
             long generation = 0;
@@ -139,28 +141,29 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
                 if (Options.ConnectRateLimit > 0
                     && !entry.ConnectBucket.TryTake(TimeProvider, Options.ConnectRateLimit, Options.ConnectRateBurst, out var wait))
                 {
-                    rejection = Reject(RejectionReasons.RateLimited, userKey, limit, count, wait);
+                    rejection = Reject(RejectionReasons.RateLimited, limit, count, wait);
                 }
                 else if (Volatile.Read(ref _active) >= Options.MaxConnections)
                 {
-                    rejection = Reject(RejectionReasons.GlobalLimit, userKey, Options.MaxConnections, Volatile.Read(ref _active));
+                    rejection = Reject(RejectionReasons.GlobalLimit, Options.MaxConnections, Volatile.Read(ref _active));
                 }
                 else if (count >= limit)
                 {
                     if (Options.OverflowPolicy == OverflowPolicy.EvictOldest && (victim = ChooseVictim(entry)) is not null && victim.TryTakeSlot(victimGeneration = victim.Generation))
                     {
                         // The victim's slot passes straight to the newcomer: the user's count never exceeds the limit.
+                        victimNumber = victim.Number;
                         (manager, generation) = Lease(entry, userKey);
                     }
                     else
                     {
                         victim = null;
-                        rejection = Reject(RejectionReasons.UserLimit, userKey, limit, count);
+                        rejection = Reject(RejectionReasons.UserLimit, limit, count);
                     }
                 }
                 else if (!TryIncrementActive())
                 {
-                    rejection = Reject(RejectionReasons.GlobalLimit, userKey, Options.MaxConnections, Volatile.Read(ref _active));
+                    rejection = Reject(RejectionReasons.GlobalLimit, Options.MaxConnections, Volatile.Read(ref _active));
                 }
                 else
                 {
@@ -186,6 +189,7 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
                 Interlocked.Increment(ref _evicted);
                 Metrics.Evicted();
                 Log.Evicted(_logger, victim.ConnectionId ?? string.Empty);
+                ReleaseGate(userKey, victimNumber);
                 victim.RequestClose(victimGeneration, WebSocketCloseCodes.Evicted, "Replaced by a newer connection.", DisconnectReason.Evicted, discardPending: true);
             }
 
@@ -219,7 +223,7 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
 
         if (_draining)
         {
-            return Preview(RejectionReasons.Draining, limit, count, RetryAfterDraining);
+            return Preview(RejectionReasons.Draining, limit, count, DrainingRetryAfter);
         }
 
         if (!rateOk)
@@ -350,14 +354,10 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
     public bool TryGetConnection(string connectionId, out WebSocketConnection connection)
     {
         ArgumentNullException.ThrowIfNull(connectionId);
-        if (TryParseConnectionId(connectionId, out var number) && _connections.TryGetValue(number, out var manager))
+        if (TryGetManager(connectionId, out var manager, out var generation) && manager.UserKey is { } user)
         {
-            var generation = manager.Generation;
-            if (manager.Number == number && manager.UserKey is { } user)
-            {
-                connection = new WebSocketConnection(manager, generation, connectionId, user);
-                return manager.IsCurrent(generation);
-            }
+            connection = new WebSocketConnection(manager, generation, connectionId, user);
+            return true;
         }
 
         connection = default;
@@ -695,6 +695,8 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
 
     private void ReleaseSlot(IsolatedWebSocketManager manager, long generation)
     {
+        // Read before the slot is taken: when the take succeeds, the number still belongs to this lease.
+        var number = manager.Number;
         if (manager.Entry is not { } entry || !manager.TryTakeSlot(generation))
         {
             return;
@@ -707,6 +709,31 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
 
             // Inside the user's lock, so an audit holding every user's lock sees the global count stand still.
             Interlocked.Decrement(ref _active);
+        }
+
+        ReleaseGate(entry.UserKey, number);
+    }
+
+    /// <summary>Lets the admission gate used by the middleware hear of every slot given up. The first gate attached stays.</summary>
+    internal void AttachGate(IWebSocketAdmissionGate gate) => Interlocked.CompareExchange(ref _gate, gate, null);
+
+    /// <summary>Tells the admission gate (if any) that the slot of connection <paramref name="number"/> was given up.</summary>
+    internal void ReleaseGate(string userKey, long number)
+    {
+        if (Volatile.Read(ref _gate) is not { } gate || number == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            gate.Release(userKey, FormatConnectionId(number));
+        }
+#pragma warning disable CA1031 // A gate's failure must never stop a release.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.GateReleaseFailed(_logger, ex);
         }
     }
 
@@ -863,13 +890,11 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
         return false;
     }
 
-    private WebSocketAdmission Reject(string reason, string userKey, int limit, int current, TimeSpan? retryAfter = null)
+    private WebSocketAdmission Reject(string reason, int limit, int current, TimeSpan? retryAfter = null)
     {
         RecordRejection(reason);
         Log.Rejected(_logger, reason, current, limit);
-        var preview = Preview(reason, limit, current, retryAfter ?? (reason == RejectionReasons.Draining ? RetryAfterDraining : RetryAfterBusy));
-        _ = userKey;
-        return preview;
+        return Preview(reason, limit, current, retryAfter ?? (reason == RejectionReasons.Draining ? DrainingRetryAfter : RetryAfterBusy));
     }
 
     private static WebSocketAdmission Preview(string reason, int limit, int current, TimeSpan? retryAfter) =>
@@ -877,13 +902,13 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
 
     internal static int StatusCodeOf(string reason) => reason switch
     {
-        RejectionReasons.Draining or RejectionReasons.GlobalLimit => 503,
+        RejectionReasons.Draining or RejectionReasons.GlobalLimit or RejectionReasons.ClusterUnavailable => 503,
         RejectionReasons.Origin => 403,
         RejectionReasons.Unauthenticated => 401,
         _ => 429,
     };
 
-    private TimeSpan RetryAfterDraining => Options.ShutdownTimeout + TimeSpan.FromSeconds(1);
+    internal TimeSpan DrainingRetryAfter => Options.ShutdownTimeout + TimeSpan.FromSeconds(1);
 
     private static TimeSpan RetryAfterBusy => TimeSpan.FromSeconds(5);
 

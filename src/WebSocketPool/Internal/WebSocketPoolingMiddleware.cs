@@ -26,6 +26,7 @@ internal sealed partial class WebSocketPoolingMiddleware
     private readonly PathString _path;
     private readonly HashSet<string> _origins;
     private readonly bool _anyOrigin;
+    private readonly IWebSocketAdmissionGate? _gate;
 
     public WebSocketPoolingMiddleware(
         RequestDelegate next,
@@ -33,7 +34,8 @@ internal sealed partial class WebSocketPoolingMiddleware
         IUserKeyResolver resolver,
         WebSocketHandler handler,
         IOptions<WebSocketPoolOptions> options,
-        ILogger<WebSocketPoolingMiddleware> logger)
+        ILogger<WebSocketPoolingMiddleware> logger,
+        IEnumerable<IWebSocketAdmissionGate> gates)
     {
         _next = next;
         _factory = factory;
@@ -44,6 +46,13 @@ internal sealed partial class WebSocketPoolingMiddleware
         _path = new PathString(_options.Path);
         _anyOrigin = _options.AllowedOrigins.Contains("*");
         _origins = new HashSet<string>(_options.AllowedOrigins.Select(o => o.TrimEnd('/')), StringComparer.OrdinalIgnoreCase);
+
+        // At most one gate: the last registered wins, as with any DI service. It hears of every slot given up.
+        _gate = gates.LastOrDefault();
+        if (_gate is not null)
+        {
+            factory.AttachGate(_gate);
+        }
     }
 
     public async Task InvokeAsync(HttpContext context)
@@ -63,7 +72,7 @@ internal sealed partial class WebSocketPoolingMiddleware
 
         if (_factory.IsDraining)
         {
-            await RefuseAsync(context, RejectionReasons.Draining, null).ConfigureAwait(false);
+            await RefuseAsync(context, RejectionReasons.Draining, _factory.DrainingRetryAfter).ConfigureAwait(false);
             return;
         }
 
@@ -100,6 +109,11 @@ internal sealed partial class WebSocketPoolingMiddleware
             return;
         }
 
+        if (_gate is not null && !await PassGateAsync(context, userKey, admission).ConfigureAwait(false))
+        {
+            return;
+        }
+
         WebSocket socket;
         try
         {
@@ -120,6 +134,36 @@ internal sealed partial class WebSocketPoolingMiddleware
         await admission.Manager!.RunAsync(socket, _handler, context.RequestAborted).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Asks the admission gate about a connection the node admitted. On a refusal (or a failure) the reserved slot goes
+    /// back and the refusal is answered like the node's own; true when the upgrade may go ahead.
+    /// </summary>
+    private async Task<bool> PassGateAsync(HttpContext context, string userKey, WebSocketAdmission admission)
+    {
+        WebSocketGateDecision decision;
+        try
+        {
+            decision = await _gate!.AdmitAsync(userKey, admission.Manager!.GetConnectionId(), context.RequestAborted).ConfigureAwait(false);
+        }
+        catch
+        {
+            _factory.Abandon(admission);
+            throw;
+        }
+
+        if (decision.IsAdmitted)
+        {
+            return true;
+        }
+
+        _factory.Abandon(admission);
+        var reason = decision.RejectionReason!;
+        _factory.RecordRejection(reason);
+        Log.GateRefused(_logger, reason);
+        await ProblemResponses.WriteRejectionAsync(context, ToAdmission(decision, admission.Limit)).ConfigureAwait(false);
+        return false;
+    }
+
     private async Task PreviewAsync(HttpContext context, string userKey)
     {
         var preview = _factory.Preview(userKey);
@@ -129,18 +173,35 @@ internal sealed partial class WebSocketPoolingMiddleware
             return;
         }
 
+        var current = preview.Current;
+        if (_gate is not null)
+        {
+            var decision = await _gate.PreviewAsync(userKey, context.RequestAborted).ConfigureAwait(false);
+            if (!decision.IsAdmitted)
+            {
+                await ProblemResponses.WriteRejectionAsync(context, ToAdmission(decision, preview.Limit)).ConfigureAwait(false);
+                return;
+            }
+
+            current = decision.Current ?? current;
+        }
+
         context.Response.Headers[HeaderNames.CacheControl] = "no-store";
-        await TypedResults.Json(new AdmissionPreview(userKey, preview.Current, preview.Limit)).ExecuteAsync(context).ConfigureAwait(false);
+        await TypedResults.Json(new AdmissionPreview(userKey, current, preview.Limit)).ExecuteAsync(context).ConfigureAwait(false);
     }
+
+    private static WebSocketAdmission ToAdmission(in WebSocketGateDecision decision, int limit) => new(
+        decision.RejectionReason,
+        PooledWebSocketManagerFactory.StatusCodeOf(decision.RejectionReason!),
+        decision.Limit ?? limit,
+        decision.Current ?? 0,
+        decision.RetryAfter);
 
     private Task RefuseAsync(HttpContext context, string reason, TimeSpan? retryAfter)
     {
         _factory.RecordRejection(reason);
         Log.Refused(_logger, reason);
-        var userCount = 0;
-        var admission = reason == RejectionReasons.Draining
-            ? _factory.Preview("-") // the factory's own answer carries the draining Retry-After
-            : new WebSocketAdmission(reason, PooledWebSocketManagerFactory.StatusCodeOf(reason), _options.MaxConnectionsPerUser, userCount, retryAfter);
+        var admission = new WebSocketAdmission(reason, PooledWebSocketManagerFactory.StatusCodeOf(reason), _options.MaxConnectionsPerUser, 0, retryAfter);
         return ProblemResponses.WriteRejectionAsync(context, admission);
     }
 
@@ -172,5 +233,8 @@ internal sealed partial class WebSocketPoolingMiddleware
     {
         [LoggerMessage(101, LogLevel.Information, "WebSocket request refused: {Reason}.", EventName = "RequestRefused")]
         public static partial void Refused(ILogger logger, string reason);
+
+        [LoggerMessage(102, LogLevel.Information, "WebSocket request refused by the admission gate: {Reason}.", EventName = "GateRefused")]
+        public static partial void GateRefused(ILogger logger, string reason);
     }
 }
