@@ -1,0 +1,71 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using ChatServer;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Serilog;
+using WebSocketPool.Samples;
+
+// The content root is the app's own folder, so appsettings.json and wwwroot are found from any working directory.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+{
+    Args = args,
+    ContentRootPath = AppContext.BaseDirectory,
+});
+
+// Serilog for request and connection logs; levels come from the "Serilog" section of appsettings.json.
+builder.Services.AddSerilog((services, logger) => logger
+    .ReadFrom.Configuration(builder.Configuration)
+    .ReadFrom.Services(services)
+    .Enrich.FromLogContext()
+    .WriteTo.Console());
+
+// Sign-in: POST /login sets this cookie, and the WebSocket handshake carries it.
+builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
+    .AddCookie(options =>
+    {
+        options.Cookie.Name = "chat.auth";
+        options.Cookie.HttpOnly = true;                                   // page script never sees it
+        options.Cookie.SameSite = SameSiteMode.Strict;                    // other sites' requests never carry it
+        options.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;   // Secure whenever served over HTTPS
+        options.ExpireTimeSpan = TimeSpan.FromHours(8);
+        options.SlidingExpiration = true;
+
+        // There is no login page to redirect to: answer 401/403 like an API.
+        options.Events.OnRedirectToLogin = static context => SetStatus(context.Response, StatusCodes.Status401Unauthorized);
+        options.Events.OnRedirectToAccessDenied = static context => SetStatus(context.Response, StatusCodes.Status403Forbidden);
+    });
+builder.Services.AddProblemDetails();
+
+// The pool: options from the "WebSocketPool" section (or --WebSocketPool:Option=value), and the chat protocol.
+builder.Services.AddWebSocketPooling().AddHandler<ChatHandler>();
+builder.Services.AddSingleton<ChatPresence>();
+builder.Services.AddHealthChecks().AddWebSocketPoolHealthCheck();
+
+var app = builder.Build();
+
+app.UseSerilogRequestLogging();
+app.UseSecurityHeaders();
+app.UseDefaultFiles();      // GET / -> wwwroot/index.html
+app.UseStaticFiles();
+app.UseAuthentication();    // the pool reads the user the cookie established...
+app.UseWebSocketPooling();  // ...and serves /ws: admission (401, 403, 429, 503) before the upgrade
+
+app.MapAccountEndpoints();  // POST /login, POST /logout
+app.MapWebSocketPoolStats("/stats").RequireLoopbackUnlessConfigured();
+app.MapHealthChecks("/health", new HealthCheckOptions
+{
+    // The status word as the body; 200 for Healthy and Degraded, 503 for Unhealthy (the framework's default codes).
+    ResponseWriter = static (context, report) => context.Response.WriteAsync(report.Status.ToString()),
+}).RequireLoopbackUnlessConfigured();
+
+app.Run();
+
+static Task SetStatus(HttpResponse response, int statusCode)
+{
+    response.StatusCode = statusCode;
+    return Task.CompletedTask;
+}
+
+/// <summary>The entry point, visible to integration tests (<c>WebApplicationFactory&lt;Program&gt;</c>).</summary>
+public partial class Program;

@@ -1,0 +1,214 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using Microsoft.Playwright;
+using WebSocketPool.BrowserTests.Infrastructure;
+using static Microsoft.Playwright.Assertions;
+
+namespace WebSocketPool.BrowserTests;
+
+/// <summary>
+/// The chat sample in a real Chromium against the real server process: the page, the cookie login, the WebSocket
+/// protocol and the pool's admission and close codes, end to end.
+/// </summary>
+[Collection(SharedBrowser.Name)]
+public sealed class ChatBrowserTests(BrowserFixture fixture)
+{
+    private IBrowser Browser => fixture.Browser;
+
+    [Fact]
+    public async Task Chat_TwoUsers_ExchangeRoomAndDirectMessages()
+    {
+        await using var server = await ChatServerProcess.StartAsync();
+        var alice = await ChatPage.SignInAsync(Browser, server.BaseUri, "alice");
+        var bob = await ChatPage.SignInAsync(Browser, server.BaseUri, "bob");
+        var carol = await ChatPage.SignInAsync(Browser, server.BaseUri, "carol");
+        try
+        {
+            // Markup in a message is shown as text, never parsed.
+            const string Greeting = "hi <b>all</b> & <img src=x onerror=alert(1)>";
+            await alice.SendChatAsync(Greeting);
+            foreach (var page in new[] { alice, bob, carol })
+            {
+                await Expect(page.Message("chat", Greeting).Locator(".from")).ToHaveTextAsync("alice", new() { Timeout = ChatPage.WaitTimeout });
+                await Expect(page.Page.Locator("#messages b, #messages img")).ToHaveCountAsync(0);
+            }
+
+            await bob.SendDirectAsync("alice", "psst, alice");
+            foreach (var page in new[] { alice, bob })
+            {
+                var dm = page.Message("dm", "psst, alice");
+                await Expect(dm.Locator(".from")).ToHaveTextAsync("bob", new() { Timeout = ChatPage.WaitTimeout });
+                await Expect(dm.Locator(".to")).ToHaveTextAsync("alice");
+            }
+
+            await alice.SendDirectAsync("bob", "hello bob");
+            await Expect(bob.Message("dm", "hello bob").Locator(".from")).ToHaveTextAsync("alice", new() { Timeout = ChatPage.WaitTimeout });
+
+            // bob's connection handles his messages in order, so once carol has his next room message, the DM would
+            // have reached her before it if it had been sent to her.
+            await bob.SendChatAsync("after the DMs");
+            await Expect(carol.Message("chat", "after the DMs")).ToHaveCountAsync(1, new() { Timeout = ChatPage.WaitTimeout });
+            await Expect(carol.Page.Locator("#messages > li.msg[data-type='dm']")).ToHaveCountAsync(0);
+
+            // The at timestamps are ISO-8601 and rendered into <time datetime>.
+            var at = await alice.Message("chat", Greeting).Locator("time").GetAttributeAsync("datetime");
+            DateTimeOffset.TryParse(at, System.Globalization.CultureInfo.InvariantCulture, out _).Should().BeTrue(at);
+
+            alice.Problems.Concat(bob.Problems).Concat(carol.Problems).Should().BeEmpty();
+        }
+        finally
+        {
+            await CloseAsync(alice, bob, carol);
+        }
+    }
+
+    [Fact]
+    public async Task Presence_UsersConnectAndDisconnect_ListUpdatesForEveryone()
+    {
+        await using var server = await ChatServerProcess.StartAsync();
+        var alice = await ChatPage.SignInAsync(Browser, server.BaseUri, "alice");
+        ChatPage? bob = null;
+        try
+        {
+            await Expect(alice.PresenceCount("alice")).ToHaveTextAsync("1", new() { Timeout = ChatPage.WaitTimeout });
+
+            bob = await ChatPage.SignInAsync(Browser, server.BaseUri, "bob");
+            await Expect(alice.PresenceCount("bob")).ToHaveTextAsync("1", new() { Timeout = ChatPage.WaitTimeout });
+            await Expect(bob.PresenceCount("alice")).ToHaveTextAsync("1", new() { Timeout = ChatPage.WaitTimeout });
+
+            // A second tab of bob's (same cookie jar) counts as a second connection, for everyone and for bob.
+            var bobSecondTab = await ChatPage.OpenAsync(bob.Page.Context);
+            await bobSecondTab.ExpectStateAsync("open");
+            await Expect(alice.PresenceCount("bob")).ToHaveTextAsync("2", new() { Timeout = ChatPage.WaitTimeout });
+            await Expect(bob.Page.Locator("#my-connections")).ToHaveTextAsync("2 / 5", new() { Timeout = ChatPage.WaitTimeout });
+
+            await bobSecondTab.Page.CloseAsync();
+            await Expect(alice.PresenceCount("bob")).ToHaveTextAsync("1", new() { Timeout = ChatPage.WaitTimeout });
+            await Expect(bob.Page.Locator("#my-connections")).ToHaveTextAsync("1 / 5", new() { Timeout = ChatPage.WaitTimeout });
+
+            await bob.Page.Context.CloseAsync();
+            await Expect(alice.PresenceEntry("bob")).ToHaveCountAsync(0, new() { Timeout = ChatPage.WaitTimeout });
+            await Expect(alice.PresenceCount("alice")).ToHaveTextAsync("1");
+            alice.Problems.Should().BeEmpty();
+        }
+        finally
+        {
+            await CloseAsync(alice);
+        }
+    }
+
+    [Fact]
+    public async Task Connect_TabsPastUserLimit_ExtraTabShowsRefusal()
+    {
+        await using var server = await ChatServerProcess.StartAsync("--WebSocketPool:MaxConnectionsPerUser=2");
+        var first = await ChatPage.SignInAsync(Browser, server.BaseUri, "alice");
+        try
+        {
+            var second = await ChatPage.OpenAsync(first.Page.Context);
+            await second.ExpectStateAsync("open");
+
+            var third = await ChatPage.OpenAsync(first.Page.Context);
+
+            // The page learns the reason from the admission preview: 429 with the limit and the user's count.
+            await third.ExpectStateAsync("refused");
+            await Expect(third.Status).ToHaveTextAsync("Refused: too many connections");
+            await Expect(third.Banner).ToContainTextAsync("Too many open tabs or connections (2 / 2)");
+            (await third.StateAsync<int>("limit")).Should().Be(2);
+
+            // The refusal took nothing from the tabs already open.
+            await first.ExpectStateAsync("open");
+            await second.ExpectStateAsync("open");
+            first.Problems.Concat(second.Problems).Concat(third.Problems).Should().BeEmpty();
+        }
+        finally
+        {
+            await CloseAsync(first);
+        }
+    }
+
+    [Fact]
+    public async Task Connect_TabsPastUserLimitWithEvictOldest_OldestTabShowsItWasReplaced()
+    {
+        await using var server = await ChatServerProcess.StartAsync(
+            "--WebSocketPool:MaxConnectionsPerUser=2", "--WebSocketPool:OverflowPolicy=EvictOldest");
+        var first = await ChatPage.SignInAsync(Browser, server.BaseUri, "alice");
+        try
+        {
+            var second = await ChatPage.OpenAsync(first.Page.Context);
+            await second.ExpectStateAsync("open");
+
+            var third = await ChatPage.OpenAsync(first.Page.Context);
+            await third.ExpectStateAsync("open");
+
+            await first.ExpectStateAsync("evicted");
+            await Expect(first.Banner).ToContainTextAsync("opened in another tab or window");
+            (await first.Page.EvaluateAsync<int>("() => window.chatState.lastClose.code")).Should().Be(4001);
+            (await first.StateAsync<int>("reconnects")).Should().Be(0, "an evicted tab does not reconnect by itself");
+            await second.ExpectStateAsync("open");
+            first.Problems.Concat(second.Problems).Concat(third.Problems).Should().BeEmpty();
+        }
+        finally
+        {
+            await CloseAsync(first);
+        }
+    }
+
+    [Fact]
+    public async Task Server_StoppedAndStartedAgain_PageShowsReconnectingThenReconnects()
+    {
+        await using var server = await ChatServerProcess.StartAsync();
+        var alice = await ChatPage.SignInAsync(Browser, server.BaseUri, "alice");
+        try
+        {
+            var firstConnection = await alice.StateAsync<string>("connectionId");
+
+            await server.StopAsync();
+            await alice.ExpectStateAsync("reconnecting");
+
+            await server.RestartAsync();
+            await Expect(alice.Status).ToHaveAttributeAsync("data-state", "open", new() { Timeout = 60_000 });
+
+            // Same cookie (the data-protection keys outlive the process), a new connection, and a fresh presence list.
+            (await alice.StateAsync<string>("connectionId")).Should().NotBe(firstConnection);
+            (await alice.StateAsync<int>("reconnects")).Should().BePositive();
+            await Expect(alice.PresenceCount("alice")).ToHaveTextAsync("1", new() { Timeout = ChatPage.WaitTimeout });
+            alice.Problems.Should().BeEmpty();
+        }
+        finally
+        {
+            await CloseAsync(alice);
+        }
+    }
+
+    [Fact]
+    public async Task Logout_InOneTab_OtherTabsAreSignedOutWith4003()
+    {
+        await using var server = await ChatServerProcess.StartAsync();
+        var first = await ChatPage.SignInAsync(Browser, server.BaseUri, "alice");
+        try
+        {
+            var second = await ChatPage.OpenAsync(first.Page.Context);
+            await second.ExpectStateAsync("open");
+
+            await first.Page.Locator("#logout").ClickAsync();
+
+            await Expect(first.Page.Locator("#login")).ToBeVisibleAsync(new() { Timeout = ChatPage.WaitTimeout });
+            await second.ExpectStateAsync("kicked");
+            await Expect(second.Page.Locator("#login")).ToBeVisibleAsync();
+            (await second.Page.EvaluateAsync<int>("() => window.chatState.lastClose.code")).Should().Be(4003);
+            first.Problems.Concat(second.Problems).Should().BeEmpty();
+        }
+        finally
+        {
+            await CloseAsync(first);
+        }
+    }
+
+    private static async Task CloseAsync(params ChatPage[] pages)
+    {
+        foreach (var page in pages)
+        {
+            await page.Page.Context.CloseAsync();
+        }
+    }
+}

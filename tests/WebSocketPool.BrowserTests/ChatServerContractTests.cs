@@ -1,0 +1,351 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using System.Net;
+using System.Net.WebSockets;
+using System.Text.Json;
+using WebSocketPool.BrowserTests.Infrastructure;
+
+namespace WebSocketPool.BrowserTests;
+
+/// <summary>
+/// The ChatServer's HTTP and WebSocket contract (DESIGN.md, "Observable contract of the samples"), checked without a
+/// browser against the real server process started from a foreign working directory with its shipped settings.
+/// </summary>
+public sealed class ChatServerContractTests(ChatServerFixture fixture) : IClassFixture<ChatServerFixture>
+{
+    private const string ProblemJson = "application/problem+json";
+
+    private Uri BaseUri => fixture.Server.BaseUri;
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("abcdefghijklmnopqrstuvwxyz0123456")] // 33 characters
+    [InlineData("two words")]
+    [InlineData("<script>")]
+    [InlineData("josé")]
+    [InlineData("a:b")]
+    public async Task Login_InvalidName_Returns400ProblemWithoutRedirectOrCookie(string name)
+    {
+        using var client = ChatClient.For(BaseUri);
+
+        using var response = await client.LoginAsync(name);
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        response.Content.Headers.ContentType?.MediaType.Should().Be(ProblemJson);
+        response.Headers.Location.Should().BeNull();
+        response.Headers.Contains("Set-Cookie").Should().BeFalse();
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        problem.RootElement.GetProperty("status").GetInt32().Should().Be(400);
+        problem.RootElement.GetProperty("detail").GetString().Should().NotBeNullOrWhiteSpace();
+    }
+
+    [Fact]
+    public async Task Login_NotAForm_Returns400Problem()
+    {
+        using var client = ChatClient.For(BaseUri);
+
+        using var response = await client.Http.PostAsync(new Uri("/login", UriKind.Relative), new StringContent("{\"name\":\"alice\"}", System.Text.Encoding.UTF8, "application/json"));
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        response.Content.Headers.ContentType?.MediaType.Should().Be(ProblemJson);
+    }
+
+    [Theory]
+    [InlineData("a")]
+    [InlineData("abcdefghijklmnopqrstuvwxyz012345")] // 32 characters
+    [InlineData("Ann.Lee-2_x")]
+    public async Task Login_ValidName_Redirects302WithStrictHttpOnlyCookie(string name)
+    {
+        using var client = ChatClient.For(BaseUri);
+
+        using var response = await client.LoginAsync(name);
+
+        response.StatusCode.Should().Be(HttpStatusCode.Redirect);
+        response.Headers.Location.Should().Be(new Uri("/", UriKind.Relative));
+        var cookie = response.Headers.GetValues("Set-Cookie").Should().ContainSingle().Subject;
+        cookie.Should().StartWith("chat.auth=").And.Contain("samesite=strict").And.Contain("httponly");
+        cookie.Should().NotContain("secure", "the request was plain HTTP");
+    }
+
+    [Fact]
+    public async Task Preview_WithoutCookie_Returns401ProblemNotARedirect()
+    {
+        using var client = ChatClient.For(BaseUri);
+
+        using var response = await client.Http.GetAsync(new Uri("/ws", UriKind.Relative));
+
+        response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        response.Content.Headers.ContentType?.MediaType.Should().Be(ProblemJson);
+        response.Headers.Location.Should().BeNull();
+    }
+
+    [Fact]
+    public async Task Preview_SignedIn_ReturnsUserConnectionsAndLimit()
+    {
+        using var client = ChatClient.For(BaseUri);
+        (await client.LoginAsync("previewer")).StatusCode.Should().Be(HttpStatusCode.Redirect);
+
+        using var response = await client.Http.GetAsync(new Uri("/ws", UriKind.Relative));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        body.RootElement.GetProperty("user").GetString().Should().Be("previewer");
+        body.RootElement.GetProperty("connections").GetInt32().Should().Be(0);
+        body.RootElement.GetProperty("limit").GetInt32().Should().Be(5, "appsettings.json allows 5 connections per user");
+    }
+
+    [Fact]
+    public async Task Connect_WithoutCookie_Refused401BeforeUpgrade()
+    {
+        using var client = ChatClient.For(BaseUri);
+        using var socket = client.CreateSocket();
+
+        var connect = () => socket.ConnectAsync(client.WebSocketUri, CancellationToken.None);
+
+        await connect.Should().ThrowAsync<WebSocketException>();
+        socket.HttpStatusCode.Should().Be(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task Connect_CrossSiteOrigin_Refused403()
+    {
+        using var client = ChatClient.For(BaseUri);
+        await client.LoginAsync("origin-check");
+        using var foreign = client.CreateSocket(origin: "http://evil.example");
+        using var own = client.CreateSocket(origin: BaseUri.GetLeftPart(UriPartial.Authority));
+
+        var connect = () => foreign.ConnectAsync(client.WebSocketUri, CancellationToken.None);
+
+        await connect.Should().ThrowAsync<WebSocketException>();
+        foreign.HttpStatusCode.Should().Be(HttpStatusCode.Forbidden);
+        await own.ConnectAsync(client.WebSocketUri, CancellationToken.None);
+        own.State.Should().Be(WebSocketState.Open);
+    }
+
+    [Fact]
+    public async Task Connect_SignedIn_HelloIsFirstWithUserConnectionCountAndLimit()
+    {
+        using var client = ChatClient.For(BaseUri);
+        await client.LoginAsync("hello-user");
+
+        using var first = await client.ConnectAsync();
+        var hello = await ChatClient.ReceiveAsync(first);
+        using var second = await client.ConnectAsync();
+        var secondHello = await ChatClient.ReceiveAsync(second);
+
+        hello.GetProperty("type").GetString().Should().Be("hello");
+        hello.GetProperty("user").GetString().Should().Be("hello-user");
+        hello.GetProperty("connectionId").GetString().Should().NotBeNullOrEmpty();
+        hello.GetProperty("connections").GetInt32().Should().Be(1);
+        hello.GetProperty("limit").GetInt32().Should().Be(5);
+        secondHello.GetProperty("type").GetString().Should().Be("hello");
+        secondHello.GetProperty("connections").GetInt32().Should().Be(2);
+        secondHello.GetProperty("connectionId").GetString().Should().NotBe(hello.GetProperty("connectionId").GetString());
+    }
+
+    [Fact]
+    public async Task Chat_Message_BroadcastToEveryoneIncludingSenderWithIsoTimestamp()
+    {
+        using var alice = ChatClient.For(BaseUri);
+        using var bob = ChatClient.For(BaseUri);
+        await alice.LoginAsync("chat-alice");
+        await bob.LoginAsync("chat-bob");
+        using var aliceSocket = await alice.ConnectAsync();
+        using var bobSocket = await bob.ConnectAsync();
+        await ChatClient.ReceiveAsync(aliceSocket, "hello");
+        await ChatClient.ReceiveAsync(bobSocket, "hello");
+
+        await ChatClient.SendAsync(aliceSocket, """{"type":"chat","text":"hi <all>"}""");
+
+        foreach (var socket in new[] { aliceSocket, bobSocket })
+        {
+            var chat = await ChatClient.ReceiveAsync(socket, "chat");
+            chat.GetProperty("from").GetString().Should().Be("chat-alice");
+            chat.GetProperty("text").GetString().Should().Be("hi <all>");
+            chat.GetProperty("at").GetString().Should().MatchRegex(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$", "'at' is ISO-8601");
+        }
+    }
+
+    [Fact]
+    public async Task Dm_ToOnlineUser_ReachesAllOfRecipientsAndSendersConnections()
+    {
+        using var sender = ChatClient.For(BaseUri);
+        using var recipient = ChatClient.For(BaseUri);
+        await sender.LoginAsync("dm-sender");
+        await recipient.LoginAsync("dm-recipient");
+        using var senderFirst = await sender.ConnectAsync();
+        using var senderSecond = await sender.ConnectAsync();
+        using var recipientSocket = await recipient.ConnectAsync();
+        foreach (var socket in new[] { senderFirst, senderSecond, recipientSocket })
+        {
+            await ChatClient.ReceiveAsync(socket, "hello");
+        }
+
+        await ChatClient.SendAsync(senderFirst, """{"type":"dm","to":"dm-recipient","text":"just us"}""");
+
+        foreach (var socket in new[] { recipientSocket, senderFirst, senderSecond })
+        {
+            var dm = await ChatClient.ReceiveAsync(socket, "dm");
+            dm.GetProperty("from").GetString().Should().Be("dm-sender");
+            dm.GetProperty("to").GetString().Should().Be("dm-recipient");
+            dm.GetProperty("text").GetString().Should().Be("just us");
+            dm.GetProperty("at").GetString().Should().NotBeNullOrEmpty();
+        }
+    }
+
+    [Fact]
+    public async Task Messages_Invalid_AnsweredWithErrorCodesAndConnectionStaysOpen()
+    {
+        using var client = ChatClient.For(BaseUri);
+        await client.LoginAsync("sloppy");
+        using var socket = await client.ConnectAsync();
+        await ChatClient.ReceiveAsync(socket, "hello");
+
+        (string Sent, string Code)[] cases =
+        [
+            ("not json", "bad_json"),
+            ("""{"type":"shout","text":"x"}""", "unknown_type"),
+            ("""{"text":"no type"}""", "unknown_type"),
+            ("""{"type":"chat","text":"   "}""", "empty_text"),
+            ("""{"type":"chat"}""", "empty_text"),
+            ($$"""{"type":"chat","text":"{{new string('x', 2001)}}"}""", "text_too_long"),
+            ("""{"type":"dm","to":"nobody-online","text":"hi"}""", "unknown_user"),
+            ("""{"type":"dm","to":"<bad name>","text":"hi"}""", "unknown_user"),
+        ];
+        foreach (var (sent, code) in cases)
+        {
+            await ChatClient.SendAsync(socket, sent);
+            var error = await ChatClient.ReceiveAsync(socket, "error");
+            error.GetProperty("code").GetString().Should().Be(code, sent);
+            error.GetProperty("message").GetString().Should().NotBeNullOrWhiteSpace();
+        }
+
+        await socket.SendAsync(new byte[] { 1, 2, 3 }, WebSocketMessageType.Binary, endOfMessage: true, CancellationToken.None);
+        (await ChatClient.ReceiveAsync(socket, "error")).GetProperty("code").GetString().Should().Be("bad_message");
+
+        await ChatClient.SendAsync(socket, """{"type":"chat","text":"still here"}""");
+        (await ChatClient.ReceiveAsync(socket, "chat")).GetProperty("text").GetString().Should().Be("still here");
+        socket.State.Should().Be(WebSocketState.Open);
+    }
+
+    [Fact]
+    public async Task Messages_FasterThanRateLimit_AnsweredWithRateLimitedErrorNotAClose()
+    {
+        using var client = ChatClient.For(BaseUri);
+        await client.LoginAsync("chatterbox");
+        using var socket = await client.ConnectAsync();
+        await ChatClient.ReceiveAsync(socket, "hello");
+
+        // appsettings.json allows 5 messages per second with a burst of 10: 40 at once must exceed it.
+        for (var i = 0; i < 40; i++)
+        {
+            await ChatClient.SendAsync(socket, """{"type":"chat","text":"spam"}""");
+        }
+
+        var error = await ChatClient.ReceiveAsync(socket, "error");
+        error.GetProperty("code").GetString().Should().Be("rate_limited");
+        socket.State.Should().Be(WebSocketState.Open);
+    }
+
+    [Fact]
+    public async Task Presence_OnConnect_ListsEveryUserWithConnectionCounts()
+    {
+        using var watcher = ChatClient.For(BaseUri);
+        using var visitor = ChatClient.For(BaseUri);
+        await watcher.LoginAsync("presence-watcher");
+        await visitor.LoginAsync("presence-visitor");
+        using var watcherSocket = await watcher.ConnectAsync();
+        await ChatClient.ReceiveAsync(watcherSocket, "hello");
+
+        using var visitorFirst = await visitor.ConnectAsync();
+        using var visitorSecond = await visitor.ConnectAsync();
+
+        // Presence lists arrive in the order they were made, so the watcher sees 1 then 2 connections for the visitor.
+        var counts = new List<int>();
+        for (var i = 0; i < 20 && !counts.Contains(2); i++)
+        {
+            var presence = await ChatClient.ReceiveAsync(watcherSocket, "presence");
+            var users = presence.GetProperty("users").EnumerateArray().ToDictionary(u => u.GetProperty("name").GetString()!, u => u.GetProperty("connections").GetInt32());
+            users.Should().ContainKey("presence-watcher").WhoseValue.Should().Be(1);
+            if (users.TryGetValue("presence-visitor", out var count))
+            {
+                counts.Add(count);
+            }
+        }
+
+        // Other users' comings and goings may repeat a count in between, never reorder the counts.
+        counts.Distinct().Should().Equal(1, 2);
+    }
+
+    [Fact]
+    public async Task Logout_SignedIn_ClearsCookieAndClosesUsersSocketsWith4003()
+    {
+        using var client = ChatClient.For(BaseUri);
+        await client.LoginAsync("leaver");
+        using var first = await client.ConnectAsync();
+        using var second = await client.ConnectAsync();
+        await ChatClient.ReceiveAsync(first, "hello");
+        await ChatClient.ReceiveAsync(second, "hello");
+
+        using var response = await client.Http.PostAsync(new Uri("/logout", UriKind.Relative), content: null);
+
+        response.IsSuccessStatusCode.Should().BeTrue();
+        (await ChatClient.ReceiveCloseAsync(first)).Should().Be(4003);
+        (await ChatClient.ReceiveCloseAsync(second)).Should().Be(4003);
+        using var preview = await client.Http.GetAsync(new Uri("/ws", UriKind.Relative));
+        preview.StatusCode.Should().Be(HttpStatusCode.Unauthorized, "the cookie was cleared");
+    }
+
+    [Fact]
+    public async Task Stats_FromLoopback_ReturnsCamelCaseSnapshot()
+    {
+        using var client = ChatClient.For(BaseUri);
+        await client.LoginAsync("stats-user");
+        using var socket = await client.ConnectAsync();
+        await ChatClient.ReceiveAsync(socket, "hello");
+
+        using var response = await client.Http.GetAsync(new Uri("/stats?top=1000000", UriKind.Relative));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        using var stats = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var root = stats.RootElement;
+        foreach (var key in new[] { "activeConnections", "maxConnections", "userCount", "draining", "users", "rejected", "evicted", "pooledManagers" })
+        {
+            root.TryGetProperty(key, out _).Should().BeTrue($"the snapshot has '{key}'");
+        }
+
+        root.GetProperty("maxConnections").GetInt32().Should().Be(1000);
+        root.GetProperty("draining").GetBoolean().Should().BeFalse();
+        root.GetProperty("rejected").TryGetProperty("user_limit", out _).Should().BeTrue();
+        var me = root.GetProperty("users").EnumerateArray().Single(u => u.GetProperty("user").GetString() == "stats-user");
+        me.GetProperty("connections").GetInt32().Should().Be(1);
+        me.GetProperty("limit").GetInt32().Should().Be(5);
+    }
+
+    [Fact]
+    public async Task Health_FromLoopback_ReturnsHealthyWord()
+    {
+        using var client = ChatClient.For(BaseUri);
+
+        using var response = await client.Http.GetAsync(new Uri("/health", UriKind.Relative));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await response.Content.ReadAsStringAsync()).Should().Be("Healthy");
+    }
+
+    [Fact]
+    public async Task Root_StartedFromAnotherDirectory_ServesChatPageWithSecurityHeaders()
+    {
+        using var client = ChatClient.For(BaseUri);
+
+        using var page = await client.Http.GetAsync(new Uri("/", UriKind.Relative));
+        using var script = await client.Http.GetAsync(new Uri("/app.js", UriKind.Relative));
+
+        page.StatusCode.Should().Be(HttpStatusCode.OK);
+        page.Content.Headers.ContentType?.MediaType.Should().Be("text/html");
+        (await page.Content.ReadAsStringAsync()).Should().Contain("<title>WebSocketPool chat</title>");
+        page.Headers.GetValues("Content-Security-Policy").Single().Should().Contain("default-src 'self'");
+        page.Headers.GetValues("X-Content-Type-Options").Single().Should().Be("nosniff");
+        script.StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+}
