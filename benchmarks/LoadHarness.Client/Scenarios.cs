@@ -1,0 +1,416 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.WebSockets;
+using System.Text.Json.Nodes;
+
+namespace LoadHarness.Client;
+
+/// <summary>The macro scenarios, run against one server process. Every loop is bounded in count and in time.</summary>
+internal sealed class Scenarios(ServerProcess server, string mode, Settings settings, int repetition)
+{
+    /// <summary>A run where the client used this much of a core (CPU seconds per second) measured the client.</summary>
+    public const double ClientBoundCores = 0.9;
+
+    private readonly bool _signalR = ClientMode.IsSignalR(mode);
+
+    /// <summary>Connects, echoes and closes a few connections so that JIT and pools are warm before anything is measured.</summary>
+    public async Task WarmUpAsync()
+    {
+        for (var i = 0; i < 50; i++)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            var (socket, _) = await Wire.ConnectAsync(Wire.UriFor(server.BaseUrl, mode, $"warm-{i % 5}"), _signalR, timeout.Token);
+            if (socket is null)
+            {
+                continue;
+            }
+
+            await EchoOnceAsync(socket, new byte[4096], new RecordCounter(_signalR), timeout.Token);
+            await Wire.CloseAsync(socket, TimeSpan.FromSeconds(5));
+        }
+
+        await server.WaitForConnectionsAsync(0, TimeSpan.FromSeconds(15));
+    }
+
+    /// <summary>Scenario 1: memory per idle connection (RSS and managed heap after a forced GC, before and after).</summary>
+    public async Task<JsonObject> IdleMemoryAsync()
+    {
+        await server.WaitForConnectionsAsync(0, TimeSpan.FromSeconds(15));
+        var before = await server.StatsAsync(gc: true);
+        var n = settings.IdleConnections;
+        var workers = await HoldWorkers.StartAsync(server.BaseUrl, mode, n, settings.ConnectionsPerClientProcess, $"idle-{repetition}-", TimeSpan.FromMinutes(5));
+        JsonObject after;
+        (bool Reached, int Count, TimeSpan Waited) counted;
+        try
+        {
+            counted = await server.WaitForConnectionsAsync(workers.Opened, TimeSpan.FromSeconds(60));
+            after = await server.StatsAsync(gc: true);
+        }
+        finally
+        {
+            await workers.DisposeAsync();
+        }
+
+        var drained = await server.WaitForConnectionsAsync(0, TimeSpan.FromSeconds(60));
+        var opened = Math.Max(1, workers.Opened);
+        return new JsonObject
+        {
+            ["connections"] = workers.Opened,
+            ["failed"] = workers.Failed,
+            ["serverCounted"] = counted.Count,
+            ["rssPerConnectionBytes"] = ((long)after["rssBytes"]! - (long)before["rssBytes"]!) / opened,
+            ["heapPerConnectionBytes"] = ((long)after["managedHeapBytes"]! - (long)before["managedHeapBytes"]!) / opened,
+            ["rssBeforeBytes"] = (long)before["rssBytes"]!,
+            ["rssAfterBytes"] = (long)after["rssBytes"]!,
+            ["heapBeforeBytes"] = (long)before["managedHeapBytes"]!,
+            ["heapAfterBytes"] = (long)after["managedHeapBytes"]!,
+            ["allClosedSeconds"] = Math.Round(drained.Waited.TotalSeconds, 3),
+            ["allClosed"] = drained.Reached,
+        };
+    }
+
+    /// <summary>Scenario 2: hold the cap with zero failures; the pool must answer 503 beyond it.</summary>
+    public async Task<JsonObject> CapAsync()
+    {
+        await server.WaitForConnectionsAsync(0, TimeSpan.FromSeconds(30));
+        var cap = settings.CapConnections;
+        var workers = await HoldWorkers.StartAsync(server.BaseUrl, mode, cap, settings.ConnectionsPerClientProcess, $"cap-{repetition}-", TimeSpan.FromMinutes(5));
+        var result = new JsonObject { ["target"] = cap, ["opened"] = workers.Opened, ["failed"] = workers.Failed };
+        try
+        {
+            var counted = await server.WaitForConnectionsAsync(workers.Opened, TimeSpan.FromSeconds(60));
+            result["held"] = counted.Count;
+            if (mode == "pool")
+            {
+                var extra = await HoldWorkers.StartAsync(server.BaseUrl, mode, settings.CapOverflowAttempts, settings.ConnectionsPerClientProcess, $"over-{repetition}-", TimeSpan.FromMinutes(2));
+                await extra.DisposeAsync();
+                result["overflowAttempts"] = settings.CapOverflowAttempts;
+                result["overflow503"] = extra.Statuses.GetValueOrDefault(503);
+                result["overflowOpened"] = extra.Opened;
+                result["overflowOther"] = settings.CapOverflowAttempts - extra.Statuses.GetValueOrDefault(503) - extra.Opened;
+            }
+
+            var stats = await server.StatsAsync(gc: false);
+            result["serverAliveAtCap"] = true;
+            result["rssAtCapBytes"] = (long)stats["rssBytes"]!;
+        }
+        finally
+        {
+            await workers.DisposeAsync();
+        }
+
+        var drained = await server.WaitForConnectionsAsync(0, TimeSpan.FromSeconds(90));
+        result["allClosed"] = drained.Reached;
+        result["zeroFailures"] = workers.Failed == 0 && (int?)result["held"] == cap;
+        return result;
+    }
+
+    /// <summary>Scenario 3: connect + close churn, and the time from the client's close to the server's release.</summary>
+    public async Task<JsonObject> ChurnAsync()
+    {
+        await server.WaitForConnectionsAsync(0, TimeSpan.FromSeconds(30));
+        await server.ReleasesAsync();
+        var closeStarts = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
+        var failures = new ConcurrentDictionary<int, int>();
+        long cycles = 0;
+        var meter = new Cpu.Meter(server.Pid);
+        var started = Stopwatch.GetTimestamp();
+        var end = started + (long)(settings.ChurnDuration.TotalSeconds * Stopwatch.Frequency);
+        var loops = Enumerable.Range(0, settings.ChurnLoops).Select(loop => Task.Run(async () =>
+        {
+            for (var i = 0; i < 200_000 && Stopwatch.GetTimestamp() < end; i++)
+            {
+                var tag = string.Create(CultureInfo.InvariantCulture, $"{repetition}.{loop}.{i}");
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                var (socket, status) = await Wire.ConnectAsync(Wire.UriFor(server.BaseUrl, mode, $"churn-{loop}", tag), _signalR, timeout.Token);
+                if (socket is null)
+                {
+                    failures.AddOrUpdate(status, 1, static (_, n) => n + 1);
+                    continue;
+                }
+
+                closeStarts[tag] = Stopwatch.GetTimestamp();
+                await Wire.CloseAsync(socket, TimeSpan.FromSeconds(5));
+                Interlocked.Increment(ref cycles);
+            }
+        })).ToList();
+        await Task.WhenAll(loops);
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var (clientCores, serverCores) = meter.Stop();
+
+        await server.WaitForConnectionsAsync(0, TimeSpan.FromSeconds(30));
+        var releases = await server.ReleasesAsync();
+        var latencies = new List<double>(closeStarts.Count);
+        var unmatched = 0;
+        foreach (var (tag, start) in closeStarts)
+        {
+            if (releases.TryGetValue(tag, out var released))
+            {
+                latencies.Add(Math.Max(0, released - start) * 1000.0 / Stopwatch.Frequency);
+            }
+            else
+            {
+                unmatched++;
+            }
+        }
+
+        latencies.Sort();
+        var within = latencies.Count(l => l <= 100);
+        return new JsonObject
+        {
+            ["cyclesPerSecond"] = Math.Round(cycles / elapsed, 1),
+            ["cycles"] = cycles,
+            ["loops"] = settings.ChurnLoops,
+            ["failures"] = ToJson(failures),
+            ["releaseP50Ms"] = Math.Round(Percentiles.Of(latencies, 50), 3),
+            ["releaseP99Ms"] = Math.Round(Percentiles.Of(latencies, 99), 3),
+            ["releaseMaxMs"] = Math.Round(Percentiles.Of(latencies, 100), 3),
+            ["releasedWithin100MsPct"] = closeStarts.IsEmpty ? 0 : Math.Round(100.0 * within / closeStarts.Count, 3),
+            ["unreleased"] = unmatched,
+            ["clientCores"] = clientCores,
+            ["serverCores"] = serverCores,
+            ["clientBound"] = clientCores >= ClientBoundCores,
+        };
+    }
+
+    /// <summary>Scenario 4: echo round trips per second and latency, N connections, 32-byte messages, one in flight each.</summary>
+    public async Task<JsonObject> EchoAsync()
+    {
+        var sockets = await OpenAsync(settings.EchoConnections, $"echo-{repetition}-");
+        try
+        {
+            var measureFrom = Stopwatch.GetTimestamp() + (long)(settings.EchoWarmUp.TotalSeconds * Stopwatch.Frequency);
+            var end = measureFrom + (long)(settings.EchoDuration.TotalSeconds * Stopwatch.Frequency);
+            var samples = new List<double>[sockets.Count];
+            Cpu.Meter? meter = null;
+            var meterStart = Task.Run(async () =>
+            {
+                await Task.Delay(settings.EchoWarmUp);
+                meter = new Cpu.Meter(server.Pid);
+            });
+            var loops = sockets.Select((socket, index) => Task.Run(async () =>
+            {
+                var local = samples[index] = new List<double>(100_000);
+                var buffer = new byte[4096];
+                var counter = new RecordCounter(_signalR);
+                using var timeout = new CancellationTokenSource(settings.EchoWarmUp + settings.EchoDuration + TimeSpan.FromSeconds(30));
+                for (var i = 0; i < 10_000_000; i++)
+                {
+                    var t0 = Stopwatch.GetTimestamp();
+                    if (t0 >= end || !await EchoOnceAsync(socket, buffer, counter, timeout.Token))
+                    {
+                        return;
+                    }
+
+                    if (t0 >= measureFrom)
+                    {
+                        local.Add((Stopwatch.GetTimestamp() - t0) * 1000.0 / Stopwatch.Frequency);
+                    }
+                }
+            })).ToList();
+            await Task.WhenAll(loops);
+            await meterStart;
+            var (clientCores, serverCores) = meter!.Stop();
+            var all = samples.Where(s => s is not null).SelectMany(s => s).ToList();
+            all.Sort();
+            var seconds = settings.EchoDuration.TotalSeconds;
+            return new JsonObject
+            {
+                ["connections"] = sockets.Count,
+                ["roundTripsPerSecond"] = Math.Round(all.Count / seconds, 1),
+                ["roundTrips"] = all.Count,
+                ["p50Ms"] = Math.Round(Percentiles.Of(all, 50), 3),
+                ["p99Ms"] = Math.Round(Percentiles.Of(all, 99), 3),
+                ["maxMs"] = Math.Round(Percentiles.Of(all, 100), 3),
+                ["clientCores"] = clientCores,
+                ["serverCores"] = serverCores,
+                ["clientBound"] = clientCores >= ClientBoundCores,
+            };
+        }
+        finally
+        {
+            await CloseAllAsync(sockets);
+        }
+    }
+
+    /// <summary>Scenario 5a: the server sends to one user with 10 connections; delivered messages per second.</summary>
+    public Task<JsonObject> SendToUserAsync() =>
+        DeliveryAsync(10, "fan", sameUser: true, $"/bench/send-to-user?user=fan-{repetition}&count={settings.FanOutMessagesPerTrigger}", settings.FanOutMessagesPerTrigger);
+
+    /// <summary>
+    /// Scenario 5a, as on a real server: the same send to one user while other users' idle connections are open too
+    /// (SignalR's <c>Clients.User</c> looks through every connection; the pool looks the user up directly).
+    /// </summary>
+    public async Task<JsonObject> SendToUserAmongOthersAsync()
+    {
+        await server.WaitForConnectionsAsync(0, TimeSpan.FromSeconds(30));
+        var others = settings.FanOutBackgroundConnections;
+        var workers = await HoldWorkers.StartAsync(server.BaseUrl, mode, others, settings.ConnectionsPerClientProcess, $"bg-{repetition}-", TimeSpan.FromMinutes(5));
+        try
+        {
+            await server.WaitForConnectionsAsync(workers.Opened, TimeSpan.FromSeconds(60));
+            var result = await DeliveryAsync(10, "fan", sameUser: true, $"/bench/send-to-user?user=fan-{repetition}&count={settings.FanOutMessagesPerTrigger}", settings.FanOutMessagesPerTrigger, workers.Opened);
+            result["otherConnections"] = workers.Opened;
+            return result;
+        }
+        finally
+        {
+            await workers.DisposeAsync();
+        }
+    }
+
+    /// <summary>Scenario 5b: the server broadcasts to all connections; delivered messages per second.</summary>
+    public Task<JsonObject> BroadcastAsync() =>
+        DeliveryAsync(settings.BroadcastConnections, $"bcast-{repetition}-", sameUser: false, $"/bench/broadcast?count={settings.BroadcastMessagesPerTrigger}", settings.BroadcastMessagesPerTrigger);
+
+    private async Task<JsonObject> DeliveryAsync(int connections, string user, bool sameUser, string trigger, int messagesPerTrigger, int alreadyOpen = 0)
+    {
+        await server.WaitForConnectionsAsync(alreadyOpen, TimeSpan.FromSeconds(30));
+        var sockets = await OpenAsync(connections, sameUser ? $"fan-{repetition}" : user, sameUser);
+        var counter = new DeliveryCounter();
+        using var lifetime = new CancellationTokenSource(settings.FanOutDuration + TimeSpan.FromSeconds(120));
+        var receivers = sockets.Select(socket => Task.Run(() => CountAsync(socket, counter, lifetime.Token))).ToList();
+        try
+        {
+            await server.WaitForConnectionsAsync(alreadyOpen + sockets.Count, TimeSpan.FromSeconds(30));
+            var perRound = (long)messagesPerTrigger * sockets.Count;
+
+            // One unmeasured round warms the path.
+            long expected = perRound;
+            var warm = counter.ExpectAsync(expected);
+            await (await server.Http.PostAsync(trigger, null)).Content.ReadAsStringAsync();
+            await warm.WaitAsync(TimeSpan.FromSeconds(60));
+
+            var meter = new Cpu.Meter(server.Pid);
+            var started = Stopwatch.GetTimestamp();
+            var baseCount = counter.Count;
+            var rounds = 0;
+            var complete = true;
+            while (rounds < 10_000 && Stopwatch.GetElapsedTime(started) < settings.FanOutDuration)
+            {
+                expected += perRound;
+                var delivered = counter.ExpectAsync(expected);
+                using var response = await server.Http.PostAsync(trigger, null);
+                response.EnsureSuccessStatusCode();
+                try
+                {
+                    await delivered.WaitAsync(TimeSpan.FromSeconds(60));
+                }
+                catch (TimeoutException)
+                {
+                    complete = false;
+                    break;
+                }
+
+                rounds++;
+            }
+
+            var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            var (clientCores, serverCores) = meter.Stop();
+            var total = counter.Count - baseCount;
+            return new JsonObject
+            {
+                ["connections"] = sockets.Count,
+                ["messagesPerTrigger"] = messagesPerTrigger,
+                ["rounds"] = rounds,
+                ["delivered"] = total,
+                ["deliveredPerSecond"] = Math.Round(total / elapsed, 1),
+                ["allDelivered"] = complete,
+                ["clientCores"] = clientCores,
+                ["serverCores"] = serverCores,
+                ["clientBound"] = clientCores >= ClientBoundCores,
+            };
+        }
+        finally
+        {
+            await CloseAllAsync(sockets);
+            await lifetime.CancelAsync();
+            await Task.WhenAll(receivers).WaitAsync(TimeSpan.FromSeconds(30));
+        }
+    }
+
+    private async Task<bool> EchoOnceAsync(ClientWebSocket socket, byte[] buffer, RecordCounter counter, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await socket.SendAsync(_signalR ? Wire.HubEcho : Wire.RawEcho, WebSocketMessageType.Text, true, cancellationToken);
+            var received = 0;
+            for (var i = 0; i < 1_000 && received == 0; i++)
+            {
+                var result = await socket.ReceiveAsync(buffer, cancellationToken);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return false;
+                }
+
+                received += counter.Count(buffer.AsSpan(0, result.Count), result.EndOfMessage);
+            }
+
+            return received > 0;
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private async Task CountAsync(ClientWebSocket socket, DeliveryCounter counter, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[16 * 1024];
+        var records = new RecordCounter(_signalR);
+        try
+        {
+            while (socket.State == WebSocketState.Open)
+            {
+                var result = await socket.ReceiveAsync(buffer, cancellationToken);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+
+                counter.Add(records.Count(buffer.AsSpan(0, result.Count), result.EndOfMessage));
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private async Task<List<ClientWebSocket>> OpenAsync(int count, string user, bool sameUser = false)
+    {
+        var sockets = new List<ClientWebSocket>(count);
+        for (var i = 0; i < count; i++)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            var name = sameUser ? user : string.Create(CultureInfo.InvariantCulture, $"{user}{i}");
+            var (socket, status) = await Wire.ConnectAsync(Wire.UriFor(server.BaseUrl, mode, name), _signalR, timeout.Token);
+            if (socket is null)
+            {
+                throw new InvalidOperationException($"Connection {i} of {count} to the {mode} server failed with status {status}.");
+            }
+
+            sockets.Add(socket);
+        }
+
+        return sockets;
+    }
+
+    private static async Task CloseAllAsync(List<ClientWebSocket> sockets)
+    {
+        await Task.WhenAll(sockets.Select(s => Wire.CloseAsync(s, TimeSpan.FromSeconds(5))));
+    }
+
+    private static JsonObject ToJson(ConcurrentDictionary<int, int> counts)
+    {
+        var json = new JsonObject();
+        foreach (var (status, n) in counts.OrderBy(p => p.Key))
+        {
+            json[status.ToString(CultureInfo.InvariantCulture)] = n;
+        }
+
+        return json;
+    }
+}

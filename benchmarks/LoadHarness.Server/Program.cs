@@ -1,0 +1,201 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using System.Globalization;
+using System.Net;
+using LoadHarness.Server;
+using LoadHarness.Server.Bare;
+using LoadHarness.Server.Pool;
+using LoadHarness.Server.SignalR;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.SignalR;
+using WebSocketPool;
+
+// Usage: LoadHarness.Server bare|signalr|pool [--port N] [--cap N]
+// Listens on 127.0.0.1 only and prints "listening http://127.0.0.1:PORT pid PID mode MODE" once ready.
+if (args.Length == 0 || !Enum.TryParse<ServerMode>(args[0], ignoreCase: true, out var mode))
+{
+    Console.Error.WriteLine("usage: LoadHarness.Server bare|signalr|pool [--port N] [--cap N]");
+    return 2;
+}
+
+var port = 0;
+var cap = 19_000;
+for (var i = 1; i + 1 < args.Length; i += 2)
+{
+    switch (args[i])
+    {
+        case "--port":
+            port = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+            break;
+        case "--cap":
+            cap = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+            break;
+        default:
+            Console.Error.WriteLine($"unknown option {args[i]}");
+            return 2;
+    }
+}
+
+var keepAliveInterval = TimeSpan.FromSeconds(15);
+var keepAliveTimeout = TimeSpan.FromSeconds(30);
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+
+// The same Kestrel, logging and keep-alive settings in every mode.
+builder.Logging.ClearProviders();
+builder.Logging.AddSimpleConsole();
+builder.Logging.SetMinimumLevel(LogLevel.Warning);
+builder.WebHost.ConfigureKestrel(kestrel =>
+{
+    kestrel.AddServerHeader = false;
+    kestrel.Limits.MaxConcurrentConnections = null;
+    kestrel.Limits.MaxConcurrentUpgradedConnections = null;
+    kestrel.Listen(IPAddress.Loopback, port);
+});
+builder.Services.AddSingleton<ReleaseLog>();
+builder.Services.AddSingleton<ConnectionCounter>();
+builder.Services.AddSingleton<BareRegistry>();
+
+switch (mode)
+{
+    case ServerMode.SignalR:
+        builder.Services.AddSignalR(o =>
+        {
+            o.KeepAliveInterval = keepAliveInterval;
+            o.ClientTimeoutInterval = keepAliveTimeout;
+            o.MaximumReceiveMessageSize = 64 * 1024;
+            o.EnableDetailedErrors = false;
+        });
+        builder.Services.AddSingleton<IUserIdProvider, QueryStringUserIdProvider>();
+        break;
+    case ServerMode.Pool:
+        builder.Services.AddHttpContextAccessor();
+        builder.Services.AddWebSocketPooling(o =>
+        {
+            o.MaxConnections = cap;
+            o.MaxConnectionsPerUser = 10;
+            o.KeepAliveInterval = keepAliveInterval;
+            o.KeepAliveTimeout = keepAliveTimeout;
+            o.MaxMessageBytes = 64 * 1024;
+
+            // A trigger call queues up to 10,000 messages per connection at once; the default 256 would (correctly)
+            // disconnect the receivers as slow consumers. Capacity is a bound, not an allocation.
+            o.SendQueueCapacity = 16_384;
+        })
+            .AddHandler<PoolEchoHandler>()
+            .AddUserKeyResolver<EchoServer.QueryStringUserKeyResolver>();
+        break;
+    default:
+        break;
+}
+
+var app = builder.Build();
+switch (mode)
+{
+    case ServerMode.Bare:
+        app.UseWebSockets(new Microsoft.AspNetCore.Builder.WebSocketOptions { KeepAliveInterval = keepAliveInterval, KeepAliveTimeout = keepAliveTimeout });
+        app.Map("/ws", (HttpContext context, BareRegistry registry, ReleaseLog releases) => BareEchoEndpoint.HandleAsync(context, registry, releases));
+        break;
+    case ServerMode.SignalR:
+        app.UseWebSockets(new Microsoft.AspNetCore.Builder.WebSocketOptions { KeepAliveInterval = keepAliveInterval, KeepAliveTimeout = keepAliveTimeout });
+        app.MapHub<BenchHub>("/hub", o => o.Transports = HttpTransportType.WebSockets);
+        break;
+    case ServerMode.Pool:
+        app.UseWebSocketPooling();
+        app.MapWebSocketPoolStats("/stats");
+        break;
+    default:
+        break;
+}
+
+int ConnectionCount(IServiceProvider services) => mode switch
+{
+    ServerMode.Bare => services.GetRequiredService<BareRegistry>().Count,
+    ServerMode.SignalR => services.GetRequiredService<ConnectionCounter>().Count,
+    _ => services.GetRequiredService<PooledWebSocketManagerFactory>().ActiveConnections,
+};
+
+app.MapGet("/bench/stats", (HttpContext context) =>
+{
+    var gc = context.Request.Query["gc"] == "1";
+    var managed = gc ? ProcessStats.ManagedHeapAfterFullGc() : GC.GetTotalMemory(forceFullCollection: false);
+    var stats = new Dictionary<string, object?>
+    {
+        ["mode"] = mode.ToString().ToLowerInvariant(),
+        ["pid"] = Environment.ProcessId,
+        ["connections"] = ConnectionCount(context.RequestServices),
+        ["rssBytes"] = ProcessStats.ResidentBytes(),
+        ["managedHeapBytes"] = managed,
+        ["managedHeapAfterGc"] = gc,
+        ["cpuSeconds"] = ProcessStats.CpuSeconds(),
+        ["threads"] = System.Diagnostics.Process.GetCurrentProcess().Threads.Count,
+    };
+    if (mode == ServerMode.Pool)
+    {
+        var snapshot = context.RequestServices.GetRequiredService<PooledWebSocketManagerFactory>().GetSnapshot(0);
+        stats["pooledManagers"] = snapshot.PooledManagers;
+        stats["warmManagers"] = snapshot.WarmManagers;
+        stats["rejected"] = snapshot.Rejected;
+    }
+
+    return Results.Json(stats);
+});
+
+app.MapGet("/bench/releases", (ReleaseLog releases) => Results.Json(releases.Drain(1_000_000)));
+
+app.MapPost("/bench/send-to-user", async (HttpContext context) =>
+{
+    var user = context.Request.Query["user"].ToString();
+    var count = Math.Clamp(int.TryParse(context.Request.Query["count"], out var c) ? c : 1, 1, 100_000);
+    var ct = context.RequestAborted;
+    long delivered = 0;
+    for (var i = 0; i < count; i++)
+    {
+        delivered += mode switch
+        {
+            ServerMode.Bare => await context.RequestServices.GetRequiredService<BareRegistry>().SendToUserAsync(user, BenchPayload.Bytes, ct),
+            ServerMode.SignalR => await SendSignalRAsync(context.RequestServices.GetRequiredService<IHubContext<BenchHub>>().Clients.User(user), ct),
+            _ => await context.RequestServices.GetRequiredService<IWebSocketSender>().SendToUserAsync(user, BenchPayload.Bytes, System.Net.WebSockets.WebSocketMessageType.Text, ct),
+        };
+    }
+
+    return Results.Json(new { sent = count, delivered });
+});
+
+app.MapPost("/bench/broadcast", async (HttpContext context) =>
+{
+    var count = Math.Clamp(int.TryParse(context.Request.Query["count"], out var c) ? c : 1, 1, 100_000);
+    var ct = context.RequestAborted;
+    long delivered = 0;
+    for (var i = 0; i < count; i++)
+    {
+        delivered += mode switch
+        {
+            ServerMode.Bare => await context.RequestServices.GetRequiredService<BareRegistry>().BroadcastAsync(BenchPayload.Bytes, ct),
+            ServerMode.SignalR => await SendSignalRAsync(context.RequestServices.GetRequiredService<IHubContext<BenchHub>>().Clients.All, ct),
+            _ => await context.RequestServices.GetRequiredService<IWebSocketSender>().SendToAllAsync(BenchPayload.Bytes, System.Net.WebSockets.WebSocketMessageType.Text, ct),
+        };
+    }
+
+    return Results.Json(new { sent = count, delivered });
+});
+
+app.MapPost("/bench/shutdown", (IHostApplicationLifetime lifetime) =>
+{
+    lifetime.StopApplication();
+    return Results.Ok();
+});
+
+await app.StartAsync();
+var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+Console.WriteLine($"listening {address} pid {Environment.ProcessId} mode {mode.ToString().ToLowerInvariant()}");
+await app.WaitForShutdownAsync();
+return 0;
+
+// SignalR's SendAsync to a user or to all does not say how many connections it reached; the client counts deliveries.
+static async Task<int> SendSignalRAsync(IClientProxy clients, CancellationToken cancellationToken)
+{
+    await clients.SendAsync("m", BenchPayload.Text, cancellationToken);
+    return 0;
+}
