@@ -139,20 +139,26 @@ public sealed partial class IsolatedWebSocketManager : IResettable
         _factory.OnConnectionOpened(this);
         var writer = WriteLoopAsync(socket, queue.Reader);
         Exception? error = null;
-        using (requestAborted.UnsafeRegister(static s => ((IsolatedWebSocketManager)s!).AbortCurrent(DisconnectReason.Aborted), this))
+        using (requestAborted.UnsafeRegister(static s => ((IsolatedWebSocketManager)s!).OnRequestAborted(), this))
         {
             try
             {
-                if (await InvokeHandlerAsync(handler.OnConnectedAsync(connection, requestAborted), connection).ConfigureAwait(false))
+                if (await InvokeHandlerAsync(HandlerCallback.Connected, handler, connection, default, requestAborted).ConfigureAwait(false))
                 {
                     await ReceiveLoopAsync(socket, handler, connection, requestAborted).ConfigureAwait(false);
+                }
+                else
+                {
+                    // OnConnectedAsync threw and the 1011 close is on its way: wait for the peer's answer (bounded by the
+                    // close deadline) instead of aborting at once, which would reset the socket before the frame arrives.
+                    await DrainUntilCloseAsync(socket, requestAborted).ConfigureAwait(false);
                 }
             }
             catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException
                                            or Microsoft.AspNetCore.Connections.ConnectionAbortedException)
             {
                 error = ex;
-                SetReason(Classify(socket, ex));
+                SetReason(Classify(socket, ex, _factory.Options.KeepAliveInterval > TimeSpan.Zero));
             }
 
             queue.Writer.TryComplete();
@@ -165,7 +171,9 @@ public sealed partial class IsolatedWebSocketManager : IResettable
             socket.Abort();
         }
 
-        var closeCode = (int?)socket.CloseStatus ?? (Volatile.Read(ref _closeRequested) == 1 && socket.State == WebSocketState.Closed ? _closeCode : null);
+        // A close the server started reports the server's code, not the code the peer echoed back.
+        var serverClosed = Volatile.Read(ref _closeRequested) == 1 && socket.State == WebSocketState.Closed && _reason != DisconnectReason.ClientClosed;
+        var closeCode = serverClosed ? _closeCode : (int?)socket.CloseStatus ?? (Volatile.Read(ref _closeRequested) == 1 && socket.State == WebSocketState.Closed ? _closeCode : null);
         var disconnect = new WebSocketDisconnect(_reason ?? DisconnectReason.Aborted, closeCode, error);
         socket.Dispose();
         _factory.OnConnectionEnded(this, disconnect);
@@ -254,17 +262,18 @@ public sealed partial class IsolatedWebSocketManager : IResettable
 
                 if (!_factory.TryAcquireMessageToken(this))
                 {
-                    if (!await InvokeHandlerAsync(handler.OnRateLimitedAsync(connection, cancellationToken), connection).ConfigureAwait(false))
+                    if (!await InvokeHandlerAsync(HandlerCallback.RateLimited, handler, connection, default, cancellationToken).ConfigureAwait(false))
                     {
                         await DrainUntilCloseAsync(socket, cancellationToken).ConfigureAwait(false);
                         return;
                     }
 
+                    MarkRateLimitClose();
                     continue;
                 }
 
                 var payload = buffer is null ? ReadOnlyMemory<byte>.Empty : buffer.AsMemory(0, length);
-                if (!await InvokeHandlerAsync(handler.OnMessageAsync(connection, new WebSocketMessage(type, payload), cancellationToken), connection).ConfigureAwait(false))
+                if (!await InvokeHandlerAsync(HandlerCallback.Message, handler, connection, new WebSocketMessage(type, payload), cancellationToken).ConfigureAwait(false))
                 {
                     await DrainUntilCloseAsync(socket, cancellationToken).ConfigureAwait(false);
                     return;
@@ -319,12 +328,30 @@ public sealed partial class IsolatedWebSocketManager : IResettable
         RequestClose(Generation, code, null, DisconnectReason.ClientClosed, discardPending: true);
     }
 
+    /// <summary>
+    /// Runs one handler callback. The callback is started inside the try block, so that an override which throws before
+    /// returning its task (a non-async method) costs its connection like one whose task faults, instead of escaping
+    /// <see cref="RunAsync"/> and leaving the lease unreleased.
+    /// </summary>
     /// <returns><see langword="false"/> when the handler threw and the connection is now closing with 1011.</returns>
-    private async ValueTask<bool> InvokeHandlerAsync(ValueTask callback, WebSocketConnection connection)
+    private async ValueTask<bool> InvokeHandlerAsync(
+        HandlerCallback callback, WebSocketHandler handler, WebSocketConnection connection, WebSocketMessage message, CancellationToken cancellationToken)
     {
         try
         {
-            await callback.ConfigureAwait(false);
+            if (callback == HandlerCallback.Connected)
+            {
+                await handler.OnConnectedAsync(connection, cancellationToken).ConfigureAwait(false);
+            }
+            else if (callback == HandlerCallback.RateLimited)
+            {
+                await handler.OnRateLimitedAsync(connection, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await handler.OnMessageAsync(connection, message, cancellationToken).ConfigureAwait(false);
+            }
+
             return true;
         }
 #pragma warning disable CA1031 // A handler's failure costs its own connection, never the server.
@@ -468,6 +495,29 @@ public sealed partial class IsolatedWebSocketManager : IResettable
 
     internal void AbortCurrent(DisconnectReason reason) => Abort(Generation, reason);
 
+    private void OnRequestAborted()
+    {
+        // A socket that aborted itself (.NET's keep-alive timeout ends the request too) is classified by its receive loop.
+        if (Volatile.Read(ref _socket) is { State: WebSocketState.Aborted })
+        {
+            return;
+        }
+
+        AbortCurrent(DisconnectReason.Aborted);
+    }
+
+    /// <summary>A close with 1008 started by the rate-limit callback ends the connection as a policy violation.</summary>
+    private void MarkRateLimitClose()
+    {
+        lock (_sync)
+        {
+            if (_closeRequested == 1 && _closeCode == WebSocketCloseCodes.PolicyViolation && _reason == DisconnectReason.ServerClosed)
+            {
+                _reason = DisconnectReason.PolicyViolation;
+            }
+        }
+    }
+
     private void SetReason(DisconnectReason reason)
     {
         lock (_sync)
@@ -476,9 +526,13 @@ public sealed partial class IsolatedWebSocketManager : IResettable
         }
     }
 
-    private static DisconnectReason Classify(WebSocket socket, Exception exception)
+    private static DisconnectReason Classify(WebSocket socket, Exception exception, bool keepAlive)
     {
-        if (exception is WebSocketException { InnerException: TimeoutException } || exception.InnerException is TimeoutException)
+        // .NET's keep-alive timeout aborts the socket itself, and the pending read then fails with "aborted by the
+        // application". Every abort of our own records its reason first, so an abort that arrives without one, with no
+        // close status, while pings are on, is the keep-alive timeout.
+        if (exception is WebSocketException { InnerException: TimeoutException } || exception.InnerException is TimeoutException
+            || (keepAlive && exception is Microsoft.AspNetCore.Connections.ConnectionAbortedException && socket.CloseStatus is null))
         {
             return DisconnectReason.KeepAliveTimeout;
         }
@@ -573,6 +627,13 @@ public sealed partial class IsolatedWebSocketManager : IResettable
     {
         _deadline?.Dispose();
         _deadline = null;
+    }
+
+    private enum HandlerCallback
+    {
+        Connected,
+        Message,
+        RateLimited,
     }
 
     internal readonly record struct Outbound(ReadOnlyMemory<byte> Payload, WebSocketMessageType Type);

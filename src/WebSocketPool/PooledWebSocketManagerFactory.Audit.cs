@@ -21,11 +21,17 @@ public sealed partial class PooledWebSocketManagerFactory
         var suspects = new HashSet<(IsolatedWebSocketManager, long)>();
 
         // Open sockets that count against nothing, and are not closing after a kick or eviction, escape every limit.
+        // An eviction hands the slot over an instant before the close starts, so only a second sighting is a mismatch.
         foreach (var manager in _connections.Values)
         {
             var generation = manager.Generation;
             if (!manager.HoldsSlot && manager.IsOpenForSend && manager.IsCurrent(generation) && manager.SocketState == WebSocketState.Open)
             {
+                if (suspects.Add((manager, generation)) && !_suspects.Contains((manager, generation)))
+                {
+                    continue;
+                }
+
                 mismatches++;
                 manager.RequestClose(generation, WebSocketCloseCodes.InternalError, "Connection lost its lease.", DisconnectReason.Aborted, discardPending: true);
                 repaired++;
@@ -66,7 +72,12 @@ public sealed partial class PooledWebSocketManagerFactory
                             // Dead for a whole audit period and still counted: its release path is stuck.
                             mismatches++;
                             repaired++;
-                            manager.TryTakeSlot(manager.Generation);
+                            var number = manager.Number;
+                            if (manager.TryTakeSlot(manager.Generation))
+                            {
+                                ReleaseGate(entry.UserKey, number);
+                            }
+
                             continue;
                         }
 

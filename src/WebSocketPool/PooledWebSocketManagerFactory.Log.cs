@@ -50,5 +50,8 @@ public sealed partial class PooledWebSocketManagerFactory
 
         [LoggerMessage(14, LogLevel.Error, "A UserNearLimit subscriber threw.", EventName = "NearLimitHandlerFailed")]
         public static partial void NearLimitHandlerFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(15, LogLevel.Error, "The admission gate threw while releasing a connection's slot.", EventName = "GateReleaseFailed")]
+        public static partial void GateReleaseFailed(ILogger logger, Exception exception);
     }
 }

@@ -54,9 +54,12 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
         _nodePrefix = CreateNodePrefix();
         Groups = new GroupRegistry();
         metrics.Observe(this);
-        if (Options.ReuseWindow > TimeSpan.Zero)
+        // Rate-limit buckets also keep a user's entry until they refill; without the sweep, users who never come back
+        // would leave their entries behind when there is no reuse window (then a sweep a minute is plenty).
+        if (Options.ReuseWindow > TimeSpan.Zero || Options.ConnectRateLimit > 0 || Options.MessageRateLimit > 0)
         {
-            var period = TimeSpan.FromTicks(Math.Clamp(Options.ReuseWindow.Ticks / 2, TimeSpan.TicksPerSecond, TimeSpan.TicksPerMinute));
+            var basis = Options.ReuseWindow > TimeSpan.Zero ? Options.ReuseWindow.Ticks / 2 : TimeSpan.TicksPerMinute;
+            var period = TimeSpan.FromTicks(Math.Clamp(basis, TimeSpan.TicksPerSecond, TimeSpan.TicksPerMinute));
             _sweepTimer = timeProvider.CreateTimer(static s => ((PooledWebSocketManagerFactory)s!).SweepWarmManagers(), this, period, period);
         }
     }
@@ -610,8 +613,9 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
             return false;
         }
 
-        ReleaseSlot(manager, generation);
+        // Closing starts before the slot goes, so the socket is never seen open without a slot and not closing.
         var closed = manager.RequestClose(generation, closeCode, reason, DisconnectReason.Kicked, discardPending: false);
+        ReleaseSlot(manager, generation);
         if (closed)
         {
             Metrics.Kicked();
@@ -697,13 +701,19 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
     {
         // Read before the slot is taken: when the take succeeds, the number still belongs to this lease.
         var number = manager.Number;
-        if (manager.Entry is not { } entry || !manager.TryTakeSlot(generation))
+        if (manager.Entry is not { } entry)
         {
             return;
         }
 
         lock (entry)
         {
+            // Taken under the user's lock: an audit holding it never sees a freed slot that is still counted.
+            if (!manager.TryTakeSlot(generation))
+            {
+                return;
+            }
+
             entry.Count--;
             UpdateNearLimit(entry);
 
@@ -746,10 +756,10 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
             return;
         }
 
-        // DefaultObjectPool resets through the policy; WarmSince -1 marks "in the shared pool" for the count.
-        _pool.Return(manager);
-        manager.WarmSince = -1;
+        // DefaultObjectPool resets through the policy, which also marks the manager (WarmSince -1, "in the shared pool")
+        // before storing it: a concurrent Get always sees the mark, so the pooled count never drifts.
         Interlocked.Increment(ref _pooled);
+        _pool.Return(manager);
     }
 
     /// <summary>Returns warm managers older than the reuse window to the shared pool. Memory only; never needed for correctness.</summary>

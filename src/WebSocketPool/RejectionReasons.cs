@@ -26,6 +26,12 @@ public static class RejectionReasons
     /// <summary>The user exceeded <see cref="WebSocketPoolOptions.ConnectRateLimit"/> (429).</summary>
     public const string RateLimited = "rate_limited";
 
+    /// <summary>
+    /// The cluster's shared state (Redis) could not be reached and its failure policy is to refuse (503). Only an
+    /// <see cref="IWebSocketAdmissionGate"/> gives this reason.
+    /// </summary>
+    public const string ClusterUnavailable = "cluster_unavailable";
+
     /// <summary>All reasons, in admission order.</summary>
-    public static IReadOnlyList<string> All { get; } = [Draining, Origin, Unauthenticated, RateLimited, GlobalLimit, UserLimit];
+    public static IReadOnlyList<string> All { get; } = [Draining, Origin, Unauthenticated, RateLimited, GlobalLimit, UserLimit, ClusterUnavailable];
 }

@@ -54,6 +54,7 @@ public static class WebSocketPoolingServiceCollectionExtensions
         services.AddMetrics();
         services.AddOptionsWithValidateOnStart<WebSocketPoolOptions, WebSocketPoolOptionsValidator>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WebSocketPoolOptions>, WebSocketPoolOptionsCrossValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<WebSocketPoolOptions>, WebSocketPoolDescriptorBudget>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<WebSocketPoolMetrics>();
         services.TryAddSingleton(static sp => new PooledWebSocketManagerFactory(

@@ -9,5 +9,12 @@ internal sealed class ManagerPoolPolicy(PooledWebSocketManagerFactory factory) :
 {
     public IsolatedWebSocketManager Create() => factory.CreateManager();
 
-    public bool Return(IsolatedWebSocketManager obj) => obj.TryReset();
+    public bool Return(IsolatedWebSocketManager obj)
+    {
+        obj.TryReset();
+
+        // Marked before the pool stores it: the factory's Lease counts it out of the shared pool by this mark.
+        obj.WarmSince = -1;
+        return true;
+    }
 }

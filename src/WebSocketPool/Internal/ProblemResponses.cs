@@ -21,6 +21,7 @@ internal static class ProblemResponses
             RejectionReasons.Unauthenticated => ("Authentication required", "A WebSocket needs an authenticated user."),
             RejectionReasons.RateLimited => ("Too many connection attempts", $"Too many connection attempts; retry after {Seconds(admission.RetryAfter)} s."),
             RejectionReasons.GlobalLimit => ("Server at capacity", $"The server holds its maximum of {admission.Limit} connections."),
+            RejectionReasons.ClusterUnavailable => ("Cluster unavailable", "The cluster's shared connection registry cannot be reached; retry later."),
             _ => ("Too many connections", $"You have {admission.Current} of {admission.Limit} allowed connections open."),
         };
 

@@ -1,0 +1,42 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+namespace WebSocketPool;
+
+/// <summary>
+/// An admission check beyond this node, such as a per-user limit enforced across a cluster (<c>WebSocketPool.Redis</c>
+/// registers one). When a gate is registered in DI, the middleware consults it after the node's own checks have
+/// admitted a connection and reserved its slot, and still before the WebSocket upgrade; a refusal gives the slot back
+/// and answers with the gate's status. At most one gate is used.
+/// </summary>
+/// <remarks>
+/// Every call to <see cref="AdmitAsync"/> is followed, exactly once, by <see cref="Release"/> for the same connection id
+/// when that slot is given up, whatever <see cref="AdmitAsync"/> answered, threw or was cancelled with: on close, abort,
+/// kick, eviction, shutdown, a failed handshake or the gate's own refusal. <see cref="Release"/> may also be called for
+/// ids the gate never saw (connections admitted without the middleware); ignore those.
+/// </remarks>
+public interface IWebSocketAdmissionGate
+{
+    /// <summary>Decides a connection the node has admitted; its slot is reserved while this runs.</summary>
+    /// <param name="userKey">The user opening the connection.</param>
+    /// <param name="connectionId">The id the connection will have (it starts with <see cref="PooledWebSocketManagerFactory.NodeId"/> and a '-').</param>
+    /// <param name="cancellationToken">Signalled when the request is aborted.</param>
+    /// <returns>The decision.</returns>
+    ValueTask<WebSocketGateDecision> AdmitAsync(string userKey, string connectionId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Answers what <see cref="AdmitAsync"/> would decide now, reserving nothing; used by the non-upgrade preview of the
+    /// pool's path after the node's own preview admitted.
+    /// </summary>
+    /// <param name="userKey">The user.</param>
+    /// <param name="cancellationToken">Signalled when the request is aborted.</param>
+    /// <returns>The decision; <see cref="WebSocketGateDecision.Current"/>, when set, replaces the node's own count in the answer.</returns>
+    ValueTask<WebSocketGateDecision> PreviewAsync(string userKey, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The slot of <paramref name="connectionId"/> has been given up. Called on the releasing thread, possibly under the
+    /// pool's internal locks: it must return at once, never block or wait for I/O, and should not throw.
+    /// </summary>
+    /// <param name="userKey">The user who held the slot.</param>
+    /// <param name="connectionId">The connection id passed to <see cref="AdmitAsync"/>.</param>
+    void Release(string userKey, string connectionId);
+}

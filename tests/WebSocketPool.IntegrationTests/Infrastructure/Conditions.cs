@@ -1,0 +1,38 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using System.Diagnostics;
+
+namespace WebSocketPool.IntegrationTests.Infrastructure;
+
+/// <summary>Waits on conditions with a deadline and reports how long the wait took (for the test log, never asserted).</summary>
+public static class Conditions
+{
+    /// <summary>
+    /// Polls <paramref name="condition"/> (yielding, then at 1 ms intervals) until it holds, and fails with
+    /// <paramref name="because"/> after <paramref name="deadline"/>.
+    /// </summary>
+    /// <returns>How long it took for the condition to hold.</returns>
+    public static async Task<TimeSpan> WaitAsync(Func<bool> condition, TimeSpan deadline, string because)
+    {
+        var watch = Stopwatch.StartNew();
+        var spins = 0;
+        while (!condition())
+        {
+            if (watch.Elapsed > deadline)
+            {
+                throw new TimeoutException($"Condition not met within {deadline.TotalSeconds:F1} s: {because}");
+            }
+
+            if (++spins < 100)
+            {
+                await Task.Yield();
+            }
+            else
+            {
+                await Task.Delay(1);
+            }
+        }
+
+        return watch.Elapsed;
+    }
+}
