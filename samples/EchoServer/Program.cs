@@ -2,6 +2,7 @@
 
 using EchoServer;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using WebSocketPool.Redis;
 using WebSocketPool.Samples;
 
 // The content root is the app's own folder, so appsettings.json is found from any working directory.
@@ -11,9 +12,15 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
     ContentRootPath = AppContext.BaseDirectory,
 });
 
-builder.Services.AddWebSocketPooling()
+var pool = builder.Services.AddWebSocketPooling()
     .AddHandler<EchoHandler>()
     .AddUserKeyResolver<QueryStringUserKeyResolver>();
+if (builder.Configuration["Redis:Configuration"] is { Length: > 0 })
+{
+    // A node of a cluster: sends and per-user limits span every node using the same Redis (options: the Redis section).
+    pool.AddRedis(builder.Configuration.GetSection(RedisWebSocketPoolOptions.SectionName));
+}
+
 builder.Services.AddHealthChecks().AddWebSocketPoolHealthCheck();
 
 var app = builder.Build();

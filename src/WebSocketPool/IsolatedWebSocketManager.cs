@@ -19,6 +19,12 @@ public sealed partial class IsolatedWebSocketManager : IResettable
     private static readonly TimerCallback s_onDeadline = static state => ((IsolatedWebSocketManager)state!).OnDeadline();
 
     private readonly PooledWebSocketManagerFactory _factory;
+    private static readonly Action<Outbound> s_onDropped = static _ => s_droppedOldest = true;
+
+    // Set by the DropOldest callback during this thread's TryWrite, so the sender learns that its write dropped one.
+    [ThreadStatic]
+    private static bool s_droppedOldest;
+
     private readonly object _sync = new();
 
     // Incremented when a lease starts and again when it ends, so a handle's generation matches only its own lease.
@@ -26,6 +32,7 @@ public sealed partial class IsolatedWebSocketManager : IResettable
     private long _slotGeneration;
     private long _number;
     private string? _connectionId;
+    private long _connectionIdNumber;
     private string? _userKey;
     private WebSocket? _socket;
     private Channel<Outbound>? _queue;
@@ -106,7 +113,24 @@ public sealed partial class IsolatedWebSocketManager : IResettable
     /// </summary>
     internal bool TryTakeSlot(long generation) => generation != 0 && Interlocked.CompareExchange(ref _slotGeneration, 0, generation) == generation;
 
-    internal string GetConnectionId() => _connectionId ??= _factory.FormatConnectionId(_number);
+    /// <summary>
+    /// The id of the current lease, formatted on first use (an admission that is refused never pays for the string).
+    /// Cached under the lock together with the number it was made from, so a late caller from an ended lease can never
+    /// leave its id behind for the next one.
+    /// </summary>
+    internal string GetConnectionId()
+    {
+        lock (_sync)
+        {
+            if (_connectionId is null || _connectionIdNumber != _number)
+            {
+                _connectionId = _factory.FormatConnectionId(_number);
+                _connectionIdNumber = _number;
+            }
+
+            return _connectionId;
+        }
+    }
 
     internal void MarkConnected(long timestamp, DateTimeOffset now)
     {
@@ -128,7 +152,7 @@ public sealed partial class IsolatedWebSocketManager : IResettable
                 SingleWriter = false,
                 FullMode = options.SlowConsumerPolicy == SlowConsumerPolicy.DropOldest ? BoundedChannelFullMode.DropOldest : BoundedChannelFullMode.Wait,
             },
-            options.SlowConsumerPolicy == SlowConsumerPolicy.DropOldest ? _factory.OnMessageDropped : null);
+            options.SlowConsumerPolicy == SlowConsumerPolicy.DropOldest ? s_onDropped : null);
         lock (_sync)
         {
             _socket = socket;
@@ -422,9 +446,18 @@ public sealed partial class IsolatedWebSocketManager : IResettable
             return SendResult.Closed;
         }
 
+        s_droppedOldest = false;
         if (queue.Writer.TryWrite(new Outbound(payload, type)))
         {
-            return SendResult.Queued;
+            // The channel calls its drop callback on the writing thread, inside TryWrite.
+            var dropped = s_droppedOldest;
+            s_droppedOldest = false;
+            if (dropped)
+            {
+                _factory.OnMessageDropped();
+            }
+
+            return dropped ? SendResult.QueuedDroppedOldest : SendResult.Queued;
         }
 
         if (Volatile.Read(ref _closeRequested) == 1)
@@ -528,11 +561,8 @@ public sealed partial class IsolatedWebSocketManager : IResettable
 
     private static DisconnectReason Classify(WebSocket socket, Exception exception, bool keepAlive)
     {
-        // .NET's keep-alive timeout aborts the socket itself, and the pending read then fails with "aborted by the
-        // application". Every abort of our own records its reason first, so an abort that arrives without one, with no
-        // close status, while pings are on, is the keep-alive timeout.
         if (exception is WebSocketException { InnerException: TimeoutException } || exception.InnerException is TimeoutException
-            || (keepAlive && exception is Microsoft.AspNetCore.Connections.ConnectionAbortedException && socket.CloseStatus is null))
+            || (keepAlive && socket.State == WebSocketState.Aborted && socket.CloseStatus is null && AbortedByKeepAlive(socket)))
         {
             return DisconnectReason.KeepAliveTimeout;
         }
@@ -546,6 +576,36 @@ public sealed partial class IsolatedWebSocketManager : IResettable
                 ? DisconnectReason.ProtocolError
                 : DisconnectReason.Aborted,
         };
+    }
+
+    /// <summary>
+    /// .NET aborts the socket itself on a keep-alive timeout, and the pending read then fails with whatever the transport
+    /// reports (an abort or a cancellation). The timeout itself is kept by the socket: it is the inner exception of the
+    /// next call on the aborted socket, which fails at once; other aborts have none.
+    /// </summary>
+    private static bool AbortedByKeepAlive(WebSocket socket)
+    {
+        try
+        {
+            var probe = socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).AsTask();
+            if (!probe.IsCompleted)
+            {
+                _ = probe.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                return false;
+            }
+
+            return probe.Exception?.InnerException is WebSocketException { InnerException: WebSocketException };
+        }
+        catch (WebSocketException ex)
+        {
+            return ex.InnerException is WebSocketException;
+        }
+#pragma warning disable CA1031 // A failed probe only means "not a keep-alive timeout".
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return false;
+        }
     }
 
     private void ArmDeadline(TimeSpan timeout)

@@ -307,7 +307,14 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
         var rejected = new Dictionary<string, long>(StringComparer.Ordinal);
         for (var i = 0; i < _rejected.Length; i++)
         {
-            rejected[RejectionReasons.All[i]] = Interlocked.Read(ref _rejected[i]);
+            var count = Interlocked.Read(ref _rejected[i]);
+            if (count == 0 && RejectionReasons.All[i] == RejectionReasons.ClusterUnavailable && Volatile.Read(ref _gate) is null)
+            {
+                // Only a cluster gate gives this reason; a single node reports exactly the six local reasons.
+                continue;
+            }
+
+            rejected[RejectionReasons.All[i]] = count;
         }
 
         return new WebSocketPoolSnapshot
@@ -591,7 +598,7 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
         Log.SendTimedOut(_logger, manager.ConnectionId ?? string.Empty);
     }
 
-    internal void OnMessageDropped(IsolatedWebSocketManager.Outbound dropped) => Metrics.MessageDropped();
+    internal void OnMessageDropped() => Metrics.MessageDropped();
 
     internal bool TryAcquireMessageToken(IsolatedWebSocketManager manager)
     {

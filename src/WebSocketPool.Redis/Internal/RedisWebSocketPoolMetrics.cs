@@ -1,0 +1,60 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using System.Diagnostics.Metrics;
+
+namespace WebSocketPool.Redis.Internal;
+
+/// <summary>
+/// The scale-out's instruments, on the pool's meter <c>WebSocketPool</c> (created through <see cref="IMeterFactory"/>,
+/// which owns it). Tags come from a small fixed set; nothing is tagged with a user.
+/// </summary>
+internal sealed class RedisWebSocketPoolMetrics
+{
+    public const string MeterName = "WebSocketPool";
+    public const string OperationTag = "websocketpool.redis.operation";
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _errors;
+    private readonly Counter<long> _failOpen;
+    private readonly Counter<long> _failClosed;
+    private readonly Counter<long> _published;
+    private readonly Counter<long> _received;
+    private readonly Counter<long> _remoteEvictions;
+    private bool _observing;
+
+    public RedisWebSocketPoolMetrics(IMeterFactory meterFactory)
+    {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        _meter = meterFactory.Create(MeterName);
+        _errors = _meter.CreateCounter<long>("websocketpool.redis.errors", "{operation}", "Redis operations that failed or timed out, by operation.");
+        _failOpen = _meter.CreateCounter<long>("websocketpool.redis.fail_open_admissions", "{connection}", "Connections admitted on node-local limits alone because Redis was unavailable.");
+        _failClosed = _meter.CreateCounter<long>("websocketpool.redis.fail_closed_refusals", "{connection}", "Connections refused with 503 because Redis was unavailable.");
+        _published = _meter.CreateCounter<long>("websocketpool.redis.messages.published", "{message}", "Messages published to other nodes.");
+        _received = _meter.CreateCounter<long>("websocketpool.redis.messages.received", "{message}", "Messages received from other nodes.");
+        _remoteEvictions = _meter.CreateCounter<long>("websocketpool.redis.cluster_evictions", "{connection}", "Leases evicted cluster-wide by EvictOldest (closed with 4001 on their node).");
+    }
+
+    public void Observe(Func<int> leases, Func<bool> available)
+    {
+        if (_observing)
+        {
+            return;
+        }
+
+        _observing = true;
+        _meter.CreateObservableGauge("websocketpool.redis.leases", leases, "{connection}", "Leases this node holds (and renews) in Redis.");
+        _meter.CreateObservableGauge("websocketpool.redis.available", () => available() ? 1 : 0, "{state}", "1 while Redis answers, 0 while the failure policy is in force.");
+    }
+
+    public void Error(string operation) => _errors.Add(1, new KeyValuePair<string, object?>(OperationTag, operation));
+
+    public void FailOpenAdmission() => _failOpen.Add(1);
+
+    public void FailClosedRefusal() => _failClosed.Add(1);
+
+    public void Published() => _published.Add(1);
+
+    public void Received() => _received.Add(1);
+
+    public void ClusterEviction() => _remoteEvictions.Add(1);
+}

@@ -1,0 +1,121 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Text;
+
+namespace WebSocketPool.Redis.Tests.Infrastructure;
+
+/// <summary>WebSocket client helpers: connect, learn a refusal's HTTP status, send and receive text with deadlines.</summary>
+public static class Clients
+{
+    public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
+
+    public static async Task<ClientWebSocket> ConnectAsync(Uri uri)
+    {
+        var client = new ClientWebSocket();
+        client.Options.KeepAliveInterval = TimeSpan.Zero;
+        client.Options.CollectHttpResponseDetails = true;
+        using var timeout = new CancellationTokenSource(Deadline);
+        await client.ConnectAsync(uri, timeout.Token);
+        return client;
+    }
+
+    /// <summary>Tries to connect; returns 101 (and closes the socket) when admitted, else the refusal's HTTP status.</summary>
+    public static async Task<int> TryConnectStatusAsync(Uri uri)
+    {
+        using var client = new ClientWebSocket();
+        client.Options.KeepAliveInterval = TimeSpan.Zero;
+        client.Options.CollectHttpResponseDetails = true;
+        using var timeout = new CancellationTokenSource(Deadline);
+        try
+        {
+            await client.ConnectAsync(uri, timeout.Token);
+        }
+        catch (WebSocketException)
+        {
+            return (int)client.HttpStatusCode;
+        }
+
+        await client.CloseAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token);
+        return 101;
+    }
+
+    public static Task SendTextAsync(this WebSocket socket, string text) =>
+        socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+
+    /// <summary>Receives the next text message, failing after the deadline.</summary>
+    public static async Task<string> ReceiveTextAsync(this WebSocket socket, TimeSpan? deadline = null)
+    {
+        using var timeout = new CancellationTokenSource(deadline ?? Deadline);
+        var buffer = new byte[4096];
+        using var message = new MemoryStream();
+        while (true)
+        {
+            var result = await socket.ReceiveAsync(buffer, timeout.Token);
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                throw new WebSocketException($"Closed with {(int?)result.CloseStatus} while a text message was expected.");
+            }
+
+            message.Write(buffer, 0, result.Count);
+            if (result.EndOfMessage)
+            {
+                return Encoding.UTF8.GetString(message.ToArray());
+            }
+        }
+    }
+
+    /// <summary>Reads until the server's close frame and returns its code.</summary>
+    public static async Task<int?> ReceiveCloseAsync(this WebSocket socket)
+    {
+        using var timeout = new CancellationTokenSource(Deadline);
+        var buffer = new byte[4096];
+        for (var i = 0; i < 1000; i++)
+        {
+            var result = await socket.ReceiveAsync(buffer, timeout.Token);
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                return (int?)result.CloseStatus;
+            }
+        }
+
+        throw new InvalidOperationException("No close frame within 1000 messages.");
+    }
+
+    public static async Task CloseQuietlyAsync(this WebSocket socket)
+    {
+        if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+        {
+            using var timeout = new CancellationTokenSource(Deadline);
+            try
+            {
+                await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token);
+            }
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+            {
+                socket.Abort();
+            }
+        }
+
+        socket.Dispose();
+    }
+
+    /// <summary>Waits until <paramref name="condition"/> holds, polling, and fails with <paramref name="because"/> after the deadline.</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan deadline, string because)
+    {
+        var started = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (started.Elapsed > deadline)
+            {
+                throw new TimeoutException($"Condition not met within {deadline.TotalSeconds:F1} s: {because}");
+            }
+
+            await Task.Delay(25);
+        }
+    }
+
+    public static Task WaitUntilAsync(Func<bool> condition, TimeSpan deadline, string because) =>
+        WaitUntilAsync(() => Task.FromResult(condition()), deadline, because);
+}
