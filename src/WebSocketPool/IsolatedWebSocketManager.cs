@@ -93,6 +93,9 @@ public sealed partial class IsolatedWebSocketManager : IResettable
 
     internal bool HasGroups => _groups is { Count: > 0 };
 
+    /// <summary>Set (under the <see cref="Groups"/> lock) once the lease is ending: no group may be joined after that.</summary>
+    internal bool GroupsClosed { get; set; }
+
     internal bool IsCurrent(long generation) => Volatile.Read(ref _generation) == generation;
 
     /// <summary>Starts a lease for <paramref name="userKey"/>: called by the factory under the user's lock.</summary>
@@ -102,6 +105,11 @@ public sealed partial class IsolatedWebSocketManager : IResettable
         Entry = entry;
         _number = number;
         _connectionId = null;
+        lock (Groups)
+        {
+            GroupsClosed = false;
+        }
+
         var generation = Interlocked.Increment(ref _generation);
         Volatile.Write(ref _slotGeneration, generation);
         return generation;

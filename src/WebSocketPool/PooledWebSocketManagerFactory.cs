@@ -663,10 +663,13 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
     private void Return(IsolatedWebSocketManager manager, long generation)
     {
         ReleaseSlot(manager, generation);
-        if (manager.HasGroups)
+        if (!manager.IsCurrent(generation))
         {
-            Groups.RemoveAll(manager);
+            return;
         }
+
+        // Always, not only when the manager has groups: a join racing this release is refused once RemoveAll has run.
+        Groups.RemoveAll(manager);
 
         var entry = manager.Entry;
         var toPool = false;

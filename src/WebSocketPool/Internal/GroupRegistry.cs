@@ -29,7 +29,7 @@ internal sealed class GroupRegistry
 
                 lock (manager.Groups)
                 {
-                    if (!manager.IsCurrent(generation) || !manager.IsOpenForSend)
+                    if (manager.GroupsClosed || !manager.IsCurrent(generation) || !manager.IsOpenForSend)
                     {
                         RemoveIfEmpty(entry);
                         return false;
@@ -76,6 +76,13 @@ internal sealed class GroupRegistry
         string[] names;
         lock (manager.Groups)
         {
+            // From here on Add refuses this lease, so the copy below is complete.
+            manager.GroupsClosed = true;
+            if (manager.Groups.Count == 0)
+            {
+                return;
+            }
+
             names = [.. manager.Groups];
         }
 

@@ -199,8 +199,13 @@ internal sealed partial class WebSocketPoolingMiddleware
 
     private Task RefuseAsync(HttpContext context, string reason, TimeSpan? retryAfter)
     {
-        _factory.RecordRejection(reason);
-        Log.Refused(_logger, reason);
+        // Only upgrades are attempts: a preview (plain GET) is answered the same way but counted nowhere.
+        if (context.WebSockets.IsWebSocketRequest)
+        {
+            _factory.RecordRejection(reason);
+            Log.Refused(_logger, reason);
+        }
+
         var admission = new WebSocketAdmission(reason, PooledWebSocketManagerFactory.StatusCodeOf(reason), _options.MaxConnectionsPerUser, 0, retryAfter);
         return ProblemResponses.WriteRejectionAsync(context, admission);
     }
