@@ -28,8 +28,11 @@ public sealed class ConsumerPackageTests(ITestOutputHelper output) : IDisposable
         var root = RepositoryRoot();
         var version = "0.1.0-ci" + Guid.NewGuid().ToString("N")[..12];
         var feed = Path.Combine(_work, "feed");
-        await RunAsync("dotnet", ["pack", Path.Combine(root, "src", "WebSocketPool", "WebSocketPool.csproj"), "-c", "Release",
-            "-o", feed, $"-p:Version={version}", "--artifacts-path", Path.Combine(_work, "artifacts")], root);
+        foreach (var project in new[] { "WebSocketPool", "WebSocketPool.Redis" })
+        {
+            await RunAsync("dotnet", ["pack", Path.Combine(root, "src", project, project + ".csproj"), "-c", "Release",
+                "-o", feed, $"-p:Version={version}", "--artifacts-path", Path.Combine(_work, "artifacts")], root);
+        }
 
         var package = Path.Combine(feed, $"WebSocketPool.{version}.nupkg");
         File.Exists(package).Should().BeTrue();
@@ -38,6 +41,15 @@ public sealed class ConsumerPackageTests(ITestOutputHelper output) : IDisposable
         {
             zip.Entries.Select(e => e.FullName).Should().Contain(["README.md", "lib/net10.0/WebSocketPool.dll", "lib/net10.0/WebSocketPool.xml"]);
         }
+
+        using (var zip = ZipFile.OpenRead(Path.Combine(feed, $"WebSocketPool.Redis.{version}.nupkg")))
+        {
+            zip.Entries.Select(e => e.FullName).Should().Contain(["README.md", "lib/net10.0/WebSocketPool.Redis.dll", "lib/net10.0/WebSocketPool.Redis.xml"]);
+            using var reader = new StreamReader(zip.GetEntry("WebSocketPool.Redis.nuspec")!.Open());
+            (await reader.ReadToEndAsync()).Should().Contain($"<dependency id=\"WebSocketPool\" version=\"{version}\"", "the scale-out package depends on the core package of the same version");
+        }
+
+        File.Exists(Path.Combine(feed, $"WebSocketPool.Redis.{version}.snupkg")).Should().BeTrue();
 
         // Arrange: a fresh app outside the solution, referencing the package by version only
         var app = Path.Combine(_work, "ConsumerApp");

@@ -1,0 +1,403 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace WebSocketPool.IntegrationTests.Reliability;
+
+/// <summary>
+/// A deliberately primitive WebSocket client over a bare <see cref="Socket"/> on 127.0.0.1: the HTTP upgrade is written
+/// by hand and every frame is encoded by hand (RFC 6455 §5.2), so a test can send what a well-behaved client never
+/// sends — unmasked frames, reserved opcodes and RSV bits, fragmented or oversized control frames, lying lengths,
+/// invalid close codes — and read exactly what the server answers, down to a TCP reset.
+/// </summary>
+internal sealed class RawWebSocketClient : IAsyncDisposable
+{
+    public const byte Continuation = 0x0;
+    public const byte Text = 0x1;
+    public const byte Binary = 0x2;
+    public const byte Close = 0x8;
+    public const byte Ping = 0x9;
+    public const byte Pong = 0xA;
+
+    private readonly Socket _socket;
+    private readonly byte[] _buffer;
+    private int _start;
+    private int _end;
+    private bool _closeSent;
+
+    private RawWebSocketClient(Socket socket, int bufferSize)
+    {
+        _socket = socket;
+        _buffer = new byte[bufferSize];
+    }
+
+    /// <summary>Gets the status code of the handshake response, once <see cref="HandshakeAsync"/> has run.</summary>
+    public int HandshakeStatus { get; private set; }
+
+    /// <summary>Gets the raw handshake response headers.</summary>
+    public string HandshakeResponse { get; private set; } = string.Empty;
+
+    public Socket Socket => _socket;
+
+    /// <summary>Opens a TCP connection to the server, without any HTTP yet.</summary>
+    /// <param name="baseUri">The server.</param>
+    /// <param name="cancellationToken">Cancels the connect.</param>
+    /// <param name="bufferSize">The receive buffer: the largest frame this client can read, plus its header.</param>
+    public static async Task<RawWebSocketClient> OpenAsync(Uri baseUri, int bufferSize = 16 * 1024, CancellationToken cancellationToken = default)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, baseUri.Port), cancellationToken);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return new RawWebSocketClient(socket, bufferSize);
+    }
+
+    /// <summary>Opens a connection and completes the upgrade; throws unless the server answered 101.</summary>
+    public static async Task<RawWebSocketClient> ConnectAsync(Uri baseUri, string user, int bufferSize = 16 * 1024, CancellationToken cancellationToken = default)
+    {
+        var client = await OpenAsync(baseUri, bufferSize, cancellationToken);
+        try
+        {
+            var status = await client.HandshakeAsync(baseUri, user, cancellationToken);
+            if (status != 101)
+            {
+                throw new InvalidOperationException($"The upgrade was answered {status}: {client.HandshakeResponse}");
+            }
+
+            return client;
+        }
+        catch
+        {
+            await client.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The bytes of a valid upgrade request for <paramref name="user"/>.</summary>
+    public static byte[] UpgradeRequest(Uri baseUri, string user, string path = "/ws")
+    {
+        var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
+        var request =
+            $"GET {path}?user={Uri.EscapeDataString(user)} HTTP/1.1\r\n" +
+            $"Host: 127.0.0.1:{baseUri.Port}\r\n" +
+            "Upgrade: websocket\r\n" +
+            "Connection: Upgrade\r\n" +
+            $"Sec-WebSocket-Key: {key}\r\n" +
+            "Sec-WebSocket-Version: 13\r\n" +
+            "\r\n";
+        return Encoding.ASCII.GetBytes(request);
+    }
+
+    /// <summary>Sends the upgrade request in one write and reads the response headers; returns the status code.</summary>
+    public async Task<int> HandshakeAsync(Uri baseUri, string user, CancellationToken cancellationToken = default)
+    {
+        await SendRawAsync(UpgradeRequest(baseUri, user), cancellationToken);
+        return await ReadHandshakeResponseAsync(cancellationToken);
+    }
+
+    /// <summary>Reads the HTTP response headers (leaving any frame bytes after them buffered); returns the status code.</summary>
+    public async Task<int> ReadHandshakeResponseAsync(CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            var headerEnd = _buffer.AsSpan(_start, _end - _start).IndexOf("\r\n\r\n"u8);
+            if (headerEnd >= 0)
+            {
+                HandshakeResponse = Encoding.ASCII.GetString(_buffer, _start, headerEnd);
+                _start += headerEnd + 4;
+                var statusLine = HandshakeResponse.Split("\r\n")[0];
+                HandshakeStatus = int.Parse(statusLine.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+                return HandshakeStatus;
+            }
+
+            if (!await FillAsync(cancellationToken))
+            {
+                throw new EndOfStreamException("The server closed the connection before answering the upgrade.");
+            }
+        }
+    }
+
+    public async Task SendRawAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken = default)
+    {
+        while (!bytes.IsEmpty)
+        {
+            var sent = await _socket.SendAsync(bytes, SocketFlags.None, cancellationToken);
+            bytes = bytes[sent..];
+        }
+    }
+
+    /// <summary>Sends one hand-built frame.</summary>
+    /// <param name="opcode">The 4-bit opcode, valid or not.</param>
+    /// <param name="payload">The payload (masked on the wire when <paramref name="mask"/> is set).</param>
+    /// <param name="fin">The FIN bit.</param>
+    /// <param name="mask">Whether the frame is masked, as RFC 6455 requires of clients.</param>
+    /// <param name="rsv">The three RSV bits (0–7).</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    public Task SendFrameAsync(byte opcode, ReadOnlyMemory<byte> payload, bool fin = true, bool mask = true, byte rsv = 0, CancellationToken cancellationToken = default)
+    {
+        if (opcode == Close)
+        {
+            _closeSent = true;
+        }
+
+        return SendRawAsync(EncodeFrame(opcode, payload.Span, fin, mask, rsv), cancellationToken);
+    }
+
+    public Task SendTextAsync(string text, CancellationToken cancellationToken = default) =>
+        SendFrameAsync(Text, Encoding.UTF8.GetBytes(text), cancellationToken: cancellationToken);
+
+    /// <summary>Sends a close frame with <paramref name="code"/> (any value, valid or not) and an optional reason.</summary>
+    public Task SendCloseAsync(int code, string reason = "", CancellationToken cancellationToken = default)
+    {
+        var reasonBytes = Encoding.UTF8.GetBytes(reason);
+        var payload = new byte[2 + reasonBytes.Length];
+        BinaryPrimitives.WriteUInt16BigEndian(payload, (ushort)code);
+        reasonBytes.CopyTo(payload, 2);
+        return SendFrameAsync(Close, payload, cancellationToken: cancellationToken);
+    }
+
+    public static byte[] EncodeFrame(byte opcode, ReadOnlySpan<byte> payload, bool fin = true, bool mask = true, byte rsv = 0)
+    {
+        var headerLength = 2 + (payload.Length > ushort.MaxValue ? 8 : payload.Length > 125 ? 2 : 0) + (mask ? 4 : 0);
+        var frame = new byte[headerLength + payload.Length];
+        frame[0] = (byte)((fin ? 0x80 : 0) | ((rsv & 0x7) << 4) | (opcode & 0xF));
+        var offset = 2;
+        if (payload.Length > ushort.MaxValue)
+        {
+            frame[1] = 127;
+            BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(2), (ulong)payload.Length);
+            offset += 8;
+        }
+        else if (payload.Length > 125)
+        {
+            frame[1] = 126;
+            BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(2), (ushort)payload.Length);
+            offset += 2;
+        }
+        else
+        {
+            frame[1] = (byte)payload.Length;
+        }
+
+        if (mask)
+        {
+            frame[1] |= 0x80;
+            var key = frame.AsSpan(offset, 4);
+            RandomNumberGenerator.Fill(key);
+            offset += 4;
+            for (var i = 0; i < payload.Length; i++)
+            {
+                frame[offset + i] = (byte)(payload[i] ^ key[i & 3]);
+            }
+        }
+        else
+        {
+            payload.CopyTo(frame.AsSpan(offset));
+        }
+
+        return frame;
+    }
+
+    /// <summary>Reads one frame from the server; <see langword="null"/> when the server closed the TCP connection.</summary>
+    public async Task<RawFrame?> ReceiveFrameAsync(CancellationToken cancellationToken = default)
+    {
+        if (!await EnsureAsync(2, cancellationToken))
+        {
+            return null;
+        }
+
+        var b0 = _buffer[_start];
+        var b1 = _buffer[_start + 1];
+        var masked = (b1 & 0x80) != 0;
+        long length = b1 & 0x7F;
+        var headerLength = 2 + (length == 126 ? 2 : length == 127 ? 8 : 0) + (masked ? 4 : 0);
+        if (!await EnsureAsync(headerLength, cancellationToken))
+        {
+            return null;
+        }
+
+        length = length switch
+        {
+            126 => BinaryPrimitives.ReadUInt16BigEndian(_buffer.AsSpan(_start + 2)),
+            127 => (long)BinaryPrimitives.ReadUInt64BigEndian(_buffer.AsSpan(_start + 2)),
+            _ => length,
+        };
+        if (length > _buffer.Length - headerLength)
+        {
+            throw new InvalidDataException($"The server sent a frame of {length} bytes, larger than this client reads.");
+        }
+
+        if (!await EnsureAsync(headerLength + (int)length, cancellationToken))
+        {
+            return null;
+        }
+
+        var payload = _buffer.AsSpan(_start + headerLength, (int)length).ToArray();
+        if (masked)
+        {
+            var key = _buffer.AsSpan(_start + headerLength - 4, 4);
+            for (var i = 0; i < payload.Length; i++)
+            {
+                payload[i] ^= key[i & 3];
+            }
+        }
+
+        _start += headerLength + (int)length;
+        return new RawFrame((b0 & 0x80) != 0, (byte)((b0 >> 4) & 0x7), (byte)(b0 & 0xF), masked, payload);
+    }
+
+    /// <summary>Reads the next data frame, answering pings on the way; <see langword="null"/> if the connection ended first.</summary>
+    public async Task<RawFrame?> ReceiveDataFrameAsync(CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            var frame = await ReceiveFrameAsync(cancellationToken);
+            if (frame is null || frame.Value.Opcode is Text or Binary or Continuation or Close)
+            {
+                return frame;
+            }
+
+            if (frame.Value.Opcode == Ping)
+            {
+                await SendFrameAsync(Pong, frame.Value.Payload, cancellationToken: cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads until the server ends the connection, the way a client that has nothing more to say would: data frames are
+    /// skipped, pings answered, the server's close frame answered once with the same code. Returns how it ended.
+    /// </summary>
+    /// <param name="deadline">How long the server gets to end the connection.</param>
+    /// <param name="answerPings">Whether to answer the server's pings; a peer that stopped answering does not.</param>
+    public async Task<ConnectionEnd> ReadUntilEndAsync(TimeSpan deadline, bool answerPings = true)
+    {
+        using var cts = new CancellationTokenSource(deadline);
+        int? closeCode = null;
+        var closeFrames = 0;
+        var dataFrames = 0;
+        try
+        {
+            while (true)
+            {
+                var frame = await ReceiveFrameAsync(cts.Token);
+                if (frame is not { } f)
+                {
+                    return new ConnectionEnd(closeCode, closeFrames, dataFrames, Reset: false);
+                }
+
+                switch (f.Opcode)
+                {
+                    case Close:
+                        closeFrames++;
+                        closeCode = f.Payload.Length >= 2 ? BinaryPrimitives.ReadUInt16BigEndian(f.Payload) : 1005;
+                        if (!_closeSent)
+                        {
+                            try
+                            {
+                                await SendFrameAsync(Close, f.Payload.Length >= 2 ? f.Payload.AsMemory(0, 2) : ReadOnlyMemory<byte>.Empty, cancellationToken: cts.Token);
+                            }
+                            catch (SocketException)
+                            {
+                                // The server may already have dropped the connection after its close frame.
+                            }
+                        }
+
+                        break;
+                    case Ping when answerPings:
+                        await SendFrameAsync(Pong, f.Payload, cancellationToken: cts.Token);
+                        break;
+                    case Ping or Pong:
+                        break;
+                    default:
+                        dataFrames++;
+                        break;
+                }
+            }
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted or SocketError.Shutdown)
+        {
+            return new ConnectionEnd(closeCode, closeFrames, dataFrames, Reset: true);
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            throw new TimeoutException($"The server did not end the connection within {deadline.TotalSeconds:F0} s (close frames seen: {closeFrames}, code {closeCode}).");
+        }
+    }
+
+    /// <summary>Drops the connection with a TCP reset (SO_LINGER 0), as a crashed or vanished peer does.</summary>
+    public void Reset()
+    {
+        try
+        {
+            _socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (SocketException)
+        {
+            // Already gone.
+        }
+
+        _socket.Close();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _socket.Dispose();
+        return default;
+    }
+
+    private async Task<bool> EnsureAsync(int count, CancellationToken cancellationToken)
+    {
+        while (_end - _start < count)
+        {
+            if (!await FillAsync(cancellationToken))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private async Task<bool> FillAsync(CancellationToken cancellationToken)
+    {
+        if (_start > 0)
+        {
+            Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
+            _end -= _start;
+            _start = 0;
+        }
+
+        if (_end == _buffer.Length)
+        {
+            throw new InvalidDataException("The receive buffer is full.");
+        }
+
+        var read = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, cancellationToken);
+        _end += read;
+        return read > 0;
+    }
+
+    /// <summary>One frame as the server sent it.</summary>
+    public readonly record struct RawFrame(bool Fin, byte Rsv, byte Opcode, bool Masked, byte[] Payload)
+    {
+        public string Text => Encoding.UTF8.GetString(Payload);
+    }
+
+    /// <summary>How the server ended a connection: a close frame (with its code) and then EOF, or a reset.</summary>
+    public readonly record struct ConnectionEnd(int? CloseCode, int CloseFrames, int DataFrames, bool Reset)
+    {
+        public override string ToString() => $"close code {CloseCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}, close frames {CloseFrames}, data frames {DataFrames}, reset {Reset}";
+    }
+}
