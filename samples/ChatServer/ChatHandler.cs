@@ -12,12 +12,12 @@ namespace ChatServer;
 
 /// <summary>
 /// The chat protocol. On connect: <c>hello</c>, then the connection joins the room (see <see cref="ChatPresence"/>).
-/// <c>chat</c> goes to everyone; <c>dm</c> to all of the recipient's and the sender's connections. Anything wrong
-/// with a message is answered with an <c>error</c> message; the connection stays open.
+/// <c>chat</c> goes to everyone; <c>dm</c> to all of the recipient's and the sender's connections (on every node of a
+/// cluster: the sender routes groups across nodes). Anything wrong with a message is answered with an <c>error</c>
+/// message; the connection stays open.
 /// </summary>
 internal sealed partial class ChatHandler(
     IWebSocketSender sender,
-    PooledWebSocketManagerFactory factory,
     IOptions<WebSocketPoolOptions> options,
     ChatPresence presence,
     TimeProvider timeProvider,
@@ -30,7 +30,10 @@ internal sealed partial class ChatHandler(
     {
         var user = connection.UserKey;
         Log.Connected(logger, user, connection.ConnectionId);
-        var hello = new HelloMessage(user, connection.ConnectionId, factory.GetConnectionCount(user), options.Value.MaxConnectionsPerUser);
+
+        // Nothing reaches this connection before it joins the room below, so awaiting the (cluster-wide) count keeps hello first.
+        var connections = await presence.GetConnectionCountAsync(user, cancellationToken);
+        var hello = new HelloMessage(user, connection.ConnectionId, connections, options.Value.MaxConnectionsPerUser);
         Send(connection, hello, ChatJsonContext.Default.HelloMessage);
         await presence.JoinAsync(connection);
     }
@@ -107,8 +110,24 @@ internal sealed partial class ChatHandler(
 
         var from = connection.UserKey;
         var payload = Serialize(new DirectMessage(from, to, text, timeProvider.GetUtcNow()), ChatJsonContext.Default.DirectMessage);
-        var delivered = await sender.SendToGroupAsync(ChatPresence.UserGroup(to), payload, WebSocketMessageType.Text, cancellationToken);
-        if (delivered == 0)
+
+        // Alone, this node's deliveries tell whether the user is online. In a cluster they only count this node's
+        // connections, so the cluster-wide count decides, before anything is sent.
+        bool online;
+        if (presence.IsCluster)
+        {
+            online = await presence.GetConnectionCountAsync(to, cancellationToken) > 0;
+            if (online)
+            {
+                await sender.SendToGroupAsync(ChatPresence.UserGroup(to), payload, WebSocketMessageType.Text, cancellationToken);
+            }
+        }
+        else
+        {
+            online = await sender.SendToGroupAsync(ChatPresence.UserGroup(to), payload, WebSocketMessageType.Text, cancellationToken) > 0;
+        }
+
+        if (!online)
         {
             SendError(connection, "unknown_user", $"{to} is not online.");
             return;

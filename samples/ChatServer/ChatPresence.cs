@@ -4,6 +4,7 @@ using System.Net.WebSockets;
 using System.Text.Json;
 using ChatServer.Messages;
 using WebSocketPool;
+using WebSocketPool.Redis;
 
 namespace ChatServer;
 
@@ -13,17 +14,31 @@ namespace ChatServer;
 /// serialized: each one updates the counts and queues the new full list to everyone before the next one starts, so
 /// every client sees the lists in the order they were made and the last one it gets is the current one.
 /// </summary>
-internal sealed class ChatPresence(IWebSocketSender sender) : IDisposable
+/// <remarks>
+/// On a node of a cluster (<paramref name="cluster"/> is set) the list comes from the cluster's leases instead of this
+/// node's counts, and goes to the room on every node. Lists made on two nodes at nearly the same time have no common
+/// order, and a node that dies sends no update, so <see cref="RefreshAsync"/> (run on a timer) sends the current list
+/// to this node's own connections again: every panel converges on the cluster's list within one period. It is sent
+/// whether or not it changed, because a node cannot know which list its connections last got from another node.
+/// </remarks>
+internal sealed class ChatPresence(IWebSocketSender sender, PooledWebSocketManagerFactory factory, WebSocketClusterPresence? cluster = null) : IDisposable
 {
     /// <summary>The group of every connection in the room.</summary>
     public const string Room = "room";
 
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly Dictionary<string, string> _members = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, WebSocketConnection> _members = new(StringComparer.Ordinal);
     private readonly SortedDictionary<string, int> _counts = new(StringComparer.Ordinal);
+
+    /// <summary>Gets a value indicating whether this node is part of a cluster (the counts then span every node).</summary>
+    public bool IsCluster => cluster is not null;
 
     /// <summary>The group of all of one user's connections (names cannot contain ':', so it never clashes with <see cref="Room"/>).</summary>
     public static string UserGroup(string user) => "user:" + user;
+
+    /// <summary>Counts a user's connections: on every node of the cluster, or on this node alone.</summary>
+    public async ValueTask<int> GetConnectionCountAsync(string user, CancellationToken cancellationToken) =>
+        cluster is null ? factory.GetConnectionCount(user) : await cluster.GetConnectionCountAsync(user, cancellationToken);
 
     /// <summary>Adds a connection to the room and tells everyone.</summary>
     public async Task JoinAsync(WebSocketConnection connection)
@@ -38,7 +53,7 @@ internal sealed class ChatPresence(IWebSocketSender sender) : IDisposable
             }
 
             await sender.AddToGroupAsync(connection.ConnectionId, UserGroup(connection.UserKey));
-            _members.Add(connection.ConnectionId, connection.UserKey);
+            _members.Add(connection.ConnectionId, connection);
             _counts[connection.UserKey] = _counts.GetValueOrDefault(connection.UserKey) + 1;
             await BroadcastAsync();
         }
@@ -54,10 +69,12 @@ internal sealed class ChatPresence(IWebSocketSender sender) : IDisposable
         await _gate.WaitAsync(CancellationToken.None);
         try
         {
-            if (!_members.Remove(connectionId, out var user))
+            if (!_members.Remove(connectionId, out var connection))
             {
                 return;
             }
+
+            var user = connection.UserKey;
 
             var left = _counts[user] - 1;
             if (left == 0)
@@ -77,9 +94,39 @@ internal sealed class ChatPresence(IWebSocketSender sender) : IDisposable
         }
     }
 
+    /// <summary>Sends the current list to this node's connections (catching up with other nodes' changes and dead nodes).</summary>
+    public async Task RefreshAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            var payload = Serialize(await UsersAsync());
+            foreach (var connection in _members.Values)
+            {
+                connection.Send(payload, WebSocketMessageType.Text); // a connection closing meanwhile just misses it
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     public void Dispose() => _gate.Dispose();
 
     private async Task BroadcastAsync()
+    {
+        // One payload for everyone; the sender queues it without copying, so it is never changed afterwards.
+        var payload = Serialize(await UsersAsync());
+        await sender.SendToGroupAsync(Room, payload, WebSocketMessageType.Text);
+    }
+
+    private async ValueTask<PresenceUser[]> UsersAsync() => cluster is null ? LocalUsers() : await ClusterUsersAsync(cluster);
+
+    private static byte[] Serialize(PresenceUser[] users) =>
+        JsonSerializer.SerializeToUtf8Bytes(new PresenceMessage(users), ChatJsonContext.Default.PresenceMessage);
+
+    private PresenceUser[] LocalUsers()
     {
         var users = new PresenceUser[_counts.Count];
         var i = 0;
@@ -88,8 +135,19 @@ internal sealed class ChatPresence(IWebSocketSender sender) : IDisposable
             users[i++] = new PresenceUser(name, connections);
         }
 
-        // One payload for everyone; the sender queues it without copying, so it is never changed afterwards.
-        var payload = JsonSerializer.SerializeToUtf8Bytes(new PresenceMessage(users), ChatJsonContext.Default.PresenceMessage);
-        await sender.SendToGroupAsync(Room, payload, WebSocketMessageType.Text);
+        return users;
+    }
+
+    // Ordered by name, as the local list is; it falls back to this node's connections while Redis does not answer.
+    private static async Task<PresenceUser[]> ClusterUsersAsync(WebSocketClusterPresence cluster)
+    {
+        var online = await cluster.GetOnlineUsersAsync();
+        var users = new PresenceUser[online.Count];
+        for (var i = 0; i < users.Length; i++)
+        {
+            users[i] = new PresenceUser(online[i].User, online[i].Connections);
+        }
+
+        return users;
     }
 }

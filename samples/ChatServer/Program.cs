@@ -2,8 +2,11 @@
 
 using ChatServer;
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Serilog;
+using StackExchange.Redis;
+using WebSocketPool.Redis;
 using WebSocketPool.Samples;
 
 // The content root is the app's own folder, so appsettings.json and wwwroot are found from any working directory.
@@ -38,9 +41,30 @@ builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationSc
 builder.Services.AddProblemDetails();
 
 // The pool: options from the "WebSocketPool" section (or --WebSocketPool:Option=value), and the chat protocol.
-builder.Services.AddWebSocketPooling().AddHandler<ChatHandler>();
+var pool = builder.Services.AddWebSocketPooling().AddHandler<ChatHandler>();
 builder.Services.AddSingleton<ChatPresence>();
 builder.Services.AddHealthChecks().AddWebSocketPoolHealthCheck();
+
+// A node of a cluster (--Redis:Configuration=HOST:PORT): chat, DMs, presence and per-user limits span every node
+// using the same Redis and prefix.
+ConnectionMultiplexer? redis = null;
+if (builder.Configuration["Redis:Configuration"] is { Length: > 0 } redisConfiguration)
+{
+    // The pool and the key ring share one multiplexer: the app makes it and passes it to AddRedis, which binds the
+    // other options from the Redis section as AddRedis(section) does (an unknown key is an error).
+    var redisSection = builder.Configuration.GetSection(RedisWebSocketPoolOptions.SectionName);
+    redis = ConnectRedis(redisConfiguration);
+    pool.AddRedis(redis, options => redisSection.Bind(options, static binder => binder.ErrorOnUnknownConfiguration = true));
+
+    // Any node must read the cookie another node issued: one key ring, in the same Redis, under one application name.
+    var prefix = redisSection[nameof(RedisWebSocketPoolOptions.Prefix)] is { Length: > 0 } configured ? configured : new RedisWebSocketPoolOptions().Prefix;
+    builder.Services.AddDataProtection()
+        .SetApplicationName("ChatServer")
+        .PersistKeysToStackExchangeRedis(redis, prefix + ":dataprotection-keys");
+
+    // The presence panel follows the cluster: refreshed on a timer too, so that a node that died drops out of it.
+    builder.Services.AddHostedService<ChatPresenceRefresher>();
+}
 
 var app = builder.Build();
 
@@ -60,6 +84,18 @@ app.MapHealthChecks("/health", new HealthCheckOptions
 }).RequireLoopbackUnlessConfigured();
 
 app.Run();
+redis?.Dispose();
+
+// One multiplexer for the pool and the key ring. It starts while Redis is down, and fails commands at once instead of
+// queueing them behind a dead connection, so the pool's failure policy can act.
+static ConnectionMultiplexer ConnectRedis(string configuration)
+{
+    var options = ConfigurationOptions.Parse(configuration);
+    options.AbortOnConnectFail = false;
+    options.BacklogPolicy = BacklogPolicy.FailFast;
+    options.ClientName ??= "chatserver";
+    return ConnectionMultiplexer.Connect(options);
+}
 
 static Task SetStatus(HttpResponse response, int statusCode)
 {
