@@ -29,10 +29,15 @@ dotnet test WebSocketPool.sln --no-build -nologo -m:1 --blame-hang-timeout 5m \
   --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
+# Each assembly ends with "Total tests: N" then "Passed: N" / "Failed: N" lines (normal verbosity), or with one
+# "Passed!  - Failed: N, Passed: N, ..." line (minimal verbosity): sum whichever appears.
 read -r passed failed < <(awk '
   /(Passed|Failed)! +- +Failed: +[0-9]+, +Passed: +[0-9]+/ {
-    for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1) }
+    for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1) + 0; if ($i == "Passed:") p += $(i+1) + 0 }
+    next
   }
+  /^[[:space:]]+Passed:[[:space:]]+[0-9]+[[:space:]]*$/ { p += $2 }
+  /^[[:space:]]+Failed:[[:space:]]+[0-9]+[[:space:]]*$/ { f += $2 }
   END { print p + 0, f + 0 }' "$log")
 
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
