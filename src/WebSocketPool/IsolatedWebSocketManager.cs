@@ -105,10 +105,13 @@ public sealed partial class IsolatedWebSocketManager : IResettable
         Entry = entry;
         _number = number;
         _connectionId = null;
-        lock (Groups)
-        {
-            GroupsClosed = false;
-        }
+
+        // No lock on Groups here (one Monitor.Enter less per lease). The list exists before any handle of this lease
+        // does, so Add and RemoveAll always lock the same object. Reopening without the lock is safe: a join under the
+        // lock is refused by its generation unless it comes from this lease, and this lease's generation is published
+        // only by the full fence of the Interlocked.Increment below, after this write.
+        _groups ??= [];
+        GroupsClosed = false;
 
         var generation = Interlocked.Increment(ref _generation);
         Volatile.Write(ref _slotGeneration, generation);
