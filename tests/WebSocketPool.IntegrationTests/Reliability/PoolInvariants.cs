@@ -1,9 +1,6 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
-using System.Collections.Concurrent;
-using System.Reflection;
 using Microsoft.Extensions.Time.Testing;
-using WebSocketPool.Internal;
 using WebSocketPool.IntegrationTests.Infrastructure;
 
 namespace WebSocketPool.IntegrationTests.Reliability;
@@ -18,9 +15,6 @@ internal static class PoolInvariants
 {
     /// <summary>The time a scenario's connections get to end and be released; generous, never a timing assertion.</summary>
     public static readonly TimeSpan SettleDeadline = TimeSpan.FromSeconds(20);
-
-    private static readonly FieldInfo s_usersField = typeof(PooledWebSocketManagerFactory).GetField("_users", BindingFlags.Instance | BindingFlags.NonPublic)
-        ?? throw new InvalidOperationException("PooledWebSocketManagerFactory no longer keeps its user entries in '_users'; update the invariant check.");
 
     /// <summary>
     /// Waits until the pool has settled on <paramref name="expected"/> open connections per user (none when omitted),
@@ -67,9 +61,8 @@ internal static class PoolInvariants
     /// <summary>Every warm manager (kept for its user's next connection) has forgotten its last connection entirely.</summary>
     public static void AssertWarmManagersClean(PooledWebSocketManagerFactory factory)
     {
-        var users = (ConcurrentDictionary<string, UserEntry>)s_usersField.GetValue(factory)!;
         var warm = 0;
-        foreach (var entry in users.Values)
+        foreach (var entry in factory.UserEntries)
         {
             lock (entry)
             {
