@@ -64,7 +64,7 @@ public sealed class LogEventTests
             o.SendTimeout = TimeSpan.FromSeconds(1);
         });
         var logs = server.App.Services.GetFakeLogCollector();
-        using var slow = await RawWebSocketClient.ConnectAsync(server.WebSocketUri(User));
+        using var slow = await SmallBufferWebSocketClient.ConnectAsync(server.WebSocketUri(User));
         await PoolTestServer.WaitUntilAsync(() => server.Factory.OpenConnectionCount == 1, s_deadline, "the slow connection is open");
         var id = server.Factory.GetConnections(User).Single().ConnectionId;
 
@@ -80,7 +80,7 @@ public sealed class LogEventTests
         await PoolTestServer.WaitUntilAsync(() => server.Factory.OpenConnectionCount == 0, s_deadline, "the slow consumer is released");
 
         // ...and one that never answers pings is aborted by the keep-alive timeout.
-        using var silent = await RawWebSocketClient.ConnectAsync(server.WebSocketUri("silent"));
+        using var silent = await SmallBufferWebSocketClient.ConnectAsync(server.WebSocketUri("silent"));
         await PoolTestServer.WaitUntilAsync(() => server.Factory.OpenConnectionCount == 1, s_deadline, "the silent connection is open");
         var silentId = server.Factory.GetConnections("silent").Single().ConnectionId;
         var handler = server.App.Services.GetRequiredService<RecordingHandler>();

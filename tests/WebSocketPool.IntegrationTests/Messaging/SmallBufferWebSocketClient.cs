@@ -13,9 +13,9 @@ namespace WebSocketPool.IntegrationTests.Messaging;
 /// peer that does not read stalls the server's sends quickly. The upgrade is done by hand; the framing afterwards by
 /// <see cref="WebSocket.CreateFromStream(Stream, WebSocketCreationOptions)"/>. It reads nothing unless the test does.
 /// </summary>
-public sealed class RawWebSocketClient : IDisposable
+public sealed class SmallBufferWebSocketClient : IDisposable
 {
-    private RawWebSocketClient(Socket socket, WebSocket webSocket)
+    private SmallBufferWebSocketClient(Socket socket, WebSocket webSocket)
     {
         Socket = socket;
         WebSocket = webSocket;
@@ -25,7 +25,7 @@ public sealed class RawWebSocketClient : IDisposable
 
     public WebSocket WebSocket { get; }
 
-    public static async Task<RawWebSocketClient> ConnectAsync(Uri uri, int receiveBufferSize = 4096, CancellationToken cancellationToken = default)
+    public static async Task<SmallBufferWebSocketClient> ConnectAsync(Uri uri, int receiveBufferSize = 4096, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(uri);
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = receiveBufferSize, NoDelay = true };
@@ -60,7 +60,7 @@ public sealed class RawWebSocketClient : IDisposable
                 IsServer = false,
                 KeepAliveInterval = TimeSpan.Zero,
             });
-            return new RawWebSocketClient(socket, webSocket);
+            return new SmallBufferWebSocketClient(socket, webSocket);
         }
         catch
         {
