@@ -74,20 +74,9 @@ public sealed class PoolTestServer : IAsyncDisposable
         return client;
     }
 
-    /// <summary>Waits until <paramref name="condition"/> holds, polling, and fails with <paramref name="because"/> after the deadline.</summary>
-    public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan deadline, string because)
-    {
-        var started = System.Diagnostics.Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (started.Elapsed > deadline)
-            {
-                throw new TimeoutException($"Condition not met within {deadline.TotalSeconds:F1} s: {because}");
-            }
-
-            await Task.Delay(5);
-        }
-    }
+    /// <summary>Waits until <paramref name="condition"/> holds, and fails with <paramref name="because"/> after the deadline.</summary>
+    public static Task WaitUntilAsync(Func<bool> condition, TimeSpan deadline, string because) =>
+        Conditions.WaitAsync(condition, deadline, because);
 
     public async ValueTask DisposeAsync()
     {
