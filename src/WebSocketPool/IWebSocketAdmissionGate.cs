@@ -39,4 +39,17 @@ public interface IWebSocketAdmissionGate
     /// <param name="userKey">The user who held the slot.</param>
     /// <param name="connectionId">The connection id passed to <see cref="AdmitAsync"/>.</param>
     void Release(string userKey, string connectionId);
+
+    /// <summary>
+    /// The connection <paramref name="connectionId"/>, admitted by <see cref="AdmitAsync"/> in place of
+    /// <paramref name="victimConnectionId"/> (<see cref="WebSocketGateDecision.AdmitReplacing"/>), has been accepted:
+    /// close the victim now (4001), on whichever node holds it. Never called when the handshake failed, so a victim is
+    /// never closed for a connection that did not happen. Must not throw; the default does nothing.
+    /// </summary>
+    /// <param name="userKey">The user.</param>
+    /// <param name="connectionId">The accepted connection.</param>
+    /// <param name="victimConnectionId">The connection it replaces.</param>
+    /// <param name="cancellationToken">Signalled when the new connection's request is aborted.</param>
+    /// <returns>A task that completes when the eviction has been sent.</returns>
+    ValueTask EvictAsync(string userKey, string connectionId, string victimConnectionId, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }

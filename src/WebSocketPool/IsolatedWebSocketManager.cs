@@ -16,6 +16,7 @@ namespace WebSocketPool;
 /// </summary>
 public sealed partial class IsolatedWebSocketManager : IResettable
 {
+    private static readonly TimeSpan s_minimumRearm = TimeSpan.FromMilliseconds(1);
     private static readonly TimerCallback s_onDeadline = static state => ((IsolatedWebSocketManager)state!).OnDeadline();
 
     private readonly PooledWebSocketManagerFactory _factory;
@@ -29,13 +30,19 @@ public sealed partial class IsolatedWebSocketManager : IResettable
 
     // Incremented when a lease starts and again when it ends, so a handle's generation matches only its own lease.
     private long _generation;
+
+    // The lease's place in the per-user count (0 = none) and in the node's count of sockets (0 = none). The first goes
+    // at a kick or an eviction; the second only when the socket has ended, so a closing socket still counts.
     private long _slotGeneration;
+    private long _nodeSlotGeneration;
     private long _number;
     private string? _connectionId;
     private long _connectionIdNumber;
     private string? _userKey;
     private WebSocket? _socket;
     private Channel<Outbound>? _queue;
+    private volatile bool _queueCompleted;
+    private volatile bool _ended;
     private Dictionary<object, object?>? _items;
     private List<string>? _groups;
     private DateTimeOffset _connectedAt;
@@ -49,6 +56,7 @@ public sealed partial class IsolatedWebSocketManager : IResettable
     private DisconnectReason? _reason;
     private ITimer? _deadline;
     private long _deadlineGeneration;
+    private long _deadlineDue;
 
     internal IsolatedWebSocketManager(PooledWebSocketManagerFactory factory)
     {
@@ -72,9 +80,31 @@ public sealed partial class IsolatedWebSocketManager : IResettable
 
     internal bool HoldsSlot => Volatile.Read(ref _slotGeneration) is var slot && slot != 0 && slot == Generation;
 
-    internal bool IsOpenForSend => Volatile.Read(ref _closeRequested) == 0 && _queue is not null;
+    internal bool HoldsNodeSlot => Volatile.Read(ref _nodeSlotGeneration) is var slot && slot != 0 && slot == Generation;
 
-    internal bool HasSocket => _socket is not null;
+    internal bool IsOpenForSend => Volatile.Read(ref _closeRequested) == 0 && _queue is not null && !_queueCompleted;
+
+    /// <summary>Gets a value indicating whether the lease has an accepted socket that has not ended yet.</summary>
+    internal bool HasSocket => _socket is not null && !_ended;
+
+    /// <summary>Gets a value indicating whether the lease's socket has ended (its slots are gone; the lease is finishing).</summary>
+    internal bool IsEnded => _ended;
+
+    /// <summary>
+    /// Under the user's lock: the victim whose per-user slot this admitted lease will take over once its socket is
+    /// accepted (EvictOldest). The pledge is withdrawn if the handshake fails, and the victim lives on.
+    /// </summary>
+    internal IsolatedWebSocketManager? PledgeVictim { get; set; }
+
+    internal long PledgeVictimGeneration { get; set; }
+
+    /// <summary>Under the user's lock: the admitted lease that pledged this lease's slot, if any.</summary>
+    internal IsolatedWebSocketManager? PledgedTo { get; set; }
+
+    internal long PledgedToGeneration { get; set; }
+
+    /// <summary>The connection id of a victim an admission gate named, evicted once this lease's socket is accepted.</summary>
+    internal string? GateVictim { get; set; }
 
     internal WebSocketState? SocketState => _socket?.State;
 
@@ -87,7 +117,20 @@ public sealed partial class IsolatedWebSocketManager : IResettable
 
     internal long ConnectedTimestamp => _connectedTimestamp;
 
-    internal IDictionary<object, object?> Items => _items ??= [];
+    /// <summary>Gets a value indicating whether the manager holds any app state (for the invariant checks of tests).</summary>
+    internal bool HasItems => Volatile.Read(ref _items) is { Count: > 0 };
+
+    /// <summary>
+    /// The items bag of lease <paramref name="generation"/>, or <see langword="null"/> when that lease has ended. Each
+    /// lease gets its own dictionary (never a cleared one from before), so a stale handle cannot reach the next lease's.
+    /// </summary>
+    internal IDictionary<object, object?>? GetItems(long generation)
+    {
+        lock (_sync)
+        {
+            return _generation == generation ? _items ??= [] : null;
+        }
+    }
 
     internal List<string> Groups => _groups ??= [];
 
@@ -98,8 +141,11 @@ public sealed partial class IsolatedWebSocketManager : IResettable
 
     internal bool IsCurrent(long generation) => Volatile.Read(ref _generation) == generation;
 
-    /// <summary>Starts a lease for <paramref name="userKey"/>: called by the factory under the user's lock.</summary>
-    internal long BeginLease(string userKey, UserEntry entry, long number)
+    /// <summary>
+    /// Starts a lease for <paramref name="userKey"/>: called by the factory under the user's lock. The lease always holds
+    /// a place in the node's count; it holds a per-user slot unless it is admitted on a pledge.
+    /// </summary>
+    internal long BeginLease(string userKey, UserEntry entry, long number, bool holdsSlot)
     {
         _userKey = userKey;
         Entry = entry;
@@ -113,10 +159,29 @@ public sealed partial class IsolatedWebSocketManager : IResettable
         _groups ??= [];
         GroupsClosed = false;
 
+        _ended = false;
+        _queueCompleted = false;
         var generation = Interlocked.Increment(ref _generation);
-        Volatile.Write(ref _slotGeneration, generation);
+        Volatile.Write(ref _nodeSlotGeneration, generation);
+        Volatile.Write(ref _slotGeneration, holdsSlot ? generation : 0);
         return generation;
     }
+
+    /// <summary>Under the user's lock: hands lease <paramref name="generation"/> a per-user slot (a pledge fulfilled).</summary>
+    internal void GiveSlot(long generation)
+    {
+        if (IsCurrent(generation))
+        {
+            Volatile.Write(ref _slotGeneration, generation);
+        }
+    }
+
+    /// <summary>Gives up the node-count place of lease <paramref name="generation"/>; true only for the one caller that took it.</summary>
+    internal bool TryTakeNodeSlot(long generation) =>
+        generation != 0 && Interlocked.CompareExchange(ref _nodeSlotGeneration, 0, generation) == generation;
+
+    /// <summary>Marks the socket of the current lease as ended: no send, kick or eviction picks it any more.</summary>
+    internal void MarkEnded() => _ended = true;
 
     /// <summary>
     /// Gives up the counted slot of lease <paramref name="generation"/>; true only for the one caller that actually took
@@ -151,84 +216,177 @@ public sealed partial class IsolatedWebSocketManager : IResettable
         _lastReceivedAt = null;
     }
 
-    /// <summary>Runs the accepted socket until it ends, then releases the lease. Never throws.</summary>
+    /// <summary>
+    /// Runs the accepted socket until it ends, then ends the lease. Never throws. Whatever happens inside (a handler, a
+    /// logging provider, the socket), the <c>finally</c> below hands the lease to
+    /// <see cref="PooledWebSocketManagerFactory.EndConnectionAsync"/>, which releases its slots, takes it out of the registry
+    /// and the groups, calls <see cref="WebSocketHandler.OnDisconnectedAsync"/> and returns the manager.
+    /// </summary>
     internal async Task RunAsync(WebSocket socket, WebSocketHandler handler, CancellationToken requestAborted)
     {
-        var options = _factory.Options;
         var generation = Generation;
-        var queue = Channel.CreateBounded<Outbound>(
-            new BoundedChannelOptions(options.SendQueueCapacity)
-            {
-                SingleReader = true,
-                SingleWriter = false,
-                FullMode = options.SlowConsumerPolicy == SlowConsumerPolicy.DropOldest ? BoundedChannelFullMode.DropOldest : BoundedChannelFullMode.Wait,
-            },
-            options.SlowConsumerPolicy == SlowConsumerPolicy.DropOldest ? s_onDropped : null);
-        lock (_sync)
-        {
-            _socket = socket;
-            _queue = queue;
-        }
-
         var connection = new WebSocketConnection(this, generation, GetConnectionId(), _userKey!);
-        _factory.OnConnectionOpened(this);
-        var writer = WriteLoopAsync(socket, queue.Reader);
+        var connected = false;
         Exception? error = null;
-        using (requestAborted.UnsafeRegister(static s => ((IsolatedWebSocketManager)s!).OnRequestAborted(), this))
+        Channel<Outbound>? queue = null;
+        try
         {
+            var options = _factory.Options;
+            queue = Channel.CreateBounded<Outbound>(
+                new BoundedChannelOptions(options.SendQueueCapacity)
+                {
+                    SingleReader = true,
+                    SingleWriter = false,
+                    FullMode = options.SlowConsumerPolicy == SlowConsumerPolicy.DropOldest ? BoundedChannelFullMode.DropOldest : BoundedChannelFullMode.Wait,
+                },
+                options.SlowConsumerPolicy == SlowConsumerPolicy.DropOldest ? s_onDropped : null);
+            bool closedBeforeOpen;
+            lock (_sync)
+            {
+                _socket = socket;
+                _queue = queue;
+
+                // Kicked (or its user disconnected) while the handshake ran: close at once with that code.
+                closedBeforeOpen = _closeRequested == 1;
+            }
+
+            if (closedBeforeOpen)
+            {
+                CompleteQueue(queue);
+            }
+
+            _factory.OnConnectionOpened(this, generation);
+            if (GateVictim is { } gateVictim)
+            {
+                GateVictim = null;
+                await _factory.EvictThroughGateAsync(connection, gateVictim, requestAborted).ConfigureAwait(false);
+            }
+
+            var writer = WriteLoopAsync(socket, queue.Reader);
             try
             {
-                if (await InvokeHandlerAsync(HandlerCallback.Connected, handler, connection, default, requestAborted).ConfigureAwait(false))
+                using (requestAborted.UnsafeRegister(static s => ((IsolatedWebSocketManager)s!).OnRequestAborted(), this))
                 {
-                    await ReceiveLoopAsync(socket, handler, connection, requestAborted).ConfigureAwait(false);
-                }
-                else
-                {
-                    // OnConnectedAsync threw and the 1011 close is on its way: wait for the peer's answer (bounded by the
-                    // close deadline) instead of aborting at once, which would reset the socket before the frame arrives.
-                    await DrainUntilCloseAsync(socket, requestAborted).ConfigureAwait(false);
+                    if (closedBeforeOpen)
+                    {
+                        await DrainUntilCloseAsync(socket, requestAborted).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        connected = true;
+                        if (await InvokeHandlerAsync(HandlerCallback.Connected, handler, connection, default, requestAborted).ConfigureAwait(false))
+                        {
+                            await ReceiveLoopAsync(socket, handler, connection, requestAborted).ConfigureAwait(false);
+                        }
+                        else
+                        {
+                            // OnConnectedAsync threw and the 1011 close is on its way: wait for the peer's answer (bounded by
+                            // the close deadline) instead of aborting at once, which would reset the socket before the frame.
+                            await DrainUntilCloseAsync(socket, requestAborted).ConfigureAwait(false);
+                        }
+                    }
                 }
             }
-            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException
-                                           or Microsoft.AspNetCore.Connections.ConnectionAbortedException)
+#pragma warning disable CA1031 // Every failure of the socket ends this connection only; it is classified, never rethrown.
+            catch (Exception ex)
+#pragma warning restore CA1031
             {
                 error = ex;
                 SetReason(Classify(socket, ex, _factory.Options.KeepAliveInterval > TimeSpan.Zero));
             }
+            finally
+            {
+                CompleteQueue(queue);
 
-            queue.Writer.TryComplete();
-            await writer.ConfigureAwait(false);
+                // The write loop catches everything itself; it ends once the queue is drained or the socket is gone.
+                await writer.ConfigureAwait(false);
+            }
         }
-
-        if (socket.State != WebSocketState.Closed)
-        {
-            SetReason(DisconnectReason.Aborted);
-            socket.Abort();
-        }
-
-        // A close the server started reports the server's code, not the code the peer echoed back.
-        var serverClosed = Volatile.Read(ref _closeRequested) == 1 && socket.State == WebSocketState.Closed && _reason != DisconnectReason.ClientClosed;
-        var closeCode = serverClosed ? _closeCode : (int?)socket.CloseStatus ?? (Volatile.Read(ref _closeRequested) == 1 && socket.State == WebSocketState.Closed ? _closeCode : null);
-        var disconnect = new WebSocketDisconnect(_reason ?? DisconnectReason.Aborted, closeCode, error);
-        socket.Dispose();
-        _factory.OnConnectionEnded(this, disconnect);
-
-        try
-        {
-            await handler.OnDisconnectedAsync(connection, disconnect).ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // A handler's failure must not escape into the server.
+#pragma warning disable CA1031 // Whatever failed before the loops started, the lease still ends below.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            _factory.OnHandlerError(connection, ex);
+            error ??= ex;
+            SetReason(DisconnectReason.Aborted);
         }
+        finally
+        {
+            if (queue is not null)
+            {
+                CompleteQueue(queue);
+            }
+
+            var disconnect = EndSocket(socket, error);
+            await _factory.EndConnectionAsync(this, generation, connection, disconnect, connected ? handler : null).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Aborts the socket if it did not close, disposes it and describes how the connection ended. Never throws.</summary>
+    private WebSocketDisconnect EndSocket(WebSocket socket, Exception? error)
+    {
+        var state = WebSocketState.Aborted;
+        WebSocketCloseStatus? status = null;
+        try
+        {
+            state = socket.State;
+            status = socket.CloseStatus;
+            if (state != WebSocketState.Closed)
+            {
+                SetReason(DisconnectReason.Aborted);
+                AbortQuietly(socket);
+            }
+        }
+#pragma warning disable CA1031 // A socket that cannot even report its state has ended all the same.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            SetReason(DisconnectReason.Aborted);
+        }
+
+        // A close the server started reports the server's code, not the code the peer echoed back.
+        var closeRequested = Volatile.Read(ref _closeRequested) == 1;
+        var closed = state == WebSocketState.Closed;
+        var serverClosed = closeRequested && closed && _reason != DisconnectReason.ClientClosed;
+        var closeCode = serverClosed ? _closeCode : (int?)status ?? (closeRequested && closed ? _closeCode : null);
+        try
+        {
+            socket.Dispose();
+        }
+#pragma warning disable CA1031 // Disposing an ended socket can fail once its request has finished; nothing is left to free.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+
+        return new WebSocketDisconnect(_reason ?? DisconnectReason.Aborted, closeCode, error);
+    }
+
+    private static void AbortQuietly(WebSocket socket)
+    {
+        try
+        {
+            socket.Abort();
+        }
+#pragma warning disable CA1031 // Aborting a socket whose request already finished throws ObjectDisposedException; it is gone either way.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    private void CompleteQueue(Channel<Outbound> queue)
+    {
+        // Set before completing: a write the completed queue refuses always sees it and is not taken for a slow consumer.
+        _queueCompleted = true;
+        queue.Writer.TryComplete();
     }
 
     private async Task ReceiveLoopAsync(WebSocket socket, WebSocketHandler handler, WebSocketConnection connection, CancellationToken cancellationToken)
     {
-        var options = _factory.Options;
-        var max = options.MaxMessageBytes;
+        var max = _factory.Options.MaxMessageBytes;
+
+        // At most one byte past the limit is ever read: that byte is how a message over the limit is recognised.
+        var cap = max + 1;
         while (true)
         {
             // Idle connections hold no receive buffer: wait for data with a zero-byte read, then rent one.
@@ -248,15 +406,15 @@ public sealed partial class IsolatedWebSocketManager : IResettable
             {
                 while (!end)
                 {
-                    if (buffer is null || length == buffer.Length)
+                    if (buffer is null || length == Math.Min(buffer.Length, cap))
                     {
-                        if (length > max)
+                        if (length >= cap)
                         {
                             tooBig = true;
                             break;
                         }
 
-                        var next = ArrayPool<byte>.Shared.Rent(Math.Min(Math.Max(length * 2, 4096), max + 1));
+                        var next = ArrayPool<byte>.Shared.Rent(Math.Min(Math.Max(length * 2, 4096), cap));
                         if (buffer is not null)
                         {
                             buffer.AsSpan(0, length).CopyTo(next);
@@ -266,7 +424,7 @@ public sealed partial class IsolatedWebSocketManager : IResettable
                         buffer = next;
                     }
 
-                    var result = await socket.ReceiveAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+                    var result = await socket.ReceiveAsync(buffer.AsMemory(length, Math.Min(buffer.Length, cap) - length), cancellationToken).ConfigureAwait(false);
                     if (result.MessageType == WebSocketMessageType.Close)
                     {
                         OnCloseReceived(socket);
@@ -399,6 +557,11 @@ public sealed partial class IsolatedWebSocketManager : IResettable
         }
     }
 
+    /// <summary>
+    /// The single writer of a connection. A send that completes at once (the usual case) touches no timer; one that has
+    /// to wait arms the send deadline once (one timer-queue operation) and simply leaves it to lapse afterwards. Never
+    /// throws: any failure, including one from <c>CloseOutputAsync</c>, aborts the socket and ends the loop.
+    /// </summary>
     private async Task WriteLoopAsync(WebSocket socket, ChannelReader<Outbound> reader)
     {
         try
@@ -412,9 +575,18 @@ public sealed partial class IsolatedWebSocketManager : IResettable
                         continue;
                     }
 
-                    ArmDeadline(_factory.Options.SendTimeout);
-                    await socket.SendAsync(message.Payload, message.Type, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
-                    DisarmDeadline();
+                    var send = socket.SendAsync(message.Payload, message.Type, endOfMessage: true, CancellationToken.None);
+                    if (!send.IsCompleted)
+                    {
+                        ArmDeadline(_factory.Options.SendTimeout);
+                        await send.ConfigureAwait(false);
+                        Volatile.Write(ref _deadlineGeneration, 0);
+                    }
+                    else
+                    {
+                        send.GetAwaiter().GetResult();
+                    }
+
                     _factory.Metrics.MessageSent(message.Payload.Length);
                 }
             }
@@ -428,11 +600,17 @@ public sealed partial class IsolatedWebSocketManager : IResettable
                 ArmDeadline(_factory.Options.SendTimeout);
             }
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException
-                                       or Microsoft.AspNetCore.Connections.ConnectionAbortedException)
+#pragma warning disable CA1031 // A failed send or close costs this connection only: abort it, never let it escape.
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
             SetReason(DisconnectReason.Aborted);
-            socket.Abort();
+            AbortQuietly(socket);
+            if (ex is not (WebSocketException or OperationCanceledException or IOException or ObjectDisposedException
+                    or Microsoft.AspNetCore.Connections.ConnectionAbortedException))
+            {
+                _factory.OnUnexpectedFailure("write loop", ex);
+            }
         }
     }
 
@@ -452,7 +630,7 @@ public sealed partial class IsolatedWebSocketManager : IResettable
             return SendResult.StaleHandle;
         }
 
-        if (queue is null || Volatile.Read(ref _closeRequested) == 1)
+        if (queue is null || _queueCompleted || Volatile.Read(ref _closeRequested) == 1)
         {
             return SendResult.Closed;
         }
@@ -471,8 +649,9 @@ public sealed partial class IsolatedWebSocketManager : IResettable
             return dropped ? SendResult.QueuedDroppedOldest : SendResult.Queued;
         }
 
-        if (Volatile.Read(ref _closeRequested) == 1)
+        if (_queueCompleted || Volatile.Read(ref _closeRequested) == 1)
         {
+            // Refused because the connection is closing or closed, not because the peer is slow.
             return SendResult.Closed;
         }
 
@@ -510,7 +689,7 @@ public sealed partial class IsolatedWebSocketManager : IResettable
             return true;
         }
 
-        queue.Writer.TryComplete();
+        CompleteQueue(queue);
         if (discardPending)
         {
             // A stuck send holds the writer; the close frame waits behind it for at most one send timeout.
@@ -534,7 +713,10 @@ public sealed partial class IsolatedWebSocketManager : IResettable
             socket = _socket;
         }
 
-        socket?.Abort();
+        if (socket is not null)
+        {
+            AbortQuietly(socket);
+        }
     }
 
     internal void AbortCurrent(DisconnectReason reason) => Abort(Generation, reason);
@@ -619,26 +801,60 @@ public sealed partial class IsolatedWebSocketManager : IResettable
         }
     }
 
+    /// <summary>
+    /// Arms the send/close deadline of the current lease: one <see cref="ITimer.Change"/>. It is never disarmed through
+    /// the timer (that would be a second timer-queue operation per send); a lapsed arming simply finds nothing to do.
+    /// </summary>
     private void ArmDeadline(TimeSpan timeout)
     {
-        var timer = _deadline ??= _factory.TimeProvider.CreateTimer(s_onDeadline, this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        var timer = Volatile.Read(ref _deadline) ?? CreateDeadlineTimer();
+        var time = _factory.TimeProvider;
+        Volatile.Write(ref _deadlineDue, time.GetTimestamp() + (long)(timeout.TotalSeconds * time.TimestampFrequency));
         Volatile.Write(ref _deadlineGeneration, Generation);
         timer.Change(timeout, Timeout.InfiniteTimeSpan);
     }
 
-    private void DisarmDeadline()
+    /// <summary>At most one timer per manager, whichever threads arm it first: a losing timer is disposed at once.</summary>
+    private ITimer CreateDeadlineTimer()
     {
-        Volatile.Write(ref _deadlineGeneration, 0);
-        _deadline?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        var created = _factory.TimeProvider.CreateTimer(s_onDeadline, this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        if (Interlocked.CompareExchange(ref _deadline, created, null) is { } existing)
+        {
+            created.Dispose();
+            return existing;
+        }
+
+        return created;
     }
 
     private void OnDeadline()
     {
-        var generation = Volatile.Read(ref _deadlineGeneration);
-        if (generation != 0 && generation == Generation)
+        try
         {
+            var generation = Volatile.Read(ref _deadlineGeneration);
+            if (generation == 0 || generation != Generation)
+            {
+                // Disarmed (the send completed) or from an ended lease.
+                return;
+            }
+
+            var time = _factory.TimeProvider;
+            var remaining = time.GetElapsedTime(time.GetTimestamp(), Volatile.Read(ref _deadlineDue));
+            if (remaining > TimeSpan.Zero)
+            {
+                // Early: an earlier arming that a later one moved, or a timer a little ahead of the timestamp clock.
+                Volatile.Read(ref _deadline)?.Change(remaining < s_minimumRearm ? s_minimumRearm : remaining, Timeout.InfiniteTimeSpan);
+                return;
+            }
+
             _factory.OnSendTimeout(this);
             Abort(generation, DisconnectReason.Aborted);
+        }
+#pragma warning disable CA1031 // A timer callback must never throw: that would end the process.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _factory.OnUnexpectedFailure("send deadline", ex);
         }
     }
 
@@ -649,11 +865,17 @@ public sealed partial class IsolatedWebSocketManager : IResettable
         {
             Interlocked.Increment(ref _generation);
             Volatile.Write(ref _slotGeneration, 0);
+            Volatile.Write(ref _nodeSlotGeneration, 0);
+            PledgeVictim = null;
+            PledgeVictimGeneration = 0;
+            PledgedTo = null;
+            PledgedToGeneration = 0;
+            GateVictim = null;
             _socket = null;
             _queue = null;
             _connectionId = null;
             _number = 0;
-            _items?.Clear();
+            _items = null;
             _groups?.Clear();
             _connectedAt = default;
             _connectedTimestamp = 0;
@@ -667,7 +889,6 @@ public sealed partial class IsolatedWebSocketManager : IResettable
             _deadlineGeneration = 0;
         }
 
-        _deadline?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>Wipes what a warm manager still remembers (its user) before it joins the shared pool.</summary>
@@ -678,27 +899,19 @@ public sealed partial class IsolatedWebSocketManager : IResettable
         _userKey = null;
         Entry = null;
         WarmSince = 0;
-        if (_items is { Count: 0, Capacity: > 16 })
-        {
-            _items = null;
-        }
-
         return true;
     }
 
     private void EndLeaseIfNeeded()
     {
-        if (_queue is not null || _socket is not null || _connectionId is not null || Volatile.Read(ref _slotGeneration) != 0)
+        if (_queue is not null || _socket is not null || _connectionId is not null || Volatile.Read(ref _slotGeneration) != 0
+            || Volatile.Read(ref _nodeSlotGeneration) != 0)
         {
             EndLease();
         }
     }
 
-    internal void DisposeTimer()
-    {
-        _deadline?.Dispose();
-        _deadline = null;
-    }
+    internal void DisposeTimer() => Interlocked.Exchange(ref _deadline, null)?.Dispose();
 
     private enum HandlerCallback
     {

@@ -11,8 +11,9 @@ public sealed partial class PooledWebSocketManagerFactory
 
     /// <summary>
     /// Proves the counters against the sockets: every counted lease has a live socket (or a handshake in progress), every
-    /// live socket a lease, every user's count equals the leases it holds, and the node's count their sum. A mismatch is
-    /// repaired at once; a lease whose socket is already dead is repaired when a second audit still finds it.
+    /// live socket a lease, every user's count equals the slots its leases hold, and the node's count the places its
+    /// leases hold (open, handshaking and closing sockets). A mismatch is repaired at once; a lease whose socket is
+    /// already dead is repaired when a second audit still finds it. A repair never overwrites a concurrent admission.
     /// </summary>
     internal AuditResult Audit()
     {
@@ -21,8 +22,9 @@ public sealed partial class PooledWebSocketManagerFactory
         var suspects = new HashSet<(IsolatedWebSocketManager, long)>();
 
         // Open sockets that count against nothing, and are not closing after a kick or eviction, escape every limit.
-        // An eviction hands the slot over an instant before the close starts, so only a second sighting is a mismatch.
-        foreach (var manager in _connections.Values)
+        // An accepted socket takes over its pledged slot an instant after it is registered, so only a second sighting
+        // is a mismatch.
+        foreach (var (_, manager) in _connections)
         {
             var generation = manager.Generation;
             if (!manager.HoldsSlot && manager.IsOpenForSend && manager.IsCurrent(generation) && manager.SocketState == WebSocketState.Open)
@@ -38,11 +40,13 @@ public sealed partial class PooledWebSocketManagerFactory
             }
         }
 
-        // Hold every user's lock at once: the node's count changes only under a user's lock, so it stands still.
-        var locked = new List<UserEntry>(_users.Count);
+        // Hold every user's lock at once: the node's count changes only under a user's lock, so it stands still for
+        // every user locked here; a user added meanwhile is detected below and the node's count then left alone.
+        var locked = new HashSet<UserEntry>(_users.Count, ReferenceEqualityComparer.Instance);
+        var gateReleases = new List<(string User, long Number)>();
         try
         {
-            foreach (var entry in _users.Values)
+            foreach (var (_, entry) in _users)
             {
                 Monitor.Enter(entry);
                 locked.Add(entry);
@@ -56,37 +60,9 @@ public sealed partial class PooledWebSocketManagerFactory
                     continue;
                 }
 
-                var held = 0;
-                foreach (var manager in entry.Active)
-                {
-                    if (!manager.HoldsSlot)
-                    {
-                        continue;
-                    }
-
-                    if (manager.SocketState is WebSocketState.Closed or WebSocketState.Aborted)
-                    {
-                        var key = (manager, manager.Generation);
-                        if (_suspects.Contains(key))
-                        {
-                            // Dead for a whole audit period and still counted: its release path is stuck.
-                            mismatches++;
-                            repaired++;
-                            var number = manager.Number;
-                            if (manager.TryTakeSlot(manager.Generation))
-                            {
-                                ReleaseGate(entry.UserKey, number);
-                            }
-
-                            continue;
-                        }
-
-                        suspects.Add(key);
-                    }
-
-                    held++;
-                }
-
+                var (held, places, fixes) = AuditUser(entry, suspects, gateReleases);
+                mismatches += fixes;
+                repaired += fixes;
                 if (entry.Count != held)
                 {
                     mismatches++;
@@ -95,34 +71,95 @@ public sealed partial class PooledWebSocketManagerFactory
                     UpdateNearLimit(entry);
                 }
 
-                sum += held;
+                sum += places;
             }
 
-            // Entries created while the locks were taken are not locked; their slots make the sum unreliable.
-            var stable = _users.Count == locked.Count(e => !e.Removed);
-            if (stable && sum != Volatile.Read(ref _active))
+            // Read the node's count only now, then make sure every user that could have changed it was locked: a
+            // change after this read makes the compare-and-swap below fail, so a concurrent admission is never lost.
+            var observed = Volatile.Read(ref _active);
+            var stable = true;
+            foreach (var (_, entry) in _users)
+            {
+                if (!locked.Contains(entry))
+                {
+                    stable = false;
+                    break;
+                }
+            }
+
+            if (stable && sum != observed && Interlocked.CompareExchange(ref _active, sum, observed) == observed)
             {
                 mismatches++;
                 repaired++;
-                Volatile.Write(ref _active, sum);
             }
         }
         finally
         {
-            for (var i = locked.Count - 1; i >= 0; i--)
+            foreach (var entry in locked)
             {
-                Monitor.Exit(locked[i]);
+                Monitor.Exit(entry);
             }
+        }
+
+        foreach (var (user, number) in gateReleases)
+        {
+            ReleaseGate(user, number);
         }
 
         _suspects = suspects;
         if (mismatches > 0)
         {
-            Metrics.AuditMismatches(mismatches);
-            AuditLog.Mismatch(_logger, mismatches, repaired);
+            Guard(static (f, state) =>
+            {
+                f.Metrics.AuditMismatches(state.Item1);
+                AuditLog.Mismatch(f._logger, state.Item1, state.Item2);
+            }, (mismatches, repaired));
         }
 
         return new AuditResult(mismatches, repaired, mismatches - repaired);
+    }
+
+    /// <summary>
+    /// Under the user's lock: counts the per-user slots and node places the user's leases hold, releasing those of a
+    /// lease whose socket was already dead at the previous audit (its release path is stuck).
+    /// </summary>
+    private (int Held, int Places, int Fixes) AuditUser(UserEntry entry, HashSet<(IsolatedWebSocketManager, long)> suspects, List<(string, long)> gateReleases)
+    {
+        var held = 0;
+        var places = 0;
+        var fixes = 0;
+        foreach (var manager in entry.Active)
+        {
+            var generation = manager.Generation;
+            if (!manager.HoldsSlot && !manager.HoldsNodeSlot)
+            {
+                continue;
+            }
+
+            if (manager.SocketState is WebSocketState.Closed or WebSocketState.Aborted)
+            {
+                var key = (manager, generation);
+                if (_suspects.Contains(key))
+                {
+                    // Dead for a whole audit period and still counted.
+                    fixes++;
+                    var number = manager.Number;
+                    if (ReleaseSlotsLocked(entry, manager, generation))
+                    {
+                        gateReleases.Add((entry.UserKey, number));
+                    }
+
+                    continue;
+                }
+
+                suspects.Add(key);
+            }
+
+            held += manager.HoldsSlot ? 1 : 0;
+            places += manager.HoldsNodeSlot ? 1 : 0;
+        }
+
+        return (held, places, fixes);
     }
 
     /// <summary>Test hook: makes a user's count (and the node's) drift from the truth, as a lost release would.</summary>

@@ -53,5 +53,8 @@ public sealed partial class PooledWebSocketManagerFactory
 
         [LoggerMessage(15, LogLevel.Error, "The admission gate threw while releasing a connection's slot.", EventName = "GateReleaseFailed")]
         public static partial void GateReleaseFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(16, LogLevel.Error, "WebSocketPool caught an unexpected failure in its {Where}; the connection it concerned was ended.", EventName = "UnexpectedFailure")]
+        public static partial void UnexpectedFailure(ILogger logger, string where, Exception exception);
     }
 }

@@ -1,5 +1,6 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -71,7 +72,10 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
     /// <summary>Raised once each time a user's connections rise to the alert threshold of the per-user limit.</summary>
     public event EventHandler<UserNearLimitEventArgs>? UserNearLimit;
 
-    /// <summary>Gets the connections counted against the limits on this node (open sockets plus handshakes in progress).</summary>
+    /// <summary>
+    /// Gets the connections counted against <see cref="WebSocketPoolOptions.MaxConnections"/> on this node: handshakes in
+    /// progress, open sockets, and sockets still closing after a kick or an eviction (they hold a descriptor until then).
+    /// </summary>
     public int ActiveConnections => Volatile.Read(ref _active);
 
     /// <summary>Gets a value indicating whether shutdown has started and new connections are refused.</summary>
@@ -101,7 +105,11 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
 
     internal int OpenConnectionCount => _connections.Count;
 
-    internal ICollection<IsolatedWebSocketManager> OpenManagers => _connections.Values;
+    /// <summary>
+    /// The open connections, for a broadcast: enumerating the dictionary itself takes no lock and copies nothing (unlike
+    /// its <c>Values</c>, which takes every lock and copies the table), at the cost of not being a snapshot.
+    /// </summary>
+    internal ConcurrentDictionary<long, IsolatedWebSocketManager> OpenConnections => _connections;
 
     /// <summary>Gets how many connections a user holds on this node.</summary>
     /// <param name="userKey">The user.</param>
@@ -130,9 +138,6 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
         while (true)
         {
             var entry = _users.GetOrAdd(userKey, static key => new UserEntry(key));
-            IsolatedWebSocketManager? victim = null;
-            long victimGeneration = 0;
-            long victimNumber = 0;
             WebSocketAdmission? rejection = null;
             IsolatedWebSocketManager? manager = null;
             long generation = 0;
@@ -159,16 +164,25 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
                 }
                 else if (count >= limit)
                 {
-                    if (Options.OverflowPolicy == OverflowPolicy.EvictOldest && (victim = ChooseVictim(entry)) is not null && victim.TryTakeSlot(victimGeneration = victim.Generation))
+                    // EvictOldest: the newcomer pledges the victim's slot now (so the user's count never exceeds the limit)
+                    // and takes it only once its socket is accepted; the victim is closed then, and not before.
+                    // A closing victim still holds its socket, so the newcomer needs a place in the node's count of its own.
+                    IsolatedWebSocketManager? victim;
+                    if (Options.OverflowPolicy != OverflowPolicy.EvictOldest || (victim = ChooseVictim(entry)) is null)
                     {
-                        // The victim's slot passes straight to the newcomer: the user's count never exceeds the limit.
-                        victimNumber = victim.Number;
-                        (manager, generation) = Lease(entry, userKey);
+                        rejection = Reject(RejectionReasons.UserLimit, limit, count);
+                    }
+                    else if (!TryIncrementActive())
+                    {
+                        rejection = Reject(RejectionReasons.GlobalLimit, Options.MaxConnections, Volatile.Read(ref _active));
                     }
                     else
                     {
-                        victim = null;
-                        rejection = Reject(RejectionReasons.UserLimit, limit, count);
+                        (manager, generation) = Lease(entry, userKey, holdsSlot: false);
+                        manager.PledgeVictim = victim;
+                        manager.PledgeVictimGeneration = victim.Generation;
+                        victim.PledgedTo = manager;
+                        victim.PledgedToGeneration = generation;
                     }
                 }
                 else if (!TryIncrementActive())
@@ -178,7 +192,7 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
                 else
                 {
                     count = ++entry.Count;
-                    (manager, generation) = Lease(entry, userKey);
+                    (manager, generation) = Lease(entry, userKey, holdsSlot: true);
                     crossed = UpdateNearLimit(entry);
                 }
 
@@ -194,21 +208,12 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
                 return refused;
             }
 
-            if (victim is not null)
-            {
-                Interlocked.Increment(ref _evicted);
-                Metrics.Evicted();
-                Log.Evicted(_logger, victim.ConnectionId ?? string.Empty);
-                ReleaseGate(userKey, victimNumber);
-                victim.RequestClose(victimGeneration, WebSocketCloseCodes.Evicted, "Replaced by a newer connection.", DisconnectReason.Evicted, discardPending: true);
-            }
-
             if (crossed)
             {
                 OnNearLimit(userKey, count, limit);
             }
 
-            return new WebSocketAdmission(null, 101, limit, count, null, manager, generation, victim, victimGeneration);
+            return new WebSocketAdmission(null, 101, limit, count, null, manager, generation);
         }
     }
 
@@ -254,14 +259,69 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
         return new WebSocketAdmission(null, 200, limit, count, null);
     }
 
-    /// <summary>Gives back a reservation whose handshake did not complete. Harmless when called twice.</summary>
+    /// <summary>
+    /// Gives back a reservation whose handshake did not complete. Harmless when called twice. A victim the admission
+    /// would have evicted (EvictOldest) keeps its slot and lives on.
+    /// </summary>
     /// <param name="admission">The admission returned by <see cref="TryAdmit"/>.</param>
     public void Abandon(in WebSocketAdmission admission)
     {
         if (admission.Manager is { } manager && manager.IsCurrent(admission.Generation))
         {
-            Return(manager, admission.Generation);
+            try
+            {
+                ReleaseSlots(manager, admission.Generation);
+            }
+            finally
+            {
+                Return(manager, admission.Generation);
+            }
         }
+    }
+
+    /// <summary>
+    /// The admitted connection's socket has been accepted: a slot it pledged (EvictOldest) now passes to it, and the
+    /// victim is closed with 4001. Until this moment nothing was evicted, so a refused gate or a failed handshake costs
+    /// no one a connection. Never throws.
+    /// </summary>
+    internal void CommitAdmission(IsolatedWebSocketManager manager, long generation)
+    {
+        if (manager.Entry is not { } entry)
+        {
+            return;
+        }
+
+        IsolatedWebSocketManager? victim;
+        long victimGeneration;
+        long victimNumber;
+        lock (entry)
+        {
+            victim = manager.PledgeVictim;
+            if (victim is null || !manager.IsCurrent(generation))
+            {
+                // No pledge, or the victim ended on its own meanwhile and its slot already passed to this lease.
+                return;
+            }
+
+            victimGeneration = manager.PledgeVictimGeneration;
+            victimNumber = victim.Number;
+            if (ReleaseUserSlotLocked(entry, victim, victimGeneration) != SlotRelease.HandedOver)
+            {
+                // Cannot happen while the pledge stands (the victim's slot is released only through this same
+                // method, which hands it over); withdraw the pledge rather than over-admit.
+                WithdrawPledgeLocked(manager);
+                return;
+            }
+        }
+
+        Interlocked.Increment(ref _evicted);
+        ReleaseGate(entry.UserKey, victimNumber);
+        victim.RequestClose(victimGeneration, WebSocketCloseCodes.Evicted, "Replaced by a newer connection.", DisconnectReason.Evicted, discardPending: true);
+        Guard(static (f, id) =>
+        {
+            f.Metrics.Evicted();
+            Log.Evicted(f._logger, id);
+        }, FormatConnectionId(victimNumber));
     }
 
     /// <summary>Counts a refusal decided outside the factory (origin, authentication) under its reason tag.</summary>
@@ -406,7 +466,9 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
         {
             if (buffer.Length < entry.Active.Count)
             {
-                buffer = new (IsolatedWebSocketManager, long)[entry.Active.Count];
+                // Swap for a bigger pooled array: the caller returns whichever array it ends up holding.
+                ArrayPool<(IsolatedWebSocketManager, long)>.Shared.Return(buffer, clearArray: true);
+                buffer = ArrayPool<(IsolatedWebSocketManager, long)>.Shared.Rent(entry.Active.Count);
             }
 
             var count = 0;
@@ -423,16 +485,19 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
     }
 
     /// <summary>
-    /// Closes every connection of a user on this node with <paramref name="closeCode"/>. The slots are free when the
-    /// call returns; the sockets finish closing in the background.
+    /// Closes every connection of a user on this node with <paramref name="closeCode"/>, including those still in their
+    /// handshake (they are closed with the same code as soon as they are accepted). The per-user slots are free when the
+    /// call returns; the sockets finish closing in the background and count against the node's cap until they have.
     /// </summary>
     /// <param name="userKey">The user.</param>
-    /// <param name="closeCode">The close code; 4003 by default.</param>
-    /// <param name="reason">The close reason.</param>
+    /// <param name="closeCode">The close code; 4003 by default. 1000–1003, 1007–1014 or 3000–4999.</param>
+    /// <param name="reason">The close reason, at most 123 UTF-8 bytes.</param>
     /// <returns>How many connections were closed.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The code is not one an application may send, or the reason is too long.</exception>
     public int DisconnectUser(string userKey, int closeCode = WebSocketCloseCodes.Kicked, string? reason = null)
     {
         ArgumentNullException.ThrowIfNull(userKey);
+        CloseArguments.ThrowIfInvalid(closeCode, reason);
         if (!_users.TryGetValue(userKey, out var entry))
         {
             return 0;
@@ -444,7 +509,7 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
             closing = new(entry.Active.Count);
             foreach (var manager in entry.Active)
             {
-                if (manager.HasSocket)
+                if (!manager.IsEnded)
                 {
                     closing.Add((manager, manager.Generation));
                 }
@@ -465,15 +530,18 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
 
     /// <summary>Closes one connection on this node; its slot is free when the call returns.</summary>
     /// <param name="connectionId">The connection id.</param>
-    /// <param name="closeCode">The close code; 4003 by default.</param>
-    /// <param name="reason">The close reason.</param>
+    /// <param name="closeCode">The close code; 4003 by default. 1000–1003, 1007–1014 or 3000–4999.</param>
+    /// <param name="reason">The close reason, at most 123 UTF-8 bytes.</param>
     /// <returns><see langword="true"/> when the connection was found and closed.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The code is not one an application may send, or the reason is too long.</exception>
     public bool DisconnectConnection(string connectionId, int closeCode = WebSocketCloseCodes.Kicked, string? reason = null)
     {
         ArgumentNullException.ThrowIfNull(connectionId);
-        return TryParseConnectionId(connectionId, out var number)
-            && _connections.TryGetValue(number, out var manager)
-            && Kick(manager, manager.Generation, closeCode, reason);
+        CloseArguments.ThrowIfInvalid(closeCode, reason);
+
+        // The lookup checks the connection number against the manager's current lease: a pooled manager reused for a
+        // later connection is never reached through an earlier connection's id.
+        return TryGetManager(connectionId, out var manager, out var generation) && Kick(manager, generation, closeCode, reason);
     }
 
     /// <summary>Starts draining: refuses new connections and sends 1001 to every open socket.</summary>
@@ -485,8 +553,8 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
         }
 
         _draining = true;
-        Log.DrainStarted(_logger, _connections.Count);
-        foreach (var manager in _connections.Values)
+        Guard(static (f, count) => Log.DrainStarted(f._logger, count), _connections.Count);
+        foreach (var (_, manager) in _connections)
         {
             manager.RequestClose(manager.Generation, WebSocketCloseCodes.GoingAway, "Server shutting down.", DisconnectReason.Shutdown, discardPending: false);
         }
@@ -507,16 +575,17 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
         if (!await WaitDrainedAsync(Options.ShutdownTimeout, cancellationToken).ConfigureAwait(false))
         {
             var left = _connections.Count;
-            foreach (var manager in _connections.Values)
+            foreach (var (_, manager) in _connections)
             {
                 manager.AbortCurrent(DisconnectReason.Shutdown);
             }
 
-            Log.DrainAborted(_logger, left);
+            Guard(static (f, count) => Log.DrainAborted(f._logger, count), left);
             await WaitDrainedAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
         }
 
-        Log.DrainFinished(_logger, TimeProvider.GetElapsedTime(started).TotalMilliseconds, _connections.Count);
+        var elapsed = TimeProvider.GetElapsedTime(started).TotalMilliseconds;
+        Guard(static (f, ms) => Log.DrainFinished(f._logger, ms, f._connections.Count), elapsed);
     }
 
     private async Task<bool> WaitDrainedAsync(TimeSpan timeout, CancellationToken cancellationToken)
@@ -560,49 +629,117 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
             && long.TryParse(connectionId.AsSpan(_nodePrefix.Length + 1), NumberStyles.None, CultureInfo.InvariantCulture, out number);
     }
 
-    /// <summary>Registers an accepted socket's manager: now reachable for sends and counted as open.</summary>
-    internal void OnConnectionOpened(IsolatedWebSocketManager manager)
+    /// <summary>
+    /// Registers an accepted socket's manager: now reachable for sends and counted as open. A slot it pledged passes to
+    /// it now, and the victim is closed. Called inside the connection's run, so whatever happens after, it ends through
+    /// <see cref="EndConnectionAsync"/>.
+    /// </summary>
+    internal void OnConnectionOpened(IsolatedWebSocketManager manager, long generation)
     {
         manager.MarkConnected(TimeProvider.GetTimestamp(), TimeProvider.GetUtcNow());
         _connections[manager.Number] = manager;
-        Log.Connected(_logger, manager.GetConnectionId());
+        CommitAdmission(manager, generation);
+        Guard(static (f, m) => Log.Connected(f._logger, m.GetConnectionId()), manager);
         if (_draining)
         {
             // Accepted while the drain began: it gets its 1001 like every other socket.
-            manager.RequestClose(manager.Generation, WebSocketCloseCodes.GoingAway, "Server shutting down.", DisconnectReason.Shutdown, discardPending: false);
+            manager.RequestClose(generation, WebSocketCloseCodes.GoingAway, "Server shutting down.", DisconnectReason.Shutdown, discardPending: false);
         }
     }
 
-    /// <summary>The socket has ended (every path ends here): release the slot and return the manager.</summary>
-    internal void OnConnectionEnded(IsolatedWebSocketManager manager, WebSocketDisconnect disconnect)
+    /// <summary>
+    /// The one way out of an accepted connection, called from the <c>finally</c> of its run once the socket has ended.
+    /// In this order, each step in a <c>finally</c> of the one before, so that no exception (a handler, a logging
+    /// provider) can skip a later one: the slots are released and the connection leaves the registry and its groups;
+    /// the drain hears of it; the handler's <see cref="WebSocketHandler.OnDisconnectedAsync"/> runs (the handle's
+    /// <see cref="WebSocketConnection.Items"/> still usable); the lease ends and the manager goes warm or to the pool.
+    /// </summary>
+    internal async Task EndConnectionAsync(
+        IsolatedWebSocketManager manager, long generation, WebSocketConnection connection, WebSocketDisconnect disconnect, WebSocketHandler? handler)
     {
-        var generation = manager.Generation;
-        var connectionId = manager.GetConnectionId();
-        Metrics.ConnectionEnded(TimeProvider.GetElapsedTime(manager.ConnectedTimestamp), disconnect.Reason);
-        if (disconnect.Reason == DisconnectReason.KeepAliveTimeout)
+        try
         {
-            Log.KeepAliveTimeout(_logger, connectionId);
-        }
+            try
+            {
+                try
+                {
+                    manager.MarkEnded();
+                    ReleaseSlots(manager, generation);
+                }
+                finally
+                {
+                    SignalIfDrained();
+                }
 
-        Log.Disconnected(_logger, connectionId, disconnect.Reason, disconnect.CloseCode);
-        _connections.TryRemove(new KeyValuePair<long, IsolatedWebSocketManager>(manager.Number, manager));
-        Return(manager, generation);
-        SignalIfDrained();
+                Guard(static (f, state) =>
+                {
+                    var (m, d, id) = state;
+                    f.Metrics.ConnectionEnded(f.TimeProvider.GetElapsedTime(m.ConnectedTimestamp), d.Reason);
+                    if (d.Reason == DisconnectReason.KeepAliveTimeout)
+                    {
+                        Log.KeepAliveTimeout(f._logger, id);
+                    }
+
+                    Log.Disconnected(f._logger, id, d.Reason, d.CloseCode);
+                }, (manager, disconnect, connection.ConnectionId));
+            }
+            finally
+            {
+                if (handler is not null)
+                {
+                    try
+                    {
+                        await handler.OnDisconnectedAsync(connection, disconnect).ConfigureAwait(false);
+                    }
+#pragma warning disable CA1031 // A handler's failure must not escape into the server.
+                    catch (Exception ex)
+#pragma warning restore CA1031
+                    {
+                        OnHandlerError(connection, ex);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Return(manager, generation);
+        }
     }
 
     internal void OnHandlerError(WebSocketConnection connection, Exception exception) =>
-        Log.HandlerFailed(_logger, connection.ConnectionId, exception);
+        Guard(static (f, state) => Log.HandlerFailed(f._logger, state.Item1, state.Item2), (connection.ConnectionId, exception));
 
-    internal void OnSlowConsumer(IsolatedWebSocketManager manager)
+    internal void OnSlowConsumer(IsolatedWebSocketManager manager) => Guard(static (f, m) =>
     {
-        Metrics.SlowConsumerDisconnected();
-        Log.SlowConsumer(_logger, manager.ConnectionId ?? string.Empty);
-    }
+        f.Metrics.SlowConsumerDisconnected();
+        Log.SlowConsumer(f._logger, m.ConnectionId ?? string.Empty);
+    }, manager);
 
-    internal void OnSendTimeout(IsolatedWebSocketManager manager)
+    internal void OnSendTimeout(IsolatedWebSocketManager manager) => Guard(static (f, m) =>
     {
-        Metrics.SendTimedOut();
-        Log.SendTimedOut(_logger, manager.ConnectionId ?? string.Empty);
+        f.Metrics.SendTimedOut();
+        Log.SendTimedOut(f._logger, m.ConnectionId ?? string.Empty);
+    }, manager);
+
+    /// <summary>Reports a failure that a background path (a timer, a write loop) caught instead of letting it escape.</summary>
+    internal void OnUnexpectedFailure(string where, Exception exception) =>
+        Guard(static (f, state) => Log.UnexpectedFailure(f._logger, state.Item1, state.Item2), (where, exception));
+
+    /// <summary>
+    /// Runs a side effect that must not break the path it sits on (a log write, a metric): the release path, timers and
+    /// the drain go on whatever a logging provider or a listener throws.
+    /// </summary>
+    private void Guard<TState>(Action<PooledWebSocketManagerFactory, TState> action, TState state)
+    {
+        try
+        {
+            action(this, state);
+        }
+#pragma warning disable CA1031 // Diagnostics must never cost a release, a timer or the process.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
     }
 
     internal void OnMessageDropped() => Metrics.MessageDropped();
@@ -622,24 +759,29 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
 
     private bool Kick(IsolatedWebSocketManager manager, long generation, int closeCode, string? reason)
     {
-        if (!manager.IsCurrent(generation))
+        if (!manager.IsCurrent(generation) || manager.IsEnded)
         {
             return false;
         }
 
-        // Closing starts before the slot goes, so the socket is never seen open without a slot and not closing.
+        // Closing starts before the slot goes, so the socket is never seen open without a slot and not closing. A lease
+        // still in its handshake is closed with this code as soon as its socket is accepted. The socket keeps its place
+        // in the node's count until it has ended.
         var closed = manager.RequestClose(generation, closeCode, reason, DisconnectReason.Kicked, discardPending: false);
-        ReleaseSlot(manager, generation);
+        ReleaseUserSlot(manager, generation);
         if (closed)
         {
-            Metrics.Kicked();
-            Log.Kicked(_logger, manager.ConnectionId ?? string.Empty, closeCode);
+            Guard(static (f, state) =>
+            {
+                f.Metrics.Kicked();
+                Log.Kicked(f._logger, state.Item1.ConnectionId ?? string.Empty, state.Item2);
+            }, (manager, closeCode));
         }
 
         return closed;
     }
 
-    private (IsolatedWebSocketManager Manager, long Generation) Lease(UserEntry entry, string userKey)
+    private (IsolatedWebSocketManager Manager, long Generation) Lease(UserEntry entry, string userKey, bool holdsSlot)
     {
         IsolatedWebSocketManager manager;
         if (entry.Warm.Count > 0)
@@ -661,60 +803,40 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
         }
 
         var number = Interlocked.Increment(ref _nextNumber);
-        var generation = manager.BeginLease(userKey, entry, number);
+        var generation = manager.BeginLease(userKey, entry, number, holdsSlot);
         entry.Active.Add(manager);
         return (manager, generation);
     }
 
-    /// <summary>Ends a lease: frees its slot if still held, wipes it, keeps it warm for its user or pools it.</summary>
+    /// <summary>
+    /// Ends a lease: releases whatever it still holds (by then nothing, on every path but a bug's), wipes it, keeps it
+    /// warm for its user or pools it.
+    /// </summary>
     private void Return(IsolatedWebSocketManager manager, long generation)
     {
-        // A lease that is no longer current holds no slot either (the slot is cleared, under the user's lock, before
-        // the generation moves on), so there is nothing to release and nothing to end.
-        if (!manager.IsCurrent(generation))
+        // A lease that is no longer current holds nothing and has already ended.
+        if (!manager.IsCurrent(generation) || manager.Entry is not { } entry)
         {
             return;
         }
 
-        // Always, not only when the manager has groups: a join racing this release is refused once RemoveAll has run.
-        // Done before the user's lock (as before), and now also before the slot goes: the groups only ever deliver to
-        // this lease's generation, so leaving them first changes nothing a sender or the audit can observe.
+        // Groups are left when the socket ends; this is for a lease that never had one. Before the user's lock, as
+        // everywhere: a join racing this release is refused once RemoveAll has run.
         Groups.RemoveAll(manager);
 
-        var entry = manager.Entry;
         var toPool = false;
-        var released = false;
+        var gate = false;
         long number = 0;
-        if (entry is null)
-        {
-            return;
-        }
-
-        // One section under the user's lock frees the slot and ends the lease (it used to take the lock twice: once
-        // in ReleaseSlot and once here). The slot is still taken under the user's lock, so the audit's view holds.
         lock (entry)
         {
-            // Taken under the user's lock: an audit holding it never sees a freed slot that is still counted.
-            // TryTakeSlot stays the one generation-checked step, so a double release is harmless.
-            if (manager.TryTakeSlot(generation))
-            {
-                // The slot was this lease's until now and EndLease runs only under this lock: the number is its own.
-                number = manager.Number;
-                entry.Count--;
-                UpdateNearLimit(entry);
-
-                // Inside the user's lock, so an audit holding every user's lock sees the global count stand still.
-                Interlocked.Decrement(ref _active);
-                released = true;
-            }
-
             if (!manager.IsCurrent(generation))
             {
-                // Another release ended this lease first. Nothing was freed here: under this lock a slot still held
-                // for the generation means the lease is still current.
+                // Another caller ended this lease first.
                 return;
             }
 
+            number = manager.Number;
+            gate = ReleaseSlotsLocked(entry, manager, generation);
             entry.Active.Remove(manager);
             manager.EndLease();
             if (Options.ReuseWindow > TimeSpan.Zero && entry.Warm.Count < Options.MaxConnectionsPerUser && !_draining)
@@ -731,7 +853,7 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
             TryRemove(entry);
         }
 
-        if (released)
+        if (gate)
         {
             ReleaseGate(entry.UserKey, number);
         }
@@ -742,35 +864,151 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
         }
     }
 
-    private void ReleaseSlot(IsolatedWebSocketManager manager, long generation)
+    /// <summary>
+    /// Releases both places of lease <paramref name="generation"/> (its per-user slot or pledge, and its place in the
+    /// node's count), takes it out of the registry and its groups, and tells the gate. Idempotent: a second call finds
+    /// nothing to release. This is where every path out of a connection releases its slot: a socket's end, an abandoned
+    /// handshake and the lease's end all come here.
+    /// </summary>
+    private void ReleaseSlots(IsolatedWebSocketManager manager, long generation)
     {
-        // Read before the slot is taken: when the take succeeds, the number still belongs to this lease.
-        var number = manager.Number;
         if (manager.Entry is not { } entry)
         {
             return;
         }
 
+        // Read, then checked against the lease: numbers change only across a generation, so the number is this lease's.
+        var number = manager.Number;
+        if (!manager.IsCurrent(generation))
+        {
+            return;
+        }
+
+        _connections.TryRemove(new KeyValuePair<long, IsolatedWebSocketManager>(number, manager));
+
+        Groups.RemoveAll(manager);
+        bool gate;
         lock (entry)
         {
-            // Taken under the user's lock: an audit holding it never sees a freed slot that is still counted.
-            if (!manager.TryTakeSlot(generation))
+            if (!manager.IsCurrent(generation))
             {
                 return;
             }
 
-            entry.Count--;
-            UpdateNearLimit(entry);
+            gate = ReleaseSlotsLocked(entry, manager, generation);
+        }
 
-            // Inside the user's lock, so an audit holding every user's lock sees the global count stand still.
+        if (gate)
+        {
+            ReleaseGate(entry.UserKey, number);
+        }
+    }
+
+    /// <summary>Under the user's lock: <see cref="ReleaseSlots"/> without the registry; true when the gate must hear of it.</summary>
+    private bool ReleaseSlotsLocked(UserEntry entry, IsolatedWebSocketManager manager, long generation)
+    {
+        var gate = ReleaseUserSlotLocked(entry, manager, generation) != SlotRelease.None;
+        if (manager.TryTakeNodeSlot(generation))
+        {
+            // Inside the user's lock, so an audit holding every user's lock sees the node's count stand still.
             Interlocked.Decrement(ref _active);
         }
 
-        ReleaseGate(entry.UserKey, number);
+        return gate;
+    }
+
+    /// <summary>Gives up only the per-user slot (a kick: the socket keeps its place in the node's count until it ends).</summary>
+    private void ReleaseUserSlot(IsolatedWebSocketManager manager, long generation)
+    {
+        if (manager.Entry is not { } entry)
+        {
+            return;
+        }
+
+        var number = manager.Number;
+        SlotRelease released;
+        lock (entry)
+        {
+            released = manager.IsCurrent(generation) ? ReleaseUserSlotLocked(entry, manager, generation) : SlotRelease.None;
+        }
+
+        if (released != SlotRelease.None)
+        {
+            ReleaseGate(entry.UserKey, number);
+        }
+    }
+
+    /// <summary>
+    /// Under the user's lock: gives up the per-user slot of lease <paramref name="generation"/>, or withdraws its pledge.
+    /// A slot another admission pledged passes to that admission instead of being freed, so the count stays within the
+    /// limit. The slot is taken by one compare-and-swap on the lease's generation: a double release is harmless and a
+    /// late release can never free the slot of a later lease.
+    /// </summary>
+    private SlotRelease ReleaseUserSlotLocked(UserEntry entry, IsolatedWebSocketManager manager, long generation)
+    {
+        if (!manager.TryTakeSlot(generation))
+        {
+            if (manager.PledgeVictim is not null && manager.IsCurrent(generation))
+            {
+                WithdrawPledgeLocked(manager);
+                return SlotRelease.PledgeWithdrawn;
+            }
+
+            return SlotRelease.None;
+        }
+
+        var heir = manager.PledgedTo;
+        var heirGeneration = manager.PledgedToGeneration;
+        manager.PledgedTo = null;
+        manager.PledgedToGeneration = 0;
+        if (heir is not null && heir.IsCurrent(heirGeneration) && ReferenceEquals(heir.PledgeVictim, manager))
+        {
+            heir.PledgeVictim = null;
+            heir.PledgeVictimGeneration = 0;
+            heir.GiveSlot(heirGeneration);
+            return SlotRelease.HandedOver;
+        }
+
+        entry.Count--;
+        UpdateNearLimit(entry);
+        return SlotRelease.Freed;
+    }
+
+    /// <summary>Under the user's lock: an admission gives up the slot it pledged; the victim keeps it.</summary>
+    private static void WithdrawPledgeLocked(IsolatedWebSocketManager manager)
+    {
+        if (manager.PledgeVictim is { } victim && ReferenceEquals(victim.PledgedTo, manager))
+        {
+            victim.PledgedTo = null;
+            victim.PledgedToGeneration = 0;
+        }
+
+        manager.PledgeVictim = null;
+        manager.PledgeVictimGeneration = 0;
     }
 
     /// <summary>Lets the admission gate used by the middleware hear of every slot given up. The first gate attached stays.</summary>
     internal void AttachGate(IWebSocketAdmissionGate gate) => Interlocked.CompareExchange(ref _gate, gate, null);
+
+    /// <summary>The gate admitted <paramref name="connection"/> in place of another connection: evict that one now. Never throws.</summary>
+    internal async ValueTask EvictThroughGateAsync(WebSocketConnection connection, string victimConnectionId, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _gate) is not { } gate)
+        {
+            return;
+        }
+
+        try
+        {
+            await gate.EvictAsync(connection.UserKey, connection.ConnectionId, victimConnectionId, cancellationToken).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // A failed eviction leaves the user one over the cluster limit until a connection ends; it never costs this one.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            OnUnexpectedFailure("admission gate's eviction", ex);
+        }
+    }
 
     /// <summary>Tells the admission gate (if any) that the slot of connection <paramref name="number"/> was given up.</summary>
     internal void ReleaseGate(string userKey, long number)
@@ -794,24 +1032,51 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
 
     private void ReturnToPool(IsolatedWebSocketManager manager)
     {
-        if (Volatile.Read(ref _pooled) >= Options.MaxPooledManagers)
+        // Reserve a place in the count before returning: two threads returning at once cannot both take the last place,
+        // so the count never exceeds what the pool (of the same capacity) actually keeps.
+        var pooled = Volatile.Read(ref _pooled);
+        while (true)
         {
-            manager.TryReset();
-            manager.DisposeTimer();
-            return;
+            if (pooled >= Options.MaxPooledManagers)
+            {
+                manager.TryReset();
+                manager.DisposeTimer();
+                return;
+            }
+
+            var seen = Interlocked.CompareExchange(ref _pooled, pooled + 1, pooled);
+            if (seen == pooled)
+            {
+                break;
+            }
+
+            pooled = seen;
         }
 
         // DefaultObjectPool resets through the policy, which also marks the manager (WarmSince -1, "in the shared pool")
         // before storing it: a concurrent Get always sees the mark, so the pooled count never drifts.
-        Interlocked.Increment(ref _pooled);
         _pool.Return(manager);
     }
 
     /// <summary>Returns warm managers older than the reuse window to the shared pool. Memory only; never needed for correctness.</summary>
     internal void SweepWarmManagers()
     {
+        try
+        {
+            SweepWarmManagersCore();
+        }
+#pragma warning disable CA1031 // A timer callback must never throw: that would end the process.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            OnUnexpectedFailure("warm-manager sweep", ex);
+        }
+    }
+
+    private void SweepWarmManagersCore()
+    {
         var now = WarmClock();
-        foreach (var entry in _users.Values)
+        foreach (var (_, entry) in _users)
         {
             List<IsolatedWebSocketManager>? expired = null;
             lock (entry)
@@ -921,7 +1186,9 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
         IsolatedWebSocketManager? victim = null;
         foreach (var candidate in entry.Active)
         {
-            if (!candidate.HoldsSlot || !candidate.HasSocket || !candidate.IsOpenForSend)
+            // Only an open connection that holds its slot and is not already promised to another newcomer; a handshake
+            // in progress (the newest) is never the victim.
+            if (!candidate.HoldsSlot || !candidate.HasSocket || !candidate.IsOpenForSend || candidate.PledgedTo is not null)
             {
                 continue;
             }
@@ -988,6 +1255,14 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
         }
 
         throw new ArgumentException($"Unknown rejection reason '{reason}'.", nameof(reason));
+    }
+
+    private enum SlotRelease
+    {
+        None,
+        Freed,
+        HandedOver,
+        PledgeWithdrawn,
     }
 
     private void SignalIfDrained()

@@ -10,7 +10,7 @@ namespace WebSocketPool;
 public readonly struct WebSocketAdmission
 {
     internal WebSocketAdmission(string? rejectionReason, int statusCode, int limit, int current, TimeSpan? retryAfter,
-        IsolatedWebSocketManager? manager = null, long generation = 0, IsolatedWebSocketManager? evicted = null, long evictedGeneration = 0)
+        IsolatedWebSocketManager? manager = null, long generation = 0)
     {
         RejectionReason = rejectionReason;
         StatusCode = statusCode;
@@ -19,8 +19,6 @@ public readonly struct WebSocketAdmission
         RetryAfter = retryAfter;
         Manager = manager;
         Generation = generation;
-        Evicted = evicted;
-        EvictedGeneration = evictedGeneration;
     }
 
     /// <summary>Gets a value indicating whether the attempt is (or would be) admitted.</summary>
@@ -44,8 +42,4 @@ public readonly struct WebSocketAdmission
     internal IsolatedWebSocketManager? Manager { get; }
 
     internal long Generation { get; }
-
-    internal IsolatedWebSocketManager? Evicted { get; }
-
-    internal long EvictedGeneration { get; }
 }

@@ -2,6 +2,7 @@
 
 using System.Net.WebSockets;
 using System.Text;
+using WebSocketPool.Internal;
 
 namespace WebSocketPool;
 
@@ -41,9 +42,14 @@ public readonly struct WebSocketConnection : IEquatable<WebSocketConnection>
     /// <exception cref="InvalidOperationException">The handle outlived its lease.</exception>
     public DateTimeOffset? LastReceivedAt => Current.LastReceivedAt;
 
-    /// <summary>Gets a bag for the app's per-connection state. It is emptied when the lease ends.</summary>
+    /// <summary>
+    /// Gets a bag for the app's per-connection state, usable until <see cref="WebSocketHandler.OnDisconnectedAsync"/> has
+    /// returned. Each connection gets its own bag; it is dropped when the lease ends, and a later connection on the same
+    /// pooled manager starts with a new one.
+    /// </summary>
     /// <exception cref="InvalidOperationException">The handle outlived its lease.</exception>
-    public IDictionary<object, object?> Items => Current.Items;
+    public IDictionary<object, object?> Items =>
+        _manager?.GetItems(_generation) ?? throw new InvalidOperationException($"The lease of connection '{ConnectionId}' has ended; the handle is stale.");
 
     private IsolatedWebSocketManager Current =>
         _manager is { } m && m.IsCurrent(_generation)
@@ -79,11 +85,15 @@ public readonly struct WebSocketConnection : IEquatable<WebSocketConnection>
     /// Starts the closing handshake with the given code. Queued messages are sent first. Returns at once; the lease is
     /// released when the socket has closed (or been aborted after <see cref="WebSocketPoolOptions.SendTimeout"/>).
     /// </summary>
-    /// <param name="closeCode">A close code of 1000–4999 (see <see cref="WebSocketCloseCodes"/>).</param>
+    /// <param name="closeCode">1000–1003, 1007–1014 or 3000–4999 (see <see cref="WebSocketCloseCodes"/>).</param>
     /// <param name="reason">An optional reason, at most 123 UTF-8 bytes.</param>
     /// <returns><see langword="true"/> if this call started the close; <see langword="false"/> if the handle is stale or the connection already closing.</returns>
-    public bool Close(int closeCode = WebSocketCloseCodes.Normal, string? reason = null) =>
-        _manager is not null && _manager.RequestClose(_generation, closeCode, reason, DisconnectReason.ServerClosed, discardPending: false);
+    /// <exception cref="ArgumentOutOfRangeException">The code is not one an application may send, or the reason is too long.</exception>
+    public bool Close(int closeCode = WebSocketCloseCodes.Normal, string? reason = null)
+    {
+        CloseArguments.ThrowIfInvalid(closeCode, reason);
+        return _manager is not null && _manager.RequestClose(_generation, closeCode, reason, DisconnectReason.ServerClosed, discardPending: false);
+    }
 
     /// <summary>Aborts the connection without a closing handshake. Harmless on a stale handle.</summary>
     public void Abort() => _manager?.Abort(_generation, DisconnectReason.Aborted);

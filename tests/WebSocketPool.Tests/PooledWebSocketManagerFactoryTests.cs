@@ -246,9 +246,10 @@ public sealed class PooledWebSocketManagerFactoryTests(ITestOutputHelper output)
         var alice = factory.TryAdmit("alice");
         var manager = alice.Manager!;
         var aliceConnectionId = manager.GetConnectionId();
-        manager.Items["cart"] = "alice's";
+        manager.GetItems(alice.Generation)!["cart"] = "alice's";
         factory.Abandon(alice);
-        manager.Items.Should().BeEmpty("the lease's items are wiped the moment it ends");
+        manager.HasItems.Should().BeFalse("the lease's items are dropped the moment it ends");
+        manager.GetItems(alice.Generation).Should().BeNull("an ended lease's items are out of reach");
         factory.WarmCount.Should().Be(1);
         factory.UserEntryCount.Should().Be(1);
 
@@ -260,12 +261,12 @@ public sealed class PooledWebSocketManagerFactoryTests(ITestOutputHelper output)
         factory.UserEntryCount.Should().Be(0, "a user with nothing left leaves no entry");
         manager.UserKey.Should().BeNull();
         manager.ConnectionId.Should().BeNull();
-        manager.Items.Should().BeEmpty();
+        manager.HasItems.Should().BeFalse();
 
         var bob = factory.TryAdmit("bob");
         bob.Manager.Should().BeSameAs(manager, "the shared pool hands the reset manager to the next user");
         manager.UserKey.Should().Be("bob");
-        manager.Items.Should().BeEmpty();
+        manager.GetItems(bob.Generation).Should().BeEmpty("a new lease starts with a new, empty bag");
         manager.GetConnectionId().Should().NotBe(aliceConnectionId, "connection ids are never reused");
         factory.PooledCount.Should().Be(0);
         factory.Abandon(bob);

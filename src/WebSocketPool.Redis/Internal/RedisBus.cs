@@ -4,6 +4,7 @@ using System.Net.WebSockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using WebSocketPool.Internal;
 
 namespace WebSocketPool.Redis.Internal;
 
@@ -124,8 +125,9 @@ internal sealed partial class RedisBus(
     private async Task OnMessageAsync(ChannelMessage received)
     {
         var data = (byte[]?)received.Message;
-        if (data is null || !BusMessage.TryDecode(data, out var message))
+        if (data is null || !BusMessage.TryDecode(data, out var message) || !HasValidClose(message))
         {
+            metrics.Malformed();
             Log.Malformed(logger);
             return;
         }
@@ -175,6 +177,11 @@ internal sealed partial class RedisBus(
             Log.DeliveryFailed(logger, message.Kind, ex);
         }
     }
+
+    /// <summary>A kick carries a close code and reason that the public API would accept; anything else is malformed.</summary>
+    private static bool HasValidClose(in BusMessage message) =>
+        message.Kind is not (BusMessageKind.KickUser or BusMessageKind.KickConnection)
+        || (CloseArguments.IsSendable(message.Code) && CloseArguments.IsValidReason(message.Text));
 
     private static partial class Log
     {

@@ -101,7 +101,9 @@ internal sealed partial class RedisLeaseGate : IWebSocketAdmissionGate
         lease.Renew = true;
         if (reply.Length > 2 && !reply[2].IsNull)
         {
-            await EvictAsync((string)reply[2]!, cancellationToken).ConfigureAwait(false);
+            // The victim is closed only once this connection's socket has been accepted (EvictAsync). If the handshake
+            // fails instead, the victim lives on; its lease, handed over in Redis, is re-added by its node's next renewal.
+            return WebSocketGateDecision.AdmitReplacing(count, (string)reply[2]!);
         }
 
         return WebSocketGateDecision.Admit(count);
@@ -335,8 +337,8 @@ internal sealed partial class RedisLeaseGate : IWebSocketAdmissionGate
         return WebSocketGateDecision.Admit();
     }
 
-    /// <summary>The oldest lease was handed over to the newcomer: close it with 4001 on whichever node holds it.</summary>
-    private async Task EvictAsync(string victimId, CancellationToken cancellationToken)
+    /// <summary>The oldest lease was handed over to a newcomer now accepted: close it with 4001 on whichever node holds it.</summary>
+    public async ValueTask EvictAsync(string userKey, string connectionId, string victimId, CancellationToken cancellationToken)
     {
         _metrics.ClusterEviction();
         const string Reason = "Replaced by a newer connection.";

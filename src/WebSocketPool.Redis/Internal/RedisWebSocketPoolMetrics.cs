@@ -20,6 +20,7 @@ internal sealed class RedisWebSocketPoolMetrics
     private readonly Counter<long> _published;
     private readonly Counter<long> _received;
     private readonly Counter<long> _remoteEvictions;
+    private readonly Counter<long> _malformed;
     private bool _observing;
 
     public RedisWebSocketPoolMetrics(IMeterFactory meterFactory)
@@ -31,6 +32,7 @@ internal sealed class RedisWebSocketPoolMetrics
         _failClosed = _meter.CreateCounter<long>("websocketpool.redis.fail_closed_refusals", "{connection}", "Connections refused with 503 because Redis was unavailable.");
         _published = _meter.CreateCounter<long>("websocketpool.redis.messages.published", "{message}", "Messages published to other nodes.");
         _received = _meter.CreateCounter<long>("websocketpool.redis.messages.received", "{message}", "Messages received from other nodes.");
+        _malformed = _meter.CreateCounter<long>("websocketpool.redis.messages.malformed", "{message}", "Messages from other nodes that were ignored as malformed (undecodable, or an out-of-range close code or reason).");
         _remoteEvictions = _meter.CreateCounter<long>("websocketpool.redis.cluster_evictions", "{connection}", "Leases evicted cluster-wide by EvictOldest (closed with 4001 on their node).");
     }
 
@@ -57,4 +59,6 @@ internal sealed class RedisWebSocketPoolMetrics
     public void Received() => _received.Add(1);
 
     public void ClusterEviction() => _remoteEvictions.Add(1);
+
+    public void Malformed() => _malformed.Add(1);
 }

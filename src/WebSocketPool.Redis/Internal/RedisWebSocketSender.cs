@@ -1,6 +1,7 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
 using System.Net.WebSockets;
+using WebSocketPool.Internal;
 
 namespace WebSocketPool.Redis.Internal;
 
@@ -76,6 +77,8 @@ internal sealed class RedisWebSocketSender(RedisLocalSender local, RedisBus bus,
 
     public async ValueTask<int> DisconnectUserAsync(string userKey, int closeCode = WebSocketCloseCodes.Kicked, string? reason = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(userKey);
+        CloseArguments.ThrowIfInvalid(closeCode, reason);
         var closed = await _local.DisconnectUserAsync(userKey, closeCode, reason, cancellationToken).ConfigureAwait(false);
         bus.Publish(Message(BusMessageKind.KickUser, userKey, closeCode, reason, default));
         return closed;
@@ -84,6 +87,7 @@ internal sealed class RedisWebSocketSender(RedisLocalSender local, RedisBus bus,
     public async ValueTask<bool> DisconnectConnectionAsync(string connectionId, int closeCode = WebSocketCloseCodes.Kicked, string? reason = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(connectionId);
+        CloseArguments.ThrowIfInvalid(closeCode, reason);
         if (!TryGetRemoteNode(connectionId, out var node))
         {
             return await _local.DisconnectConnectionAsync(connectionId, closeCode, reason, cancellationToken).ConfigureAwait(false);

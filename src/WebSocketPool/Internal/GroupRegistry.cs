@@ -1,5 +1,6 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
+using System.Buffers;
 using System.Collections.Concurrent;
 
 namespace WebSocketPool.Internal;
@@ -105,7 +106,9 @@ internal sealed class GroupRegistry
         {
             if (buffer.Length < entry.Members.Count)
             {
-                buffer = new (IsolatedWebSocketManager, long)[entry.Members.Count];
+                // Swap for a bigger pooled array: the caller returns whichever array it ends up holding.
+                ArrayPool<(IsolatedWebSocketManager, long)>.Shared.Return(buffer, clearArray: true);
+                buffer = ArrayPool<(IsolatedWebSocketManager, long)>.Shared.Rent(entry.Members.Count);
             }
 
             var i = 0;

@@ -46,7 +46,7 @@ internal sealed class LocalWebSocketSender(PooledWebSocketManagerFactory factory
     {
         ArgumentNullException.ThrowIfNull(userKey);
         Validate(messageType);
-        var buffer = ArrayPool<(IsolatedWebSocketManager, long)>.Shared.Rent(16);
+        var buffer = ArrayPool<(IsolatedWebSocketManager, long)>.Shared.Rent(MinimumRecipients);
         try
         {
             var count = factory.CopyUserManagers(userKey, ref buffer);
@@ -62,7 +62,7 @@ internal sealed class LocalWebSocketSender(PooledWebSocketManagerFactory factory
     {
         ArgumentNullException.ThrowIfNull(group);
         Validate(messageType);
-        var buffer = ArrayPool<(IsolatedWebSocketManager, long)>.Shared.Rent(16);
+        var buffer = ArrayPool<(IsolatedWebSocketManager, long)>.Shared.Rent(MinimumRecipients);
         try
         {
             var count = factory.Groups.CopyMembers(group, ref buffer);
@@ -78,7 +78,9 @@ internal sealed class LocalWebSocketSender(PooledWebSocketManagerFactory factory
     {
         Validate(messageType);
         var delivered = 0;
-        foreach (var manager in factory.OpenManagers)
+
+        // The dictionary's own enumerator: no lock taken, nothing copied, whatever the number of connections.
+        foreach (var (_, manager) in factory.OpenConnections)
         {
             if (manager.Enqueue(manager.Generation, payload, messageType) is SendResult.Queued or SendResult.QueuedDroppedOldest)
             {
@@ -116,6 +118,12 @@ internal sealed class LocalWebSocketSender(PooledWebSocketManagerFactory factory
 
         return delivered;
     }
+
+    /// <summary>
+    /// The first rent's size. The copy swaps in a bigger pooled array when a user or group has more members, and the
+    /// caller returns whichever array it ends up with: every array handed back came from the pool, at any size.
+    /// </summary>
+    private const int MinimumRecipients = 16;
 
     private static void ReturnBuffer((IsolatedWebSocketManager, long)[] buffer) =>
         ArrayPool<(IsolatedWebSocketManager, long)>.Shared.Return(buffer, clearArray: true);

@@ -131,6 +131,8 @@ internal sealed partial class WebSocketPoolingMiddleware
             throw;
         }
 
+        // From here the run owns the lease: it commits the admission (an eviction happens only now that the newcomer is
+        // certain), and every way out of it releases the slot.
         await admission.Manager!.RunAsync(socket, _handler, context.RequestAborted).ConfigureAwait(false);
     }
 
@@ -153,6 +155,8 @@ internal sealed partial class WebSocketPoolingMiddleware
 
         if (decision.IsAdmitted)
         {
+            // A victim the gate named is evicted once this connection's socket has been accepted, not before.
+            admission.Manager!.GateVictim = decision.EvictConnectionId;
             return true;
         }
 

@@ -48,7 +48,7 @@ internal static class PoolInvariants
             expected.GetValueOrDefault(user.User).Should().Be(user.Connections, $"user '{user.User}' is listed with its true count");
         }
 
-        foreach (var manager in factory.OpenManagers)
+        foreach (var (_, manager) in factory.OpenConnections)
         {
             manager.HoldsSlot.Should().BeTrue("every open socket holds a counted slot");
             manager.UserKey.Should().NotBeNull();
@@ -75,7 +75,7 @@ internal static class PoolInvariants
                     manager.IsOpenForSend.Should().BeFalse("a warm manager has no send queue");
                     manager.HoldsSlot.Should().BeFalse("a warm manager counts against nothing");
                     manager.HasGroups.Should().BeFalse("a warm manager is in no group");
-                    manager.Items.Should().BeEmpty("a warm manager keeps none of the app's per-connection state");
+                    manager.HasItems.Should().BeFalse("a warm manager keeps none of the app's per-connection state");
                     manager.UserKey.Should().Be(entry.UserKey, "a warm manager is kept only for its own user");
                     entry.Active.Should().NotContain(manager);
                 }
