@@ -10,6 +10,11 @@ namespace WebSocketPool.Soak;
 /// </summary>
 internal static class ConnectionHolder
 {
+    /// <summary>
+    /// Prints one line the soak run judges: <c>ready</c> once all connections are open; <c>refused expected KEY</c> or
+    /// <c>refused unexpected DESCRIPTION</c> when an upgrade was not accepted (see <see cref="HandshakeRefusal"/>);
+    /// <c>error TYPE: MESSAGE</c> when a handshake failed with an exception.
+    /// </summary>
     public static async Task<int> RunAsync(SoakOptions options)
     {
         var clients = new List<RawWebSocketClient>(options.Count);
@@ -17,13 +22,14 @@ internal static class ConnectionHolder
         {
             for (var i = 0; i < options.Count; i++)
             {
-                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
                 var client = await RawWebSocketClient.OpenAsync(options.Url, bufferSize: 1024, cancellationToken: cts.Token);
                 clients.Add(client);
                 var status = await client.HandshakeAsync(options.Url, options.User, cts.Token);
                 if (status != 101)
                 {
-                    Console.WriteLine($"refused {status}");
+                    var refusal = await HandshakeRefusal.ReadAsync(client, status);
+                    Console.WriteLine(refusal.IsExpected ? $"refused expected {refusal.Key}" : $"refused unexpected {refusal.Description}");
                     return 2;
                 }
             }
@@ -33,6 +39,13 @@ internal static class ConnectionHolder
             // Held until killed; a closed stdin ends the hold gracefully.
             await Console.In.ReadToEndAsync();
             return 0;
+        }
+#pragma warning disable CA1031 // Reported to the soak run, which judges it.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Console.WriteLine($"error {ex.GetType().Name}: {ex.Message.ReplaceLineEndings(" ")}");
+            return 3;
         }
         finally
         {

@@ -10,9 +10,11 @@ internal sealed class SoakOptions
     public const string Usage = """
         usage:
           WebSocketPool.Soak --url http://127.0.0.1:PORT [--duration 60] [--users 50] [--max-connections 200]
-                             [--workers 8] [--pid SERVER_PID] [--seed N]
+                             [--workers 8] [--pid SERVER_PID] [--seed N] [--overflow-policy Reject|EvictOldest]
               Drives a running EchoServer with a mix of connects, closes, resets, killed client processes, messages
-              and bad frames; prints a summary; exits 1 if leases remain once all its connections are closed.
+              and bad frames; prints a summary; exits 1 if leases remain once all its connections are closed, an echo
+              was wrong, a close code or a handshake refusal was not the expected one, or a client loop threw
+              unexpectedly. --overflow-policy must name the server's WebSocketPool:OverflowPolicy (default Reject).
           WebSocketPool.Soak hold --url http://127.0.0.1:PORT --count N [--user NAME]
               Opens N connections, prints "ready" and holds them until killed (or until stdin closes).
         """;
@@ -32,6 +34,9 @@ internal sealed class SoakOptions
     public int? ServerPid { get; private set; }
 
     public int Seed { get; private set; } = Environment.TickCount;
+
+    /// <summary>Gets the server's per-user overflow policy: under <c>EvictOldest</c> a 4001 close is expected.</summary>
+    public bool EvictOldest { get; private set; }
 
     public int Count { get; private set; } = 10;
 
@@ -72,6 +77,14 @@ internal sealed class SoakOptions
                     break;
                 case "--seed":
                     options.Seed = int.Parse(value, CultureInfo.InvariantCulture);
+                    break;
+                case "--overflow-policy":
+                    options.EvictOldest = value switch
+                    {
+                        "Reject" => false,
+                        "EvictOldest" => true,
+                        _ => throw new ArgumentException("Option '--overflow-policy' must be Reject or EvictOldest."),
+                    };
                     break;
                 case "--count":
                     options.Count = Positive(value, args[i]);

@@ -128,6 +128,58 @@ internal sealed class RawWebSocketClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Reads the body of a non-101 handshake response (after <see cref="ReadHandshakeResponseAsync"/>): by
+    /// <c>Content-Length</c>, de-chunked for <c>Transfer-Encoding: chunked</c>, else up to the end of the connection.
+    /// </summary>
+    public async Task<string> ReadHandshakeBodyAsync(CancellationToken cancellationToken = default)
+    {
+        var headers = HandshakeResponse.Split("\r\n").Skip(1)
+            .Select(line => line.Split(':', 2))
+            .Where(parts => parts.Length == 2)
+            .ToLookup(parts => parts[0].Trim(), parts => parts[1].Trim(), StringComparer.OrdinalIgnoreCase);
+        if (int.TryParse(headers["Content-Length"].FirstOrDefault(), System.Globalization.CultureInfo.InvariantCulture, out var length))
+        {
+            return await EnsureAsync(length, cancellationToken) ? Take(length) : throw new EndOfStreamException("The response body ended early.");
+        }
+
+        if (!headers["Transfer-Encoding"].Any(v => v.Contains("chunked", StringComparison.OrdinalIgnoreCase)))
+        {
+            while (await FillAsync(cancellationToken))
+            {
+            }
+
+            return Take(_end - _start);
+        }
+
+        var body = new StringBuilder();
+        while (true)
+        {
+            int lineEnd;
+            while ((lineEnd = _buffer.AsSpan(_start, _end - _start).IndexOf("\r\n"u8)) < 0)
+            {
+                if (!await FillAsync(cancellationToken))
+                {
+                    throw new EndOfStreamException("The chunked response body ended early.");
+                }
+            }
+
+            var size = Convert.ToInt32(Encoding.ASCII.GetString(_buffer, _start, lineEnd).Split(';')[0].Trim(), 16);
+            _start += lineEnd + 2;
+            if (!await EnsureAsync(size + 2, cancellationToken))
+            {
+                throw new EndOfStreamException("The chunked response body ended early.");
+            }
+
+            body.Append(Take(size));
+            _start += 2;
+            if (size == 0)
+            {
+                return body.ToString();
+            }
+        }
+    }
+
     public async Task SendRawAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken = default)
     {
         while (!bytes.IsEmpty)
@@ -368,6 +420,13 @@ internal sealed class RawWebSocketClient : IAsyncDisposable
         }
 
         return true;
+    }
+
+    private string Take(int count)
+    {
+        var text = Encoding.UTF8.GetString(_buffer, _start, count);
+        _start += count;
+        return text;
     }
 
     private async Task<bool> FillAsync(CancellationToken cancellationToken)
