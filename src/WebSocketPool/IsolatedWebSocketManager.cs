@@ -760,12 +760,14 @@ public sealed partial class IsolatedWebSocketManager : IResettable
             return DisconnectReason.KeepAliveTimeout;
         }
 
+        // CloseStatus is what the peer sent. When .NET itself fails the connection for the peer's protocol error (1002) or
+        // invalid UTF-8 (1007), it sends that close and throws Faulted (or HeaderError for a bad frame header) from the
+        // receive, with no close status of the peer's; a transport failure or an abort throws other error codes.
         return socket.CloseStatus switch
         {
             WebSocketCloseStatus.ProtocolError or WebSocketCloseStatus.InvalidPayloadData => DisconnectReason.ProtocolError,
             WebSocketCloseStatus.MessageTooBig => DisconnectReason.MessageTooBig,
             _ => exception is WebSocketException { WebSocketErrorCode: WebSocketError.Faulted or WebSocketError.HeaderError }
-                && socket.State == WebSocketState.Aborted && socket.CloseStatus is not null
                 ? DisconnectReason.ProtocolError
                 : DisconnectReason.Aborted,
         };

@@ -80,7 +80,7 @@ public sealed class WireCloseCodeTests : IDisposable
         await AssertReleasedAsync(server, "alice");
     }
 
-    [Fact(Skip = "Fails today: the handler hears DisconnectReason.Aborted, though the peer got 1007 and DisconnectReason documents ProtocolError for 1002/1007.")]
+    [Fact]
     public async Task Receive_InvalidUtf8Text_HandlerHearsProtocolError()
     {
         await using var server = await StartAsync();
@@ -182,13 +182,11 @@ public sealed class WireCloseCodeTests : IDisposable
     }
 
     /// <summary>
-    /// Fails today with "Connection refused": the pool's hosted service is registered before the web server's, so the host
-    /// stops Kestrel first, and Kestrel stops listening at once while the pool is still draining (1001 sent, waiting for
-    /// answers). A newcomer during a real stop never reaches the middleware, so it gets no 503 <c>draining</c>. Draining
-    /// in <c>IHostedLifecycleService.StoppingAsync</c> (which runs before any service's StopAsync) would keep the listener
-    /// up for the drain.
+    /// A real host stop: the web server must still be listening while the pool drains, so a newcomer gets 503
+    /// <c>draining</c> rather than a refused TCP connection (the pool drains in its hosted service's StoppingAsync,
+    /// before the web server's StopAsync closes the listener).
     /// </summary>
-    [Fact(Skip = "Fails today: Kestrel stops listening before the pool's drain, so the upgrade gets 'Connection refused', not 503 draining.")]
+    [Fact]
     public async Task Upgrade_DuringRealHostStop_Returns503DrainingWithRetryAfterThenStopFinishes()
     {
         // Arrange: a peer that does not answer the server's close frame until told to, so the drain stays open.
