@@ -1,0 +1,313 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Net.WebSockets;
+using System.Text;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using WebSocketPool.Internal;
+
+namespace WebSocketPool.Tests.Model;
+
+/// <summary>
+/// The real factory and managers, driven through the same paths the middleware uses: <c>TryAdmit</c>, <c>Abandon</c>,
+/// <c>RunAsync</c> over a real (in-memory) WebSocket, a client close or a vanished client, <c>DisconnectUser</c>,
+/// <c>BeginDrain</c> and <c>Audit</c>. Each operation returns only once its effect is complete (a socket it closes has
+/// ended), so that it can be linearized against <see cref="PoolModel"/>. It checks the invariants on every step: a
+/// user's count never above the limit, the node's count never above the cap, neither ever negative, and the audit never
+/// finds a mismatch.
+/// </summary>
+internal sealed class PoolHarness
+{
+    private static readonly TimeSpan s_deadline = TimeSpan.FromSeconds(20);
+
+    private readonly object _sync = new();
+    private readonly List<Lease> _live = [];
+    private readonly List<Lease> _ended = [];
+    private readonly PoolModelConfig _config;
+    private readonly WebSocketHandler _handler = new NoOpWebSocketHandler();
+
+    public PoolHarness(PoolModelConfig config, IMeterFactory meters)
+    {
+        _config = config;
+        var options = new WebSocketPoolOptions
+        {
+            MaxConnectionsPerUser = config.LimitPerUser,
+            MaxConnections = config.MaxConnections,
+            OverflowPolicy = config.EvictOldest ? OverflowPolicy.EvictOldest : OverflowPolicy.Reject,
+            KeepAliveInterval = TimeSpan.Zero,
+            AuditInterval = TimeSpan.Zero,
+        };
+
+        // A clock that never moves: every connection is equally silent, so EvictOldest picks the first in admission order,
+        // as the model does; deadlines never fire (every close is answered).
+        Factory = new PooledWebSocketManagerFactory(Options.Create(options), new FakeTimeProvider(), new WebSocketPoolMetrics(meters));
+    }
+
+    public PooledWebSocketManagerFactory Factory { get; }
+
+    public static string UserKey(int user) => "user-" + user.ToString(CultureInfo.InvariantCulture);
+
+    public void Admit(int user)
+    {
+        var admission = Factory.TryAdmit(UserKey(user));
+        if (admission.IsAdmitted)
+        {
+            lock (_sync)
+            {
+                _live.Add(new Lease(user, admission));
+            }
+        }
+
+        AssertLimits(user);
+    }
+
+    public void Abandon(int user)
+    {
+        if (Claim(user, LeaseState.Handshake) is { } lease)
+        {
+            Factory.Abandon(lease.Admission);
+            Finish(lease);
+            AssertLimits(user);
+        }
+    }
+
+    public void Accept(int user)
+    {
+        if (Claim(user, LeaseState.Handshake) is not { } lease)
+        {
+            return;
+        }
+
+        lease.Pair = new InMemoryWebSocketPair();
+        lease.Handle = new WebSocketConnection(lease.Admission.Manager!, lease.Admission.Generation, lease.Admission.Manager!.GetConnectionId(), UserKey(user));
+        lease.Run = lease.Admission.Manager!.RunAsync(lease.Pair.Server, _handler, CancellationToken.None);
+        Release(lease, LeaseState.Running);
+        WaitQuiet(user);
+        AssertLimits(user);
+    }
+
+    public void Close(int user) => EndOpen(user, static pair => pair.CloseFromClient());
+
+    public void Drop(int user) => EndOpen(user, static pair => pair.Drop());
+
+    public void Kick(int user)
+    {
+        Factory.DisconnectUser(UserKey(user));
+        AssertLimits(user);
+        WaitQuiet(user);
+    }
+
+    public void Drain()
+    {
+        Factory.BeginDrain();
+        for (var u = 0; u < _config.Users; u++)
+        {
+            WaitQuiet(u);
+        }
+    }
+
+    public void Audit()
+    {
+        var result = Factory.Audit();
+        if (result.Mismatches != 0)
+        {
+            throw new InvalidOperationException($"The self-audit found {result.Mismatches} mismatches: {this}");
+        }
+    }
+
+    /// <summary>Compares with the model once everything has settled, and proves that no ended lease reaches a live one.</summary>
+    public bool Matches(PoolModel model)
+    {
+        for (var u = 0; u < _config.Users; u++)
+        {
+            WaitQuiet(u);
+        }
+
+        var ok = Factory.ActiveConnections == model.Active;
+        for (var u = 0; u < _config.Users; u++)
+        {
+            ok &= Factory.GetConnectionCount(UserKey(u)) == model.Count(u)
+                && CountOf(u, LeaseState.Running) == model.Open(u)
+                && CountOf(u, LeaseState.Handshake) == model.Handshakes(u)
+                && Factory.GetConnections(UserKey(u)).Count == model.Open(u);
+        }
+
+        List<Lease> ended;
+        lock (_sync)
+        {
+            ended = [.. _ended];
+        }
+
+        foreach (var lease in ended.Where(l => l.Handle is not null))
+        {
+            var handle = lease.Handle!.Value;
+            ok &= handle.Send(new byte[] { 1 }, WebSocketMessageType.Binary) == SendResult.StaleHandle
+                && !Factory.DisconnectConnection(handle.ConnectionId)
+                && !handle.IsActive;
+        }
+
+        return ok;
+    }
+
+    public override string ToString()
+    {
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"active={Factory.ActiveConnections} draining={Factory.IsDraining}");
+        for (var u = 0; u < _config.Users; u++)
+        {
+            text.Append(CultureInfo.InvariantCulture,
+                $" | u{u}: count={Factory.GetConnectionCount(UserKey(u))} open={CountOf(u, LeaseState.Running)} handshakes={CountOf(u, LeaseState.Handshake)}");
+        }
+
+        return text.ToString();
+    }
+
+    private void EndOpen(int user, Action<InMemoryWebSocketPair> end)
+    {
+        if (Claim(user, LeaseState.Running) is not { } lease)
+        {
+            return;
+        }
+
+        end(lease.Pair!);
+        if (!lease.Run!.Wait(s_deadline))
+        {
+            throw new TimeoutException($"A connection of {UserKey(user)} did not end within {s_deadline}: {this}");
+        }
+
+        Finish(lease);
+        WaitQuiet(user);
+        AssertLimits(user);
+    }
+
+    /// <summary>Takes the first lease of the user in the given state (admission order) for this operation alone.</summary>
+    private Lease? Claim(int user, LeaseState state)
+    {
+        lock (_sync)
+        {
+            Retire();
+            Lease? first = null;
+            foreach (var lease in _live)
+            {
+                if (lease.User == user && lease.State == state && (state != LeaseState.Running || lease.Handle!.Value.IsActive)
+                    && (first is null || lease.Number < first.Number))
+                {
+                    first = lease;
+                }
+            }
+
+            if (first is not null)
+            {
+                first.State = LeaseState.Claimed;
+            }
+
+            return first;
+        }
+    }
+
+    private void Release(Lease lease, LeaseState state)
+    {
+        lock (_sync)
+        {
+            lease.State = state;
+        }
+    }
+
+    private void Finish(Lease lease)
+    {
+        lock (_sync)
+        {
+            lease.State = LeaseState.Ended;
+            _live.Remove(lease);
+            _ended.Add(lease);
+        }
+    }
+
+    /// <summary>Under the lock: moves connections whose run has completed (kicked, evicted, drained) to the ended list.</summary>
+    private void Retire()
+    {
+        for (var i = _live.Count - 1; i >= 0; i--)
+        {
+            var lease = _live[i];
+            if (lease.State == LeaseState.Running && lease.Run!.IsCompleted)
+            {
+                lease.State = LeaseState.Ended;
+                _live.RemoveAt(i);
+                _ended.Add(lease);
+            }
+        }
+    }
+
+    /// <summary>Waits until no connection of the user is closing: each has ended, or is open and not closing.</summary>
+    private void WaitQuiet(int user)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            lock (_sync)
+            {
+                Retire();
+                if (_live.All(l => l.User != user || l.State != LeaseState.Running || l.Handle!.Value.IsActive))
+                {
+                    return;
+                }
+            }
+
+            if (clock.Elapsed > s_deadline)
+            {
+                throw new TimeoutException($"Connections of {UserKey(user)} were still closing after {s_deadline}: {this}");
+            }
+
+            Thread.Yield();
+        }
+    }
+
+    private int CountOf(int user, LeaseState state)
+    {
+        lock (_sync)
+        {
+            Retire();
+            return _live.Count(l => l.User == user && l.State == state);
+        }
+    }
+
+    private void AssertLimits(int user)
+    {
+        var count = Factory.GetConnectionCount(UserKey(user));
+        var active = Factory.ActiveConnections;
+        if (count < 0 || count > _config.LimitPerUser || active < 0 || active > _config.MaxConnections)
+        {
+            throw new InvalidOperationException(
+                $"Limits broken: {UserKey(user)} holds {count} of {_config.LimitPerUser}, the node {active} of {_config.MaxConnections}.");
+        }
+    }
+
+    private enum LeaseState
+    {
+        Handshake,
+        Claimed,
+        Running,
+        Ended,
+    }
+
+    private sealed class Lease(int user, WebSocketAdmission admission)
+    {
+        public int User { get; } = user;
+
+        public WebSocketAdmission Admission { get; } = admission;
+
+        /// <summary>The connection number: leases of one user are numbered in admission order.</summary>
+        public long Number { get; } = admission.Manager!.Number;
+
+        public LeaseState State { get; set; } = LeaseState.Handshake;
+
+        public InMemoryWebSocketPair? Pair { get; set; }
+
+        public WebSocketConnection? Handle { get; set; }
+
+        public Task? Run { get; set; }
+    }
+}
