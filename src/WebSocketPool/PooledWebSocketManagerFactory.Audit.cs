@@ -7,19 +7,28 @@ namespace WebSocketPool;
 
 public sealed partial class PooledWebSocketManagerFactory
 {
-    private HashSet<(IsolatedWebSocketManager, long)> _suspects = [];
+    /// <summary>
+    /// How long a suspect must stay one before it is repaired. A release in flight takes microseconds (the socket has
+    /// ended; its run's <c>finally</c> is about to release), so audits run back to back must not take it for a stuck one.
+    /// </summary>
+    private static readonly TimeSpan s_suspectGrace = TimeSpan.FromSeconds(1);
+
+    // Each suspect with the timestamp of its first sighting.
+    private Dictionary<(IsolatedWebSocketManager, long), long> _suspects = [];
 
     /// <summary>
     /// Proves the counters against the sockets: every counted lease has a live socket (or a handshake in progress), every
     /// live socket a lease, every user's count equals the slots its leases hold, and the node's count the places its
     /// leases hold (open, handshaking and closing sockets). A mismatch is repaired at once; a lease whose socket is
-    /// already dead is repaired when a second audit still finds it. A repair never overwrites a concurrent admission.
+    /// already dead is repaired when a later audit, at least a second on, still finds it. A repair never overwrites a
+    /// concurrent admission.
     /// </summary>
     internal AuditResult Audit()
     {
         var mismatches = 0;
         var repaired = 0;
-        var suspects = new HashSet<(IsolatedWebSocketManager, long)>();
+        var suspects = new Dictionary<(IsolatedWebSocketManager, long), long>();
+        var now = TimeProvider.GetTimestamp();
 
         // Open sockets that count against nothing, and are not closing after a kick or eviction, escape every limit.
         // An accepted socket takes over its pledged slot an instant after it is registered, so only a second sighting
@@ -29,7 +38,7 @@ public sealed partial class PooledWebSocketManagerFactory
             var generation = manager.Generation;
             if (!manager.HoldsSlot && manager.IsOpenForSend && manager.IsCurrent(generation) && manager.SocketState == WebSocketState.Open)
             {
-                if (suspects.Add((manager, generation)) && !_suspects.Contains((manager, generation)))
+                if (!IsConfirmed((manager, generation), now, suspects))
                 {
                     continue;
                 }
@@ -60,7 +69,7 @@ public sealed partial class PooledWebSocketManagerFactory
                     continue;
                 }
 
-                var (held, places, fixes) = AuditUser(entry, suspects, gateReleases);
+                var (held, places, fixes) = AuditUser(entry, now, suspects, gateReleases);
                 mismatches += fixes;
                 repaired += fixes;
                 if (entry.Count != held)
@@ -123,7 +132,8 @@ public sealed partial class PooledWebSocketManagerFactory
     /// Under the user's lock: counts the per-user slots and node places the user's leases hold, releasing those of a
     /// lease whose socket was already dead at the previous audit (its release path is stuck).
     /// </summary>
-    private (int Held, int Places, int Fixes) AuditUser(UserEntry entry, HashSet<(IsolatedWebSocketManager, long)> suspects, List<(string, long)> gateReleases)
+    private (int Held, int Places, int Fixes) AuditUser(
+        UserEntry entry, long now, Dictionary<(IsolatedWebSocketManager, long), long> suspects, List<(string, long)> gateReleases)
     {
         var held = 0;
         var places = 0;
@@ -138,10 +148,9 @@ public sealed partial class PooledWebSocketManagerFactory
 
             if (manager.SocketState is WebSocketState.Closed or WebSocketState.Aborted)
             {
-                var key = (manager, generation);
-                if (_suspects.Contains(key))
+                if (IsConfirmed((manager, generation), now, suspects))
                 {
-                    // Dead for a whole audit period and still counted.
+                    // Dead since an earlier audit and still counted: its release path is stuck.
                     fixes++;
                     var number = manager.Number;
                     if (ReleaseSlotsLocked(entry, manager, generation))
@@ -151,8 +160,6 @@ public sealed partial class PooledWebSocketManagerFactory
 
                     continue;
                 }
-
-                suspects.Add(key);
             }
 
             held += manager.HoldsSlot ? 1 : 0;
@@ -160,6 +167,17 @@ public sealed partial class PooledWebSocketManagerFactory
         }
 
         return (held, places, fixes);
+    }
+
+    /// <summary>
+    /// Notes a suspect; true when an earlier audit already saw it, at least <see cref="s_suspectGrace"/> ago, so it is
+    /// a real mismatch and not a release still on its way.
+    /// </summary>
+    private bool IsConfirmed((IsolatedWebSocketManager, long) key, long now, Dictionary<(IsolatedWebSocketManager, long), long> suspects)
+    {
+        var firstSeen = _suspects.TryGetValue(key, out var seen) ? seen : now;
+        suspects[key] = firstSeen;
+        return _suspects.ContainsKey(key) && TimeProvider.GetElapsedTime(firstSeen, now) >= s_suspectGrace;
     }
 
     /// <summary>Test hook: makes a user's count (and the node's) drift from the truth, as a lost release would.</summary>

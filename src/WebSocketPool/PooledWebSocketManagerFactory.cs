@@ -729,18 +729,8 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
     /// Runs a side effect that must not break the path it sits on (a log write, a metric): the release path, timers and
     /// the drain go on whatever a logging provider or a listener throws.
     /// </summary>
-    private void Guard<TState>(Action<PooledWebSocketManagerFactory, TState> action, TState state)
-    {
-        try
-        {
-            action(this, state);
-        }
-#pragma warning disable CA1031 // Diagnostics must never cost a release, a timer or the process.
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-        }
-    }
+    private void Guard<TState>(Action<PooledWebSocketManagerFactory, TState> action, TState state) =>
+        SafeDiagnostics.Run(action, this, state);
 
     internal void OnMessageDropped() => Metrics.MessageDropped();
 
@@ -1026,7 +1016,7 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Log.GateReleaseFailed(_logger, ex);
+            Guard(static (f, e) => Log.GateReleaseFailed(f._logger, e), ex);
         }
     }
 
@@ -1168,7 +1158,7 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
 
     private void OnNearLimit(string userKey, int count, int limit)
     {
-        Log.UserNearLimit(_logger, count, limit);
+        Guard(static (f, state) => Log.UserNearLimit(f._logger, state.count, state.limit), (count, limit));
         try
         {
             UserNearLimit?.Invoke(this, new UserNearLimitEventArgs(userKey, count, limit));
@@ -1177,7 +1167,7 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Log.NearLimitHandlerFailed(_logger, ex);
+            Guard(static (f, e) => Log.NearLimitHandlerFailed(f._logger, e), ex);
         }
     }
 
@@ -1225,7 +1215,7 @@ public sealed partial class PooledWebSocketManagerFactory : IDisposable
     private WebSocketAdmission Reject(string reason, int limit, int current, TimeSpan? retryAfter = null)
     {
         RecordRejection(reason);
-        Log.Rejected(_logger, reason, current, limit);
+        Guard(static (f, state) => Log.Rejected(f._logger, state.reason, state.current, state.limit), (reason, current, limit));
         return Preview(reason, limit, current, retryAfter ?? (reason == RejectionReasons.Draining ? DrainingRetryAfter : RetryAfterBusy));
     }
 

@@ -448,4 +448,39 @@ public sealed class PooledWebSocketManagerFactoryTests(ITestOutputHelper output)
             seen = previous;
         }
     }
+
+    [Fact]
+    public void ReturnToPool_ThreadsReturningAtTheCap_PooledCountMatchesWhatThePoolHolds()
+    {
+        // Arrange: no reuse window, so every release goes to a shared pool that keeps only two.
+        const int Cap = 2;
+        var factory = Create(o =>
+        {
+            o.ReuseWindow = TimeSpan.Zero;
+            o.MaxPooledManagers = Cap;
+            o.MaxConnectionsPerUser = 8;
+            o.MaxConnections = 1_000;
+        });
+
+        // Act: eight threads each lease three managers and give them back, so returns race for the last places.
+        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, thread =>
+        {
+            var user = "u" + thread.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            for (var i = 0; i < 100_000; i++)
+            {
+                var a = factory.TryAdmit(user);
+                var b = factory.TryAdmit(user);
+                var c = factory.TryAdmit(user);
+                factory.Abandon(a);
+                factory.Abandon(b);
+                factory.Abandon(c);
+            }
+        });
+
+        // Assert: the count never exceeds what the pool keeps, and taking every pooled manager brings it to exactly zero.
+        factory.PooledCount.Should().BeInRange(0, Cap);
+        var held = Enumerable.Range(0, Cap + 3).Select(i => factory.TryAdmit("taker" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))).ToList();
+        factory.PooledCount.Should().Be(0, "every manager the count claimed was really in the pool");
+        held.ForEach(h => factory.Abandon(h));
+    }
 }

@@ -59,7 +59,7 @@ internal sealed partial class WebSocketPoolAuditor(
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Log.Failed(logger, ex);
+            SafeDiagnostics.Run(static (l, e) => Log.Failed(l, e), logger, ex);
             return LastResult;
         }
         finally

@@ -163,7 +163,7 @@ internal sealed partial class WebSocketPoolingMiddleware
         _factory.Abandon(admission);
         var reason = decision.RejectionReason!;
         _factory.RecordRejection(reason);
-        Log.GateRefused(_logger, reason);
+        SafeDiagnostics.Run(static (l, r) => Log.GateRefused(l, r), _logger, reason);
         await ProblemResponses.WriteRejectionAsync(context, ToAdmission(decision, admission.Limit)).ConfigureAwait(false);
         return false;
     }
@@ -207,7 +207,7 @@ internal sealed partial class WebSocketPoolingMiddleware
         if (context.WebSockets.IsWebSocketRequest)
         {
             _factory.RecordRejection(reason);
-            Log.Refused(_logger, reason);
+            SafeDiagnostics.Run(static (l, r) => Log.Refused(l, r), _logger, reason);
         }
 
         var admission = new WebSocketAdmission(reason, PooledWebSocketManagerFactory.StatusCodeOf(reason), _options.MaxConnectionsPerUser, 0, retryAfter);

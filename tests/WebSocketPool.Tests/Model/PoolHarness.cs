@@ -24,8 +24,13 @@ internal sealed class PoolHarness
     private static readonly TimeSpan s_deadline = TimeSpan.FromSeconds(20);
 
     private readonly object _sync = new();
+
+    // A kick frees the user's slots at once and the sockets' places in the node's count as they finish closing, a state
+    // the model (which ends them at once) cannot show: kicks and drains run alone, every other operation alongside.
+    private readonly ReaderWriterLockSlim _exclusive = new(LockRecursionPolicy.NoRecursion);
     private readonly List<Lease> _live = [];
     private readonly List<Lease> _ended = [];
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _trace = new();
     private readonly PoolModelConfig _config;
     private readonly WebSocketHandler _handler = new NoOpWebSocketHandler();
 
@@ -52,41 +57,72 @@ internal sealed class PoolHarness
 
     public void Admit(int user)
     {
-        var admission = Factory.TryAdmit(UserKey(user));
-        if (admission.IsAdmitted)
+        _exclusive.EnterReadLock();
+        try
         {
-            lock (_sync)
+            var admission = Factory.TryAdmit(UserKey(user));
+            _trace.Enqueue($"admit u{user}: {admission.RejectionReason ?? "admitted #" + admission.Manager!.Number.ToString(CultureInfo.InvariantCulture)}");
+            if (admission.IsAdmitted)
             {
-                _live.Add(new Lease(user, admission));
+                lock (_sync)
+                {
+                    _live.Add(new Lease(user, admission));
+                }
             }
-        }
 
-        AssertLimits(user);
+            AssertLimits(user);
+        }
+        finally
+        {
+            _exclusive.ExitReadLock();
+        }
     }
 
     public void Abandon(int user)
     {
-        if (Claim(user, LeaseState.Handshake) is { } lease)
+        _exclusive.EnterReadLock();
+        try
         {
-            Factory.Abandon(lease.Admission);
-            Finish(lease);
-            AssertLimits(user);
+            if (Claim(user, LeaseState.Handshake) is { } lease)
+            {
+                _trace.Enqueue($"abandon u{user} #{lease.Number}");
+                Factory.Abandon(lease.Admission);
+                Finish(lease);
+                AssertLimits(user);
+            }
+        }
+        finally
+        {
+            _exclusive.ExitReadLock();
         }
     }
 
     public void Accept(int user)
     {
-        if (Claim(user, LeaseState.Handshake) is not { } lease)
+        _exclusive.EnterReadLock();
+        try
         {
-            return;
-        }
+            if (Claim(user, LeaseState.Handshake) is not { } lease)
+            {
+                return;
+            }
 
-        lease.Pair = new InMemoryWebSocketPair();
-        lease.Handle = new WebSocketConnection(lease.Admission.Manager!, lease.Admission.Generation, lease.Admission.Manager!.GetConnectionId(), UserKey(user));
-        lease.Run = lease.Admission.Manager!.RunAsync(lease.Pair.Server, _handler, CancellationToken.None);
-        Release(lease, LeaseState.Running);
-        WaitQuiet(user);
-        AssertLimits(user);
+            _trace.Enqueue($"accept u{user} #{lease.Number}");
+            lease.Pair = new InMemoryWebSocketPair();
+            lease.Handle = new WebSocketConnection(lease.Admission.Manager!, lease.Admission.Generation, lease.Admission.Manager!.GetConnectionId(), UserKey(user));
+            lease.Run = lease.Admission.Manager!.RunAsync(lease.Pair.Server, _handler, CancellationToken.None);
+
+            // Still claimed while the accept takes effect (a kicked handshake closing, a victim evicted), so no other
+            // operation on the user sees it half done.
+            WaitUntil(() => lease.Run.IsCompleted || lease.Handle.Value.IsActive, user);
+            WaitQuiet(user);
+            Release(lease, LeaseState.Running);
+            AssertLimits(user);
+        }
+        finally
+        {
+            _exclusive.ExitReadLock();
+        }
     }
 
     public void Close(int user) => EndOpen(user, static pair => pair.CloseFromClient());
@@ -95,26 +131,50 @@ internal sealed class PoolHarness
 
     public void Kick(int user)
     {
-        Factory.DisconnectUser(UserKey(user));
-        AssertLimits(user);
-        WaitQuiet(user);
+        _exclusive.EnterWriteLock();
+        try
+        {
+            Factory.DisconnectUser(UserKey(user));
+            AssertLimits(user);
+            WaitQuiet(user);
+        }
+        finally
+        {
+            _exclusive.ExitWriteLock();
+        }
     }
 
     public void Drain()
     {
-        Factory.BeginDrain();
-        for (var u = 0; u < _config.Users; u++)
+        _exclusive.EnterWriteLock();
+        try
         {
-            WaitQuiet(u);
+            Factory.BeginDrain();
+            for (var u = 0; u < _config.Users; u++)
+            {
+                WaitQuiet(u);
+            }
+        }
+        finally
+        {
+            _exclusive.ExitWriteLock();
         }
     }
 
     public void Audit()
     {
-        var result = Factory.Audit();
-        if (result.Mismatches != 0)
+        _exclusive.EnterReadLock();
+        try
         {
-            throw new InvalidOperationException($"The self-audit found {result.Mismatches} mismatches: {this}");
+            var result = Factory.Audit();
+            if (result.Mismatches != 0)
+            {
+                throw new InvalidOperationException($"The self-audit found {result.Mismatches} mismatches: {this}");
+            }
+        }
+        finally
+        {
+            _exclusive.ExitReadLock();
         }
     }
 
@@ -155,57 +215,92 @@ internal sealed class PoolHarness
     public override string ToString()
     {
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"active={Factory.ActiveConnections} draining={Factory.IsDraining}");
+        text.Append(CultureInfo.InvariantCulture, $"{_config} active={Factory.ActiveConnections} draining={Factory.IsDraining}");
         for (var u = 0; u < _config.Users; u++)
         {
             text.Append(CultureInfo.InvariantCulture,
                 $" | u{u}: count={Factory.GetConnectionCount(UserKey(u))} open={CountOf(u, LeaseState.Running)} handshakes={CountOf(u, LeaseState.Handshake)}");
         }
 
+        text.Append(" trace: ").AppendJoin("; ", _trace);
         return text.ToString();
     }
 
     private void EndOpen(int user, Action<InMemoryWebSocketPair> end)
     {
-        if (Claim(user, LeaseState.Running) is not { } lease)
+        _exclusive.EnterReadLock();
+        try
         {
-            return;
-        }
+            if (Claim(user, LeaseState.Running) is not { } lease)
+            {
+                return;
+            }
 
-        end(lease.Pair!);
-        if (!lease.Run!.Wait(s_deadline))
+            _trace.Enqueue($"end u{user} #{lease.Number}");
+            end(lease.Pair!);
+            if (!lease.Run!.Wait(s_deadline))
+            {
+                throw new TimeoutException($"A connection of {UserKey(user)} did not end within {s_deadline}: {this}");
+            }
+
+            Finish(lease);
+            WaitQuiet(user);
+            AssertLimits(user);
+        }
+        finally
         {
-            throw new TimeoutException($"A connection of {UserKey(user)} did not end within {s_deadline}: {this}");
+            _exclusive.ExitReadLock();
         }
-
-        Finish(lease);
-        WaitQuiet(user);
-        AssertLimits(user);
     }
 
-    /// <summary>Takes the first lease of the user in the given state (admission order) for this operation alone.</summary>
+    /// <summary>
+    /// Takes the first lease of the user in the given state (admission order) for this operation alone. It first waits
+    /// for the user's other claiming operations to finish, so that a lease another operation holds is never seen half
+    /// way (taken from the handshakes but not yet among the open connections): each operation then takes effect at one
+    /// point, as linearizability requires. Operations that claim nothing (admit, kick, drain, audit) still run alongside.
+    /// </summary>
     private Lease? Claim(int user, LeaseState state)
     {
-        lock (_sync)
+        var clock = Stopwatch.StartNew();
+        while (true)
         {
-            Retire();
-            Lease? first = null;
-            foreach (var lease in _live)
+            lock (_sync)
             {
-                if (lease.User == user && lease.State == state && (state != LeaseState.Running || lease.Handle!.Value.IsActive)
-                    && (first is null || lease.Number < first.Number))
+                if (!_live.Any(l => l.User == user && l.State == LeaseState.Claimed))
                 {
-                    first = lease;
+                    return ClaimFirst(user, state);
                 }
             }
 
-            if (first is not null)
+            if (clock.Elapsed > s_deadline)
             {
-                first.State = LeaseState.Claimed;
+                throw new TimeoutException($"Another operation on {UserKey(user)} held its lease for over {s_deadline}: {this}");
             }
 
-            return first;
+            Thread.Yield();
         }
+    }
+
+    /// <summary>Under the lock: <see cref="Claim"/> once no other operation holds a lease of the user.</summary>
+    private Lease? ClaimFirst(int user, LeaseState state)
+    {
+        Retire();
+        Lease? first = null;
+        foreach (var lease in _live)
+        {
+            if (lease.User == user && lease.State == state && (state != LeaseState.Running || lease.Handle!.Value.IsActive)
+                && (first is null || lease.Number < first.Number))
+            {
+                first = lease;
+            }
+        }
+
+        if (first is not null)
+        {
+            first.State = LeaseState.Claimed;
+        }
+
+        return first;
     }
 
     private void Release(Lease lease, LeaseState state)
@@ -238,6 +333,20 @@ internal sealed class PoolHarness
                 _live.RemoveAt(i);
                 _ended.Add(lease);
             }
+        }
+    }
+
+    private void WaitUntil(Func<bool> condition, int user)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > s_deadline)
+            {
+                throw new TimeoutException($"A connection of {UserKey(user)} did not settle within {s_deadline}: {this}");
+            }
+
+            Thread.Yield();
         }
     }
 
