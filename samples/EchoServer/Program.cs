@@ -12,6 +12,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
     ContentRootPath = AppContext.BaseDirectory,
 });
 
+builder.Services.AddHttpContextAccessor(); // EchoHandler reads ?group= on connect.
 var pool = builder.Services.AddWebSocketPooling()
     .AddHandler<EchoHandler>()
     .AddUserKeyResolver<QueryStringUserKeyResolver>();
@@ -32,6 +33,9 @@ app.MapHealthChecks("/health", new HealthCheckOptions
     // The status word as the body; 200 for Healthy and Degraded, 503 for Unhealthy (the framework's default codes).
     ResponseWriter = static (context, report) => context.Response.WriteAsync(report.Status.ToString()),
 }).RequireLoopbackUnlessConfigured();
+
+// Demo only: POST /broadcast?text=… and POST /group/{name}/send?text=… (loopback only, like /stats).
+app.MapDiagnosticSends();
 
 app.Run();
 
