@@ -1,12 +1,26 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
 using System.Net.WebSockets;
-using WebSocketPool.Internal;
+using Microsoft.Extensions.Logging;
 
-namespace WebSocketPool;
+namespace WebSocketPool.Internal;
 
-public sealed partial class PooledWebSocketManagerFactory
+/// <summary>
+/// The self-audit: proves the counters against the sockets and repairs what drifted. It never depends on timing for
+/// correctness; it is the safety net under a release that is structural already.
+/// </summary>
+internal sealed class LeaseAudit(
+    TimeProvider timeProvider,
+    UserTable users,
+    ConnectionRegistry registry,
+    SlotLedger ledger,
+    AdmissionGateLink gate,
+    WebSocketPoolMetrics metrics,
+    ILogger logger)
 {
+    private readonly WebSocketPoolMetrics _metrics = metrics;
+    private readonly ILogger _logger = logger;
+
     /// <summary>
     /// How long a suspect must stay one before it is repaired. A release in flight takes microseconds (the socket has
     /// ended; its run's <c>finally</c> is about to release), so audits run back to back must not take it for a stuck one.
@@ -23,17 +37,17 @@ public sealed partial class PooledWebSocketManagerFactory
     /// already dead is repaired when a later audit, at least a second on, still finds it. A repair never overwrites a
     /// concurrent admission.
     /// </summary>
-    internal AuditResult Audit()
+    public AuditResult Run()
     {
         var mismatches = 0;
         var repaired = 0;
         var suspects = new Dictionary<(IsolatedWebSocketManager, long), long>();
-        var now = TimeProvider.GetTimestamp();
+        var now = timeProvider.GetTimestamp();
 
         // Open sockets that count against nothing, and are not closing after a kick or eviction, escape every limit.
         // An accepted socket takes over its pledged slot an instant after it is registered, so only a second sighting
         // is a mismatch.
-        foreach (var (_, manager) in _connections)
+        foreach (var (_, manager) in registry.Open)
         {
             var generation = manager.Generation;
             if (!manager.HoldsSlot && manager.IsOpenForSend && manager.IsCurrent(generation) && manager.SocketState == WebSocketState.Open)
@@ -51,11 +65,11 @@ public sealed partial class PooledWebSocketManagerFactory
 
         // Hold every user's lock at once: the node's count changes only under a user's lock, so it stands still for
         // every user locked here; a user added meanwhile is detected below and the node's count then left alone.
-        var locked = new HashSet<UserEntry>(_users.Count, ReferenceEqualityComparer.Instance);
+        var locked = new HashSet<UserEntry>(users.Count, ReferenceEqualityComparer.Instance);
         var gateReleases = new List<(string User, long Number)>();
         try
         {
-            foreach (var (_, entry) in _users)
+            foreach (var (_, entry) in users.Entries)
             {
                 Monitor.Enter(entry);
                 locked.Add(entry);
@@ -77,7 +91,7 @@ public sealed partial class PooledWebSocketManagerFactory
                     mismatches++;
                     repaired++;
                     entry.Count = held;
-                    UpdateNearLimit(entry);
+                    users.UpdateNearLimit(entry);
                 }
 
                 sum += places;
@@ -85,9 +99,9 @@ public sealed partial class PooledWebSocketManagerFactory
 
             // Read the node's count only now, then make sure every user that could have changed it was locked: a
             // change after this read makes the compare-and-swap below fail, so a concurrent admission is never lost.
-            var observed = Volatile.Read(ref _active);
+            var observed = users.Active;
             var stable = true;
-            foreach (var (_, entry) in _users)
+            foreach (var (_, entry) in users.Entries)
             {
                 if (!locked.Contains(entry))
                 {
@@ -96,7 +110,7 @@ public sealed partial class PooledWebSocketManagerFactory
                 }
             }
 
-            if (stable && sum != observed && Interlocked.CompareExchange(ref _active, sum, observed) == observed)
+            if (stable && sum != observed && users.TryRepairActive(sum, observed))
             {
                 mismatches++;
                 repaired++;
@@ -112,17 +126,17 @@ public sealed partial class PooledWebSocketManagerFactory
 
         foreach (var (user, number) in gateReleases)
         {
-            ReleaseGate(user, number);
+            gate.Release(user, number);
         }
 
         _suspects = suspects;
         if (mismatches > 0)
         {
-            Guard(static (f, state) =>
+            SafeDiagnostics.Run(static (self, state) =>
             {
-                f.Metrics.AuditMismatches(state.Item1);
-                AuditLog.Mismatch(f._logger, state.Item1, state.Item2);
-            }, (mismatches, repaired));
+                self._metrics.AuditMismatches(state.mismatches);
+                PoolLog.AuditMismatch(self._logger, state.mismatches, state.repaired);
+            }, this, (mismatches, repaired));
         }
 
         return new AuditResult(mismatches, repaired, mismatches - repaired);
@@ -153,7 +167,7 @@ public sealed partial class PooledWebSocketManagerFactory
                     // Dead since an earlier audit and still counted: its release path is stuck.
                     fixes++;
                     var number = manager.Number;
-                    if (ReleaseSlotsLocked(entry, manager, generation))
+                    if (ledger.ReleaseAllLocked(entry, manager, generation))
                     {
                         gateReleases.Add((entry.UserKey, number));
                     }
@@ -177,24 +191,17 @@ public sealed partial class PooledWebSocketManagerFactory
     {
         var firstSeen = _suspects.TryGetValue(key, out var seen) ? seen : now;
         suspects[key] = firstSeen;
-        return _suspects.ContainsKey(key) && TimeProvider.GetElapsedTime(firstSeen, now) >= s_suspectGrace;
+        return _suspects.ContainsKey(key) && timeProvider.GetElapsedTime(firstSeen, now) >= s_suspectGrace;
     }
 
     /// <summary>Test hook: makes a user's count (and the node's) drift from the truth, as a lost release would.</summary>
-    internal void InjectCountDriftForTesting(string userKey, int delta)
+    public void InjectCountDriftForTesting(string userKey, int delta)
     {
-        var entry = _users.GetOrAdd(userKey, static key => new UserEntry(key));
+        var entry = users.GetOrAdd(userKey);
         lock (entry)
         {
             entry.Count += delta;
-            Interlocked.Add(ref _active, delta);
+            users.AddToActiveForTesting(delta);
         }
-    }
-
-    private static partial class AuditLog
-    {
-        [Microsoft.Extensions.Logging.LoggerMessage(20, Microsoft.Extensions.Logging.LogLevel.Error,
-            "Self-audit found {Mismatches} mismatches between counted leases and live sockets; repaired {Repaired}.", EventName = "AuditMismatch")]
-        public static partial void Mismatch(Microsoft.Extensions.Logging.ILogger logger, int mismatches, int repaired);
     }
 }

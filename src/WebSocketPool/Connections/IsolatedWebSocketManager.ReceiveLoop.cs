@@ -1,0 +1,162 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using System.Buffers;
+using System.Net.WebSockets;
+
+namespace WebSocketPool;
+
+/// <summary>The receive loop: zero-byte reads while idle, at most one byte past <see cref="WebSocketPoolOptions.MaxMessageBytes"/> buffered, the peer's close.</summary>
+public sealed partial class IsolatedWebSocketManager
+{
+    private async Task ReceiveLoopAsync(WebSocket socket, WebSocketHandler handler, WebSocketConnection connection, CancellationToken cancellationToken)
+    {
+        var max = _factory.Options.MaxMessageBytes;
+
+        // At most one byte past the limit is ever read: that byte is how a message over the limit is recognised.
+        var cap = max + 1;
+        while (true)
+        {
+            // Idle connections hold no receive buffer: wait for data with a zero-byte read, then rent one.
+            var first = await socket.ReceiveAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+            if (first.MessageType == WebSocketMessageType.Close)
+            {
+                OnCloseReceived(socket);
+                return;
+            }
+
+            byte[]? buffer = null;
+            var length = 0;
+            var type = first.MessageType;
+            var end = first.EndOfMessage;
+            var tooBig = false;
+            try
+            {
+                while (!end)
+                {
+                    if (buffer is null || length == Math.Min(buffer.Length, cap))
+                    {
+                        if (length >= cap)
+                        {
+                            tooBig = true;
+                            break;
+                        }
+
+                        var next = ArrayPool<byte>.Shared.Rent(Math.Min(Math.Max(length * 2, 4096), cap));
+                        if (buffer is not null)
+                        {
+                            buffer.AsSpan(0, length).CopyTo(next);
+                            ArrayPool<byte>.Shared.Return(buffer);
+                        }
+
+                        buffer = next;
+                    }
+
+                    var result = await socket.ReceiveAsync(buffer.AsMemory(length, Math.Min(buffer.Length, cap) - length), cancellationToken).ConfigureAwait(false);
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        OnCloseReceived(socket);
+                        return;
+                    }
+
+                    length += result.Count;
+                    end = result.EndOfMessage;
+                }
+
+                if (tooBig || length > max)
+                {
+                    _factory.Metrics.MessageTooBig();
+                    RequestClose(Generation, WebSocketCloseCodes.MessageTooBig, "Message too big.", DisconnectReason.MessageTooBig, discardPending: true);
+                    await DrainUntilCloseAsync(socket, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                if (Volatile.Read(ref _closeRequested) == 1)
+                {
+                    // Closing: the peer may still send until it sees our close frame; such messages are not delivered.
+                    continue;
+                }
+
+                _lastReceivedTimestamp = _factory.TimeProvider.GetTimestamp();
+                _lastReceivedAt = _factory.TimeProvider.GetUtcNow();
+                _factory.Metrics.MessageReceived(length);
+
+                if (!_factory.TryAcquireMessageToken(this))
+                {
+                    if (!await InvokeHandlerAsync(HandlerCallback.RateLimited, handler, connection, default, cancellationToken).ConfigureAwait(false))
+                    {
+                        await DrainUntilCloseAsync(socket, cancellationToken).ConfigureAwait(false);
+                        return;
+                    }
+
+                    MarkRateLimitClose();
+                    continue;
+                }
+
+                var payload = buffer is null ? ReadOnlyMemory<byte>.Empty : buffer.AsMemory(0, length);
+                if (!await InvokeHandlerAsync(HandlerCallback.Message, handler, connection, new WebSocketMessage(type, payload), cancellationToken).ConfigureAwait(false))
+                {
+                    await DrainUntilCloseAsync(socket, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+            }
+            finally
+            {
+                if (buffer is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+        }
+    }
+
+    /// <summary>After the server started closing, reads and discards until the peer's close frame (or the close deadline aborts).</summary>
+    private static async Task DrainUntilCloseAsync(WebSocket socket, CancellationToken cancellationToken)
+    {
+        var scratch = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            while (socket.State is WebSocketState.Open or WebSocketState.CloseSent)
+            {
+                var result = await socket.ReceiveAsync(scratch.AsMemory(), cancellationToken).ConfigureAwait(false);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
+    private void OnCloseReceived(WebSocket socket)
+    {
+        if (Volatile.Read(ref _closeRequested) == 1)
+        {
+            // The peer answered the close frame the server sent.
+            return;
+        }
+
+        SetReason(DisconnectReason.ClientClosed);
+        var code = socket.CloseStatus is { } status ? (int)status : WebSocketCloseCodes.Normal;
+        if (code is 1005 or 1006 or 1015)
+        {
+            code = WebSocketCloseCodes.Normal;
+        }
+
+        RequestClose(Generation, code, null, DisconnectReason.ClientClosed, discardPending: true);
+    }
+
+    /// <summary>A close with 1008 started by the rate-limit callback ends the connection as a policy violation.</summary>
+    private void MarkRateLimitClose()
+    {
+        lock (_sync)
+        {
+            if (_closeRequested == 1 && _closeCode == WebSocketCloseCodes.PolicyViolation && _reason == DisconnectReason.ServerClosed)
+            {
+                _reason = DisconnectReason.PolicyViolation;
+            }
+        }
+    }
+}

@@ -1,0 +1,219 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using System.Net.WebSockets;
+using System.Threading.Channels;
+using WebSocketPool.Internal;
+
+namespace WebSocketPool;
+
+/// <summary>The run of one accepted socket, from its open to the one way out through <see cref="PooledWebSocketManagerFactory"/>.</summary>
+public sealed partial class IsolatedWebSocketManager
+{
+    /// <summary>
+    /// Runs the accepted socket until it ends, then ends the lease. Never throws. Whatever happens inside (a handler, a
+    /// logging provider, the socket), the <c>finally</c> below hands the lease to
+    /// <see cref="PooledWebSocketManagerFactory.EndConnectionAsync"/>, which releases its slots, takes it out of the registry
+    /// and the groups, calls <see cref="WebSocketHandler.OnDisconnectedAsync"/> and returns the manager.
+    /// </summary>
+    internal async Task RunAsync(WebSocket socket, WebSocketHandler handler, CancellationToken requestAborted)
+    {
+        var generation = Generation;
+        var connection = new WebSocketConnection(this, generation, GetConnectionId(), _userKey!);
+        var connected = false;
+        Exception? error = null;
+        Channel<Outbound>? queue = null;
+        try
+        {
+            var options = _factory.Options;
+            queue = Channel.CreateBounded<Outbound>(
+                new BoundedChannelOptions(options.SendQueueCapacity)
+                {
+                    SingleReader = true,
+                    SingleWriter = false,
+                    FullMode = options.SlowConsumerPolicy == SlowConsumerPolicy.DropOldest ? BoundedChannelFullMode.DropOldest : BoundedChannelFullMode.Wait,
+                },
+                options.SlowConsumerPolicy == SlowConsumerPolicy.DropOldest ? s_onDropped : null);
+            bool closedBeforeOpen;
+            lock (_sync)
+            {
+                _socket = socket;
+                _queue = queue;
+
+                // Kicked (or its user disconnected) while the handshake ran: close at once with that code.
+                closedBeforeOpen = _closeRequested == 1;
+            }
+
+            if (closedBeforeOpen)
+            {
+                CompleteQueue(queue);
+            }
+
+            _factory.OnConnectionOpened(this, generation);
+            if (GateVictim is { } gateVictim)
+            {
+                GateVictim = null;
+                await _factory.EvictThroughGateAsync(connection, gateVictim, requestAborted).ConfigureAwait(false);
+            }
+
+            var writer = WriteLoopAsync(socket, queue.Reader);
+            try
+            {
+                using (requestAborted.UnsafeRegister(static s => ((IsolatedWebSocketManager)s!).OnRequestAborted(), this))
+                {
+                    if (closedBeforeOpen)
+                    {
+                        await DrainUntilCloseAsync(socket, requestAborted).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        connected = true;
+                        if (await InvokeHandlerAsync(HandlerCallback.Connected, handler, connection, default, requestAborted).ConfigureAwait(false))
+                        {
+                            await ReceiveLoopAsync(socket, handler, connection, requestAborted).ConfigureAwait(false);
+                        }
+                        else
+                        {
+                            // OnConnectedAsync threw and the 1011 close is on its way: wait for the peer's answer (bounded by
+                            // the close deadline) instead of aborting at once, which would reset the socket before the frame.
+                            await DrainUntilCloseAsync(socket, requestAborted).ConfigureAwait(false);
+                        }
+                    }
+                }
+            }
+#pragma warning disable CA1031 // Every failure of the socket ends this connection only; it is classified, never rethrown.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                error = ex;
+                SetReason(DisconnectClassifier.Classify(socket, ex, _factory.Options.KeepAliveInterval > TimeSpan.Zero));
+            }
+            finally
+            {
+                CompleteQueue(queue);
+
+                // The write loop catches everything itself; it ends once the queue is drained or the socket is gone.
+                await writer.ConfigureAwait(false);
+            }
+        }
+#pragma warning disable CA1031 // Whatever failed before the loops started, the lease still ends below.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            error ??= ex;
+            SetReason(DisconnectReason.Aborted);
+        }
+        finally
+        {
+            if (queue is not null)
+            {
+                CompleteQueue(queue);
+            }
+
+            var disconnect = EndSocket(socket, error);
+            await _factory.EndConnectionAsync(this, generation, connection, disconnect, connected ? handler : null).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Aborts the socket if it did not close, disposes it and describes how the connection ended. Never throws.</summary>
+    private WebSocketDisconnect EndSocket(WebSocket socket, Exception? error)
+    {
+        var state = WebSocketState.Aborted;
+        WebSocketCloseStatus? status = null;
+        try
+        {
+            state = socket.State;
+            status = socket.CloseStatus;
+            if (state != WebSocketState.Closed)
+            {
+                SetReason(DisconnectReason.Aborted);
+                AbortQuietly(socket);
+            }
+        }
+#pragma warning disable CA1031 // A socket that cannot even report its state has ended all the same.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            SetReason(DisconnectReason.Aborted);
+        }
+
+        // A close the server started reports the server's code, not the code the peer echoed back.
+        var closeRequested = Volatile.Read(ref _closeRequested) == 1;
+        var closed = state == WebSocketState.Closed;
+        var serverClosed = closeRequested && closed && _reason != DisconnectReason.ClientClosed;
+        var closeCode = serverClosed ? _closeCode : (int?)status ?? (closeRequested && closed ? _closeCode : null);
+        try
+        {
+            socket.Dispose();
+        }
+#pragma warning disable CA1031 // Disposing an ended socket can fail once its request has finished; nothing is left to free.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+
+        return new WebSocketDisconnect(_reason ?? DisconnectReason.Aborted, closeCode, error);
+    }
+
+    private static void AbortQuietly(WebSocket socket)
+    {
+        try
+        {
+            socket.Abort();
+        }
+#pragma warning disable CA1031 // Aborting a socket whose request already finished throws ObjectDisposedException; it is gone either way.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    private void CompleteQueue(Channel<Outbound> queue)
+    {
+        // Set before completing: a write the completed queue refuses always sees it and is not taken for a slow consumer.
+        _queueCompleted = true;
+        queue.Writer.TryComplete();
+    }
+
+    /// <summary>
+    /// Runs one handler callback. The callback is started inside the try block, so that an override which throws before
+    /// returning its task (a non-async method) costs its connection like one whose task faults, instead of escaping
+    /// <see cref="RunAsync"/> and leaving the lease unreleased.
+    /// </summary>
+    /// <returns><see langword="false"/> when the handler threw and the connection is now closing with 1011.</returns>
+    private async ValueTask<bool> InvokeHandlerAsync(
+        HandlerCallback callback, WebSocketHandler handler, WebSocketConnection connection, WebSocketMessage message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (callback == HandlerCallback.Connected)
+            {
+                await handler.OnConnectedAsync(connection, cancellationToken).ConfigureAwait(false);
+            }
+            else if (callback == HandlerCallback.RateLimited)
+            {
+                await handler.OnRateLimitedAsync(connection, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await handler.OnMessageAsync(connection, message, cancellationToken).ConfigureAwait(false);
+            }
+
+            return true;
+        }
+#pragma warning disable CA1031 // A handler's failure costs its own connection, never the server.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _factory.OnHandlerError(connection, ex);
+            RequestClose(Generation, WebSocketCloseCodes.InternalError, "Internal server error.", DisconnectReason.HandlerError, discardPending: true);
+            return false;
+        }
+    }
+
+    private enum HandlerCallback
+    {
+        Connected,
+        Message,
+        RateLimited,
+    }
+}

@@ -1,0 +1,122 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using System.Net.WebSockets;
+using System.Threading.Channels;
+
+namespace WebSocketPool;
+
+/// <summary>The single writer draining the bounded outbound queue, and the queueing itself (the slow-consumer policy).</summary>
+public sealed partial class IsolatedWebSocketManager
+{
+    private static readonly Action<Outbound> s_onDropped = static _ => s_droppedOldest = true;
+
+    // Set by the DropOldest callback during this thread's TryWrite, so the sender learns that its write dropped one.
+    [ThreadStatic]
+    private static bool s_droppedOldest;
+
+    /// <summary>
+    /// The single writer of a connection. A send that completes at once (the usual case) touches no timer; one that has
+    /// to wait arms the send deadline once (one timer-queue operation) and simply leaves it to lapse afterwards. Never
+    /// throws: any failure, including one from <c>CloseOutputAsync</c>, aborts the socket and ends the loop.
+    /// </summary>
+    private async Task WriteLoopAsync(WebSocket socket, ChannelReader<Outbound> reader)
+    {
+        try
+        {
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var message))
+                {
+                    if (_discardPending)
+                    {
+                        continue;
+                    }
+
+                    var send = socket.SendAsync(message.Payload, message.Type, endOfMessage: true, CancellationToken.None);
+                    if (!send.IsCompleted)
+                    {
+                        ArmDeadline(_factory.Options.SendTimeout);
+                        await send.ConfigureAwait(false);
+                        Volatile.Write(ref _deadlineGeneration, 0);
+                    }
+                    else
+                    {
+                        send.GetAwaiter().GetResult();
+                    }
+
+                    _factory.Metrics.MessageSent(message.Payload.Length);
+                }
+            }
+
+            if (Volatile.Read(ref _closeRequested) == 1 && socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                ArmDeadline(_factory.Options.SendTimeout);
+                await socket.CloseOutputAsync((WebSocketCloseStatus)_closeCode, _closeDescription, CancellationToken.None).ConfigureAwait(false);
+
+                // The closing handshake gets the same budget as one send; a peer that never answers is aborted.
+                ArmDeadline(_factory.Options.SendTimeout);
+            }
+        }
+#pragma warning disable CA1031 // A failed send or close costs this connection only: abort it, never let it escape.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            SetReason(DisconnectReason.Aborted);
+            AbortQuietly(socket);
+            if (ex is not (WebSocketException or OperationCanceledException or IOException or ObjectDisposedException
+                    or Microsoft.AspNetCore.Connections.ConnectionAbortedException))
+            {
+                _factory.OnUnexpectedFailure("write loop", ex);
+            }
+        }
+    }
+
+    /// <summary>Queues a message if <paramref name="generation"/> is still the current lease.</summary>
+    internal SendResult Enqueue(long generation, ReadOnlyMemory<byte> payload, WebSocketMessageType type)
+    {
+        // Read the generation, then the queue, then the generation again: a queue read between two equal readings
+        // belongs to that lease (a new lease always creates a new queue), so a stale handle cannot reach it.
+        if (Volatile.Read(ref _generation) != generation)
+        {
+            return SendResult.StaleHandle;
+        }
+
+        var queue = Volatile.Read(ref _queue);
+        if (Volatile.Read(ref _generation) != generation)
+        {
+            return SendResult.StaleHandle;
+        }
+
+        if (queue is null || _queueCompleted || Volatile.Read(ref _closeRequested) == 1)
+        {
+            return SendResult.Closed;
+        }
+
+        s_droppedOldest = false;
+        if (queue.Writer.TryWrite(new Outbound(payload, type)))
+        {
+            // The channel calls its drop callback on the writing thread, inside TryWrite.
+            var dropped = s_droppedOldest;
+            s_droppedOldest = false;
+            if (dropped)
+            {
+                _factory.OnMessageDropped();
+            }
+
+            return dropped ? SendResult.QueuedDroppedOldest : SendResult.Queued;
+        }
+
+        if (_queueCompleted || Volatile.Read(ref _closeRequested) == 1)
+        {
+            // Refused because the connection is closing or closed, not because the peer is slow.
+            return SendResult.Closed;
+        }
+
+        // Only the Wait mode refuses a write on a full queue: the peer does not keep up.
+        _factory.OnSlowConsumer(this);
+        RequestClose(generation, WebSocketCloseCodes.SlowConsumer, "Slow consumer.", DisconnectReason.SlowConsumer, discardPending: true);
+        return SendResult.SlowConsumerDisconnected;
+    }
+
+    internal readonly record struct Outbound(ReadOnlyMemory<byte> Payload, WebSocketMessageType Type);
+}

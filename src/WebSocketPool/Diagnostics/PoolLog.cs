@@ -1,0 +1,64 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using Microsoft.Extensions.Logging;
+
+namespace WebSocketPool.Internal;
+
+/// <summary>
+/// The pool's log events, with fixed ids and names (docs/observability.md lists them). They are written with the logger
+/// of <see cref="PooledWebSocketManagerFactory"/>, so their category stays the one users filter on. User keys and message
+/// payloads are never logged: keys may be personal data, payloads anything at all.
+/// </summary>
+internal static partial class PoolLog
+{
+    [LoggerMessage(1, LogLevel.Information, "WebSocket refused before the upgrade: {Reason} ({Current}/{Limit}).", EventName = "ConnectionRejected")]
+    public static partial void Rejected(ILogger logger, string reason, int current, int limit);
+
+    [LoggerMessage(2, LogLevel.Debug, "WebSocket {ConnectionId} connected.", EventName = "Connected")]
+    public static partial void Connected(ILogger logger, string connectionId);
+
+    [LoggerMessage(3, LogLevel.Debug, "WebSocket {ConnectionId} ended: {Reason} (close code {CloseCode}).", EventName = "Disconnected")]
+    public static partial void Disconnected(ILogger logger, string connectionId, DisconnectReason reason, int? closeCode);
+
+    [LoggerMessage(4, LogLevel.Information, "WebSocket {ConnectionId} evicted (4001): replaced by a newer connection of the same user.", EventName = "ConnectionEvicted")]
+    public static partial void Evicted(ILogger logger, string connectionId);
+
+    [LoggerMessage(5, LogLevel.Information, "WebSocket {ConnectionId} kicked with close code {CloseCode}.", EventName = "ConnectionKicked")]
+    public static partial void Kicked(ILogger logger, string connectionId, int closeCode);
+
+    [LoggerMessage(6, LogLevel.Warning, "WebSocket {ConnectionId} is a slow consumer: its send queue overflowed; closing with 4002.", EventName = "SlowConsumer")]
+    public static partial void SlowConsumer(ILogger logger, string connectionId);
+
+    [LoggerMessage(7, LogLevel.Information, "WebSocket {ConnectionId} stopped answering keep-alive pings and was aborted.", EventName = "KeepAliveTimeout")]
+    public static partial void KeepAliveTimeout(ILogger logger, string connectionId);
+
+    [LoggerMessage(8, LogLevel.Warning, "WebSocket {ConnectionId}: a send or the closing handshake exceeded the send timeout; aborting.", EventName = "SendTimeout")]
+    public static partial void SendTimedOut(ILogger logger, string connectionId);
+
+    [LoggerMessage(9, LogLevel.Error, "The WebSocket handler failed for connection {ConnectionId}; closing it with 1011.", EventName = "HandlerFailed")]
+    public static partial void HandlerFailed(ILogger logger, string connectionId, Exception exception);
+
+    [LoggerMessage(10, LogLevel.Information, "Draining WebSockets: sending 1001 to {Count} open connections.", EventName = "DrainStarted")]
+    public static partial void DrainStarted(ILogger logger, int count);
+
+    [LoggerMessage(11, LogLevel.Warning, "Drain timeout reached: aborting {Count} WebSockets that did not close.", EventName = "DrainAborted")]
+    public static partial void DrainAborted(ILogger logger, int count);
+
+    [LoggerMessage(12, LogLevel.Information, "Drain finished after {ElapsedMs:F0} ms; {Left} WebSockets left.", EventName = "DrainFinished")]
+    public static partial void DrainFinished(ILogger logger, double elapsedMs, int left);
+
+    [LoggerMessage(13, LogLevel.Warning, "A user reached {Connections} of {Limit} allowed connections (alert threshold).", EventName = "UserNearLimit")]
+    public static partial void UserNearLimit(ILogger logger, int connections, int limit);
+
+    [LoggerMessage(14, LogLevel.Error, "A UserNearLimit subscriber threw.", EventName = "NearLimitHandlerFailed")]
+    public static partial void NearLimitHandlerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(15, LogLevel.Error, "The admission gate threw while releasing a connection's slot.", EventName = "GateReleaseFailed")]
+    public static partial void GateReleaseFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(16, LogLevel.Error, "WebSocketPool caught an unexpected failure in its {Where}; the connection it concerned was ended.", EventName = "UnexpectedFailure")]
+    public static partial void UnexpectedFailure(ILogger logger, string where, Exception exception);
+
+    [LoggerMessage(20, LogLevel.Error, "Self-audit found {Mismatches} mismatches between counted leases and live sockets; repaired {Repaired}.", EventName = "AuditMismatch")]
+    public static partial void AuditMismatch(ILogger logger, int mismatches, int repaired);
+}

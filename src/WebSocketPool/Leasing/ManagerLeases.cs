@@ -1,0 +1,254 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.ObjectPool;
+
+namespace WebSocketPool.Internal;
+
+/// <summary>
+/// Where managers come from and go back to: a user's freed manager stays warm for that user for
+/// <see cref="WebSocketPoolOptions.ReuseWindow"/> (at most <see cref="WebSocketPoolOptions.MaxConnectionsPerUser"/> of
+/// them), then is reset and returned to the shared <see cref="DefaultObjectPool{T}"/>. Nothing here is needed for
+/// correctness: the sweep only returns memory, and the same trimming happens whenever the user is touched.
+/// </summary>
+internal sealed class ManagerLeases : IDisposable
+{
+    private static readonly long s_ticksPerMillisecond = Math.Max(1, TimeProvider.System.TimestampFrequency / 1000);
+
+    private readonly DefaultObjectPool<IsolatedWebSocketManager> _pool;
+    private readonly WebSocketPoolOptions _options;
+    private readonly TimeProvider _timeProvider;
+    private readonly UserTable _users;
+    private readonly SlotLedger _ledger;
+    private readonly AdmissionGateLink _gate;
+    private readonly GroupRegistry _groups;
+    private readonly Func<bool> _draining;
+    private readonly ILogger _logger;
+    private readonly ITimer? _sweepTimer;
+    private readonly bool _systemClock;
+    private int _pooled;
+    private int _warm;
+    private long _nextNumber;
+
+    public ManagerLeases(
+        PooledWebSocketManagerFactory factory,
+        WebSocketPoolOptions options,
+        TimeProvider timeProvider,
+        UserTable users,
+        SlotLedger ledger,
+        AdmissionGateLink gate,
+        GroupRegistry groups,
+        Func<bool> draining,
+        ILogger logger)
+    {
+        _options = options;
+        _timeProvider = timeProvider;
+        _users = users;
+        _ledger = ledger;
+        _gate = gate;
+        _groups = groups;
+        _draining = draining;
+        _logger = logger;
+        _systemClock = ReferenceEquals(timeProvider, TimeProvider.System);
+        _pool = new DefaultObjectPool<IsolatedWebSocketManager>(new ManagerPoolPolicy(factory), Math.Max(1, options.MaxPooledManagers));
+
+        // Rate-limit buckets also keep a user's entry until they refill; without the sweep, users who never come back
+        // would leave their entries behind when there is no reuse window (then a sweep a minute is plenty).
+        if (options.ReuseWindow > TimeSpan.Zero || options.ConnectRateLimit > 0 || options.MessageRateLimit > 0)
+        {
+            var basis = options.ReuseWindow > TimeSpan.Zero ? options.ReuseWindow.Ticks / 2 : TimeSpan.TicksPerMinute;
+            var period = TimeSpan.FromTicks(Math.Clamp(basis, TimeSpan.TicksPerSecond, TimeSpan.TicksPerMinute));
+            _sweepTimer = timeProvider.CreateTimer(static s => ((ManagerLeases)s!).Sweep(), this, period, period);
+        }
+    }
+
+    public int PooledCount => Volatile.Read(ref _pooled);
+
+    public int WarmCount => Volatile.Read(ref _warm);
+
+    /// <summary>Under the user's lock: leases a warm manager of the user, else one from the shared pool, for a new connection.</summary>
+    public (IsolatedWebSocketManager Manager, long Generation) Lease(UserEntry entry, string userKey, bool holdsSlot)
+    {
+        IsolatedWebSocketManager manager;
+        if (entry.Warm.Count > 0)
+        {
+            manager = entry.Warm[^1];
+            entry.Warm.RemoveAt(entry.Warm.Count - 1);
+            manager.WarmSince = 0;
+            Interlocked.Decrement(ref _warm);
+        }
+        else
+        {
+            manager = _pool.Get();
+            if (manager.WarmSince == -1)
+            {
+                // Came from the shared pool rather than being created.
+                manager.WarmSince = 0;
+                Interlocked.Decrement(ref _pooled);
+            }
+        }
+
+        var number = Interlocked.Increment(ref _nextNumber);
+        var generation = manager.BeginLease(userKey, entry, number, holdsSlot);
+        entry.Active.Add(manager);
+        return (manager, generation);
+    }
+
+    /// <summary>
+    /// Ends a lease: releases whatever it still holds (by then nothing, on every path but a bug's), wipes it, keeps it
+    /// warm for its user or pools it.
+    /// </summary>
+    public void Return(IsolatedWebSocketManager manager, long generation)
+    {
+        // A lease that is no longer current holds nothing and has already ended.
+        if (!manager.IsCurrent(generation) || manager.Entry is not { } entry)
+        {
+            return;
+        }
+
+        // Groups are left when the socket ends; this is for a lease that never had one. Before the user's lock, as
+        // everywhere: a join racing this release is refused once RemoveAll has run.
+        _groups.RemoveAll(manager);
+
+        var toPool = false;
+        var released = false;
+        long number = 0;
+        lock (entry)
+        {
+            if (!manager.IsCurrent(generation))
+            {
+                // Another caller ended this lease first.
+                return;
+            }
+
+            number = manager.Number;
+            released = _ledger.ReleaseAllLocked(entry, manager, generation);
+            entry.Active.Remove(manager);
+            manager.EndLease();
+            if (_options.ReuseWindow > TimeSpan.Zero && entry.Warm.Count < _options.MaxConnectionsPerUser && !_draining())
+            {
+                manager.WarmSince = WarmClock();
+                entry.Warm.Add(manager);
+                Interlocked.Increment(ref _warm);
+            }
+            else
+            {
+                toPool = true;
+            }
+
+            _users.TryRemove(entry);
+        }
+
+        if (released)
+        {
+            _gate.Release(entry.UserKey, number);
+        }
+
+        if (toPool)
+        {
+            ReturnToPool(manager);
+        }
+    }
+
+    /// <summary>Under the entry's lock: takes out warm managers past the reuse window, for pooling outside the lock.</summary>
+    public List<IsolatedWebSocketManager>? TrimWarm(UserEntry entry) => TrimWarm(entry, WarmClock());
+
+    public void ReturnToPool(List<IsolatedWebSocketManager>? managers)
+    {
+        if (managers is not null)
+        {
+            foreach (var manager in managers)
+            {
+                ReturnToPool(manager);
+            }
+        }
+    }
+
+    /// <summary>Returns warm managers older than the reuse window to the shared pool. Memory only; never throws.</summary>
+    public void Sweep()
+    {
+        try
+        {
+            var now = WarmClock();
+            foreach (var (_, entry) in _users.Entries)
+            {
+                List<IsolatedWebSocketManager>? expired = null;
+                lock (entry)
+                {
+                    if (entry.Removed)
+                    {
+                        continue;
+                    }
+
+                    expired = TrimWarm(entry, now);
+                    _users.TryRemove(entry);
+                }
+
+                ReturnToPool(expired);
+            }
+        }
+#pragma warning disable CA1031 // A timer callback must never throw: that would end the process.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            SafeDiagnostics.Run(static (l, e) => PoolLog.UnexpectedFailure(l, "warm-manager sweep", e), _logger, ex);
+        }
+    }
+
+    public void Dispose() => _sweepTimer?.Dispose();
+
+    private void ReturnToPool(IsolatedWebSocketManager manager)
+    {
+        // Reserve a place in the count before returning: two threads returning at once cannot both take the last place,
+        // so the count never exceeds what the pool (of the same capacity) actually keeps.
+        var pooled = Volatile.Read(ref _pooled);
+        while (true)
+        {
+            if (pooled >= _options.MaxPooledManagers)
+            {
+                manager.TryReset();
+                manager.DisposeTimer();
+                return;
+            }
+
+            var seen = Interlocked.CompareExchange(ref _pooled, pooled + 1, pooled);
+            if (seen == pooled)
+            {
+                break;
+            }
+
+            pooled = seen;
+        }
+
+        // DefaultObjectPool resets through the policy, which also marks the manager (WarmSince -1, "in the shared pool")
+        // before storing it: a concurrent Get always sees the mark, so the pooled count never drifts.
+        _pool.Return(manager);
+    }
+
+    /// <summary>
+    /// The clock that stamps and ages warm managers (<see cref="IsolatedWebSocketManager.WarmSince"/>), in
+    /// <see cref="TimeProvider"/> timestamp units. With the system clock it reads the coarse tick count: a profile of
+    /// lease + release put a fifth of its time in the two precise clock reads, while aging a warm manager against a
+    /// reuse window of seconds needs no better than a few milliseconds. Any other provider (a test's fake clock) is read
+    /// as is. Only warm ages use this clock, so stamps and comparisons never mix the two.
+    /// </summary>
+    private long WarmClock() => _systemClock ? Environment.TickCount64 * s_ticksPerMillisecond : _timeProvider.GetTimestamp();
+
+    private List<IsolatedWebSocketManager>? TrimWarm(UserEntry entry, long now)
+    {
+        List<IsolatedWebSocketManager>? expired = null;
+        for (var i = entry.Warm.Count - 1; i >= 0; i--)
+        {
+            var manager = entry.Warm[i];
+            if (_timeProvider.GetElapsedTime(manager.WarmSince, now) >= _options.ReuseWindow)
+            {
+                entry.Warm.RemoveAt(i);
+                Interlocked.Decrement(ref _warm);
+                manager.WarmSince = 0;
+                (expired ??= []).Add(manager);
+            }
+        }
+
+        return expired;
+    }
+}
