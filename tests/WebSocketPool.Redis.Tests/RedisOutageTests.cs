@@ -167,6 +167,45 @@ public sealed class RedisOutageTests(RedisServerFixture redis, ITestOutputHelper
         await Clients.WaitUntilAsync(async () => await a.NoLeasesInRedisAsync(), Clients.Deadline, "no lease is left behind");
     }
 
+    [Fact]
+    public async Task RedisDown_FailClosedUnderEvictOldest_RefusedNewcomerEvictsNoOne()
+    {
+        // Arrange: the user is at the limit on this node, and the node would evict the oldest for a newcomer.
+        var prefix = "t" + Guid.NewGuid().ToString("N")[..12];
+        await using var a = await PoolNode.StartAsync(redis.Server.Configuration, prefix, o =>
+        {
+            o.MaxConnectionsPerUser = 1;
+            o.OverflowPolicy = OverflowPolicy.EvictOldest;
+        }, r => r.FailurePolicy = RedisFailurePolicy.FailClosed);
+        var open = await a.ConnectAsync("uma");
+        try
+        {
+            await redis.Server.ShutdownAsync();
+            await Clients.WaitUntilAsync(async () => await a.RedisHealthAsync() == HealthStatus.Unhealthy, s_reconnect, "A reports Unhealthy");
+
+            // Act: the node admits the newcomer in place of the open connection, then the cluster gate refuses it.
+            var status = await a.TryConnectStatusAsync("uma");
+
+            // Assert: 503 cluster_unavailable, and the connection it would have replaced was never touched.
+            status.Should().Be(503);
+            await open.SendTextAsync("still here");
+            (await open.ReceiveTextAsync()).Should().Be("still here", "an eviction happens only once the newcomer is accepted");
+            a.Factory.GetConnectionCount("uma").Should().Be(1);
+            a.Factory.ActiveConnections.Should().Be(1);
+            a.Factory.GetSnapshot().Evicted.Should().Be(0);
+        }
+        finally
+        {
+            if (!await PingableAsync())
+            {
+                await redis.Server.StartAsync();
+            }
+        }
+
+        await open.CloseQuietlyAsync();
+        await Clients.WaitUntilAsync(async () => await a.NoLeasesInRedisAsync(), s_reconnect, "no lease is left behind");
+    }
+
     [Theory]
     [InlineData(RedisFailurePolicy.FailOpen, 101)]
     [InlineData(RedisFailurePolicy.FailClosed, 503)]
