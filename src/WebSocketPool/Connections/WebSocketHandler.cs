@@ -36,8 +36,12 @@ public abstract class WebSocketHandler
     }
 
     /// <summary>
-    /// Called once after the connection ended, on every path. The lease is already released; sends through
-    /// <paramref name="connection"/> return <see cref="SendResult.StaleHandle"/>.
+    /// Called once after the connection ended, on every path, for every connection whose
+    /// <see cref="OnConnectedAsync"/> was called (a connection kicked during its handshake is closed at once and reaches
+    /// neither). The slot is already released, and the connection has left the registry and its groups, so sends through
+    /// <paramref name="connection"/> return <see cref="SendResult.Closed"/>; <see cref="WebSocketConnection.Items"/> is
+    /// still usable here for clean-up. The lease ends when this returns (even if it throws), after which the handle is
+    /// stale.
     /// </summary>
     /// <param name="connection">The connection that ended.</param>
     /// <param name="disconnect">How it ended.</param>
