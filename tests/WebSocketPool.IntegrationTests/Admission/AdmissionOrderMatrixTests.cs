@@ -9,7 +9,7 @@ using Microsoft.Extensions.Time.Testing;
 using WebSocketPool.Internal;
 using WebSocketPool.IntegrationTests.Infrastructure;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Admission;
 
 /// <summary>
 /// The admission order, draining &gt; origin &gt; unauthenticated &gt; rate_limited &gt; global_limit &gt; user_limit, checked

@@ -7,9 +7,10 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using WebSocketPool.IntegrationTests.Connections;
 using WebSocketPool.IntegrationTests.Infrastructure;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Admission;
 
 /// <summary>
 /// Every refusal is decided on the HTTP request, before the upgrade, and answered with a status, <c>Connection: close</c>

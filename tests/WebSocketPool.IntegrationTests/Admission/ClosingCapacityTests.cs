@@ -3,9 +3,10 @@
 using System.Diagnostics;
 using System.Net.WebSockets;
 using Microsoft.Extensions.DependencyInjection;
+using WebSocketPool.IntegrationTests.Connections;
 using WebSocketPool.IntegrationTests.Infrastructure;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Admission;
 
 /// <summary>
 /// <see cref="WebSocketPoolOptions.MaxConnections"/> bounds the sockets the node holds: handshakes in progress, open

@@ -1,10 +1,11 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
 using Microsoft.Extensions.DependencyInjection;
+using WebSocketPool.IntegrationTests.Connections;
 using WebSocketPool.IntegrationTests.Infrastructure;
 using WebSocketPool.IntegrationTests.Reliability;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Admission;
 
 /// <summary>
 /// Under <see cref="OverflowPolicy.EvictOldest"/> a user's oldest connection is closed with 4001 only once the newcomer

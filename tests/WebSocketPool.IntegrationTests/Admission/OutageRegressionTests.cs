@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using WebSocketPool.IntegrationTests.Infrastructure;
 using Xunit.Abstractions;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Admission;
 
 /// <summary>
 /// The failure the pool exists to prevent: a user who opens and closes connections quickly must never be locked out,

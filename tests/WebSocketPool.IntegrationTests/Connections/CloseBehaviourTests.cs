@@ -4,7 +4,7 @@ using System.Net.WebSockets;
 using Microsoft.Extensions.DependencyInjection;
 using WebSocketPool.IntegrationTests.Infrastructure;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Connections;
 
 /// <summary>
 /// What a connection's end may and may not touch: the items bag is still the app's during

@@ -3,7 +3,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using WebSocketPool.IntegrationTests.Infrastructure;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Connections;
 
 /// <summary>
 /// Kicking a user also ends the user's connections that are still in their handshake: a connection admitted by the node

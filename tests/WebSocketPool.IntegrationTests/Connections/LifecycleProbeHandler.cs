@@ -2,7 +2,7 @@
 
 using System.Collections.Concurrent;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Connections;
 
 /// <summary>
 /// Echoes every message; leaves a mark in <see cref="WebSocketConnection.Items"/> on connect and records what

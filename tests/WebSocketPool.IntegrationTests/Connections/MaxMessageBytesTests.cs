@@ -4,7 +4,7 @@ using System.Net.WebSockets;
 using Microsoft.Extensions.DependencyInjection;
 using WebSocketPool.IntegrationTests.Infrastructure;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Connections;
 
 /// <summary>
 /// <see cref="WebSocketPoolOptions.MaxMessageBytes"/> is exact: the byte that takes a message over the limit closes the

@@ -5,7 +5,7 @@ using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using WebSocketPool.IntegrationTests.Infrastructure;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Connections;
 
 /// <summary>
 /// Close codes and reasons are checked where they enter the public API: the codes an app may send are exactly

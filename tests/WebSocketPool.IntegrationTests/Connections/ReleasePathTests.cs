@@ -6,7 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using WebSocketPool.IntegrationTests.Infrastructure;
 using Xunit.Abstractions;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Connections;
 
 /// <summary>A lease is released on every path out of a connection, and the counts return to 0 afterwards.</summary>
 public sealed class ReleasePathTests(ITestOutputHelper output)

@@ -5,7 +5,7 @@ using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using WebSocketPool.IntegrationTests.Infrastructure;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Connections;
 
 /// <summary>
 /// A handle kept by the app after its lease ended can never reach the next user's socket, even when the very same

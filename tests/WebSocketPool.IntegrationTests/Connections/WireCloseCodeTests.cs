@@ -7,7 +7,7 @@ using WebSocketPool.IntegrationTests.Infrastructure;
 using WebSocketPool.IntegrationTests.Messaging;
 using WebSocketPool.IntegrationTests.Reliability;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Connections;
 
 /// <summary>
 /// Close codes and refusals as the peer sees them on the wire, for the paths no other test pins down exactly: 4002 after

@@ -9,7 +9,7 @@ using WebSocketPool.Internal;
 using WebSocketPool.IntegrationTests.Infrastructure;
 using WebSocketPool.IntegrationTests.Messaging;
 
-namespace WebSocketPool.IntegrationTests.Observability;
+namespace WebSocketPool.IntegrationTests.Diagnostics;
 
 public sealed class AuditTests
 {

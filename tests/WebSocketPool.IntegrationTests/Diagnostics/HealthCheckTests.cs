@@ -9,7 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using WebSocketPool.IntegrationTests.Infrastructure;
 
-namespace WebSocketPool.IntegrationTests.Observability;
+namespace WebSocketPool.IntegrationTests.Diagnostics;
 
 public sealed class HealthCheckTests
 {

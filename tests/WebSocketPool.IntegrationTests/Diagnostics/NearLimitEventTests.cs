@@ -4,7 +4,7 @@ using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using WebSocketPool.IntegrationTests.Infrastructure;
 
-namespace WebSocketPool.IntegrationTests.Observability;
+namespace WebSocketPool.IntegrationTests.Diagnostics;
 
 public sealed class NearLimitEventTests
 {

@@ -6,7 +6,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using WebSocketPool.IntegrationTests.Infrastructure;
 
-namespace WebSocketPool.IntegrationTests.Observability;
+namespace WebSocketPool.IntegrationTests.Diagnostics;
 
 public sealed class SnapshotTests
 {

@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Hosting;
 
 /// <summary>
 /// Options are validated when the host starts: a bad value, a rule across options, or an unknown key in the

@@ -6,10 +6,11 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using WebSocketPool.IntegrationTests.Connections;
 using WebSocketPool.IntegrationTests.Infrastructure;
 using WebSocketPool.Internal;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Hosting;
 
 /// <summary>How an app wires the pool: <c>UseWebSocketPooling()</c> on real Kestrel, after <c>UseAuthentication()</c>.</summary>
 public sealed class PipelineTests

@@ -1,9 +1,8 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
 using System.Net.WebSockets;
-using WebSocketPool.IntegrationTests.Infrastructure;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Infrastructure;
 
 /// <summary>Handshakes whose refusal status a test needs, and reading a close frame with a deadline that names itself.</summary>
 internal static class CloseTestClient

@@ -2,7 +2,7 @@
 
 using System.Collections.Concurrent;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Infrastructure;
 
 /// <summary>
 /// Echoes every message; throws on the text <c>boom</c> (before returning a task), faults its task on

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Infrastructure;
 
 /// <summary>A test-only authentication scheme: the <c>X-Test-User</c> header names the user.</summary>
 internal sealed class HeaderAuthenticationHandler(

@@ -2,7 +2,7 @@
 
 using System.Collections.Concurrent;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Infrastructure;
 
 /// <summary>
 /// An <see cref="IWebSocketAdmissionGate"/> whose decisions a test scripts by attempt number (1 for the first upgrade the

@@ -5,7 +5,7 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text.Json;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Infrastructure;
 
 /// <summary>
 /// Sends a WebSocket upgrade request through a plain <see cref="HttpClient"/>, so that a refusal's status, headers and

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using WebSocketPool.Internal;
 
-namespace WebSocketPool.Tests.Observability;
+namespace WebSocketPool.Tests.Diagnostics;
 
 /// <summary>A factory with its auditor and health check on a fake clock, without sockets: admissions stand for handshakes in progress.</summary>
 internal sealed class ObservabilityFixture : IDisposable

@@ -3,7 +3,7 @@
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using WebSocketPool.Internal;
 
-namespace WebSocketPool.Tests.Observability;
+namespace WebSocketPool.Tests.Diagnostics;
 
 public sealed class WebSocketPoolAuditorTests
 {

@@ -3,7 +3,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace WebSocketPool.Tests.Observability;
+namespace WebSocketPool.Tests.Diagnostics;
 
 public sealed class WebSocketPoolHealthCheckTests
 {

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Time.Testing;
 using WebSocketPool.Internal;
 using Xunit.Abstractions;
 
-namespace WebSocketPool.Tests;
+namespace WebSocketPool.Tests.Leasing;
 
 /// <summary>The factory on its own, without sockets: admission under races, release, reuse, reset and residue.</summary>
 public sealed class PooledWebSocketManagerFactoryTests(ITestOutputHelper output) : IDisposable

@@ -3,9 +3,10 @@
 using System.Net.WebSockets;
 using System.Text;
 
-namespace WebSocketPool.IntegrationTests.Core;
+namespace WebSocketPool.IntegrationTests.Connections;
 
-internal static class CoreClientExtensions
+/// <summary>Sends and receives text on a <see cref="ClientWebSocket"/>, and reads the server's close frame, with a deadline.</summary>
+internal static class ClientWebSocketExtensions
 {
     public static TimeSpan Deadline { get; } = TimeSpan.FromSeconds(10);
 
