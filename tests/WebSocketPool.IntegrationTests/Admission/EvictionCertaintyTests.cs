@@ -3,7 +3,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using WebSocketPool.IntegrationTests.Connections;
 using WebSocketPool.IntegrationTests.Infrastructure;
-using WebSocketPool.IntegrationTests.Reliability;
 
 namespace WebSocketPool.IntegrationTests.Admission;
 

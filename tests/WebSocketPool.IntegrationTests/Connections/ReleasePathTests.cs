@@ -30,12 +30,12 @@ public sealed class ReleasePathTests(ITestOutputHelper output)
     public async Task AbruptTcpDrop_NoCloseFrame_ReleasesLease()
     {
         await using var server = await StartAsync();
-        using var raw = await RawUpgradeSocket.ConnectAsync(server.BaseUri, "alice");
-        raw.StatusCode.Should().Be(101);
+        using var raw = await RawWebSocketClient.OpenAsync(server.BaseUri);
+        (await raw.HandshakeAsync(server.BaseUri, "alice")).Should().Be(101);
         await Conditions.WaitAsync(() => server.Factory.OpenConnectionCount == 1, s_releaseDeadline, "the socket is accepted");
         server.Factory.GetConnectionCount("alice").Should().Be(1);
 
-        raw.DropAbruptly();
+        raw.Reset();
 
         await AssertReleasedAsync(server, "alice");
         Handler(server).DisconnectOf("alice")!.Reason.Should().Be(DisconnectReason.Aborted);
@@ -49,7 +49,7 @@ public sealed class ReleasePathTests(ITestOutputHelper output)
 
         // Each client sends the upgrade request and resets at once: depending on timing the server sees the reset
         // before, during or after the handshake. Whichever it is, the reserved slot must come back.
-        await Task.WhenAll(Enumerable.Range(0, Attempts).Select(_ => RawUpgradeSocket.SendUpgradeAndResetAsync(server.BaseUri, "alice")));
+        await Task.WhenAll(Enumerable.Range(0, Attempts).Select(_ => RawWebSocketClient.SendUpgradeAndResetAsync(server.BaseUri, "alice")));
 
         await AssertReleasedAsync(server, "alice");
         using var after = await server.ConnectAsync("alice");
@@ -68,8 +68,8 @@ public sealed class ReleasePathTests(ITestOutputHelper output)
         });
 
         // Upgrades, then never reads: the pings pile up unanswered while the TCP connection stays up.
-        using var raw = await RawUpgradeSocket.ConnectAsync(server.BaseUri, "alice");
-        raw.StatusCode.Should().Be(101);
+        using var raw = await RawWebSocketClient.OpenAsync(server.BaseUri);
+        (await raw.HandshakeAsync(server.BaseUri, "alice")).Should().Be(101);
         await Conditions.WaitAsync(() => server.Factory.OpenConnectionCount == 1, s_releaseDeadline, "the socket is accepted");
 
         // Interval + timeout + about a second of .NET's check period is 4 s; the deadline is generous on purpose.
@@ -190,8 +190,8 @@ public sealed class ReleasePathTests(ITestOutputHelper output)
     {
         var shutdownTimeout = TimeSpan.FromSeconds(1);
         await using var server = await StartAsync(o => o.ShutdownTimeout = shutdownTimeout);
-        using var first = await RawUpgradeSocket.ConnectAsync(server.BaseUri, "alice");
-        using var second = await RawUpgradeSocket.ConnectAsync(server.BaseUri, "bob");
+        using var first = await RawWebSocketClient.ConnectAsync(server.BaseUri, "alice");
+        using var second = await RawWebSocketClient.ConnectAsync(server.BaseUri, "bob");
         await Conditions.WaitAsync(() => server.Factory.OpenConnectionCount == 2, s_releaseDeadline, "both sockets are accepted");
 
         // The peers read what arrives but never answer the close frame.

@@ -5,7 +5,6 @@ using System.Net.WebSockets;
 using Microsoft.Extensions.DependencyInjection;
 using WebSocketPool.IntegrationTests.Infrastructure;
 using WebSocketPool.IntegrationTests.Messaging;
-using WebSocketPool.IntegrationTests.Reliability;
 
 namespace WebSocketPool.IntegrationTests.Connections;
 
@@ -33,7 +32,7 @@ public sealed class WireCloseCodeTests : IDisposable
             o.SlowConsumerPolicy = SlowConsumerPolicy.Disconnect;
             o.SendTimeout = TimeSpan.FromSeconds(60);
         });
-        using var client = await SmallBufferWebSocketClient.ConnectAsync(server.WebSocketUri("slow"));
+        using var client = await RawWebSocketClient.ConnectWebSocketAsync(server.BaseUri, "slow");
         await Conditions.WaitAsync(() => server.Factory.OpenConnectionCount == 1, s_deadline, "the connection is open");
         var id = server.Factory.GetConnections("slow").Single().ConnectionId;
         var big = new byte[16 * 1024];
@@ -104,7 +103,7 @@ public sealed class WireCloseCodeTests : IDisposable
             o.SendQueueCapacity = 1024;
             o.SlowConsumerPolicy = SlowConsumerPolicy.Disconnect;
         });
-        using var client = await SmallBufferWebSocketClient.ConnectAsync(server.WebSocketUri("stuck"));
+        using var client = await RawWebSocketClient.ConnectWebSocketAsync(server.BaseUri, "stuck");
         await Conditions.WaitAsync(() => server.Factory.OpenConnectionCount == 1, s_deadline, "the connection is open");
         var id = server.Factory.GetConnections("stuck").Single().ConnectionId;
 

@@ -6,7 +6,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using WebSocketPool.Internal;
-using WebSocketPool.IntegrationTests.Infrastructure;
 using WebSocketPool.IntegrationTests.Messaging;
 
 namespace WebSocketPool.IntegrationTests.Diagnostics;

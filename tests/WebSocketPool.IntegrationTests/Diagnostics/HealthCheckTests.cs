@@ -7,7 +7,6 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using WebSocketPool.IntegrationTests.Infrastructure;
 
 namespace WebSocketPool.IntegrationTests.Diagnostics;
 

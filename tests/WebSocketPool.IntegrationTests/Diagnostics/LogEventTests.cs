@@ -5,7 +5,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using WebSocketPool.Internal;
-using WebSocketPool.IntegrationTests.Infrastructure;
 using WebSocketPool.IntegrationTests.Messaging;
 
 namespace WebSocketPool.IntegrationTests.Diagnostics;
@@ -64,7 +63,7 @@ public sealed class LogEventTests
             o.SendTimeout = TimeSpan.FromSeconds(1);
         });
         var logs = server.App.Services.GetFakeLogCollector();
-        using var slow = await SmallBufferWebSocketClient.ConnectAsync(server.WebSocketUri(User));
+        using var slow = await RawWebSocketClient.ConnectWebSocketAsync(server.BaseUri, User);
         await PoolTestServer.WaitUntilAsync(() => server.Factory.OpenConnectionCount == 1, s_deadline, "the slow connection is open");
         var id = server.Factory.GetConnections(User).Single().ConnectionId;
 
@@ -80,7 +79,7 @@ public sealed class LogEventTests
         await PoolTestServer.WaitUntilAsync(() => server.Factory.OpenConnectionCount == 0, s_deadline, "the slow consumer is released");
 
         // ...and one that never answers pings is aborted by the keep-alive timeout.
-        using var silent = await SmallBufferWebSocketClient.ConnectAsync(server.WebSocketUri("silent"));
+        using var silent = await RawWebSocketClient.ConnectWebSocketAsync(server.BaseUri, "silent");
         await PoolTestServer.WaitUntilAsync(() => server.Factory.OpenConnectionCount == 1, s_deadline, "the silent connection is open");
         var silentId = server.Factory.GetConnections("silent").Single().ConnectionId;
         var handler = server.App.Services.GetRequiredService<RecordingHandler>();

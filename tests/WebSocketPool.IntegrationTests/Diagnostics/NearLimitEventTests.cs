@@ -2,7 +2,6 @@
 
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
-using WebSocketPool.IntegrationTests.Infrastructure;
 
 namespace WebSocketPool.IntegrationTests.Diagnostics;
 

@@ -4,7 +4,6 @@ using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using WebSocketPool.IntegrationTests.Infrastructure;
 
 namespace WebSocketPool.IntegrationTests.Diagnostics;
 

@@ -9,11 +9,12 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace WebSocketPool.IntegrationTests.Infrastructure;
+namespace WebSocketPool.TestSupport;
 
 /// <summary>
-/// A real Kestrel host on 127.0.0.1 and a free port, with the pool switched on exactly as an app does it. Users are
-/// taken from the <c>user</c> query parameter (test-only resolver) unless the test configures otherwise.
+/// A real Kestrel host on 127.0.0.1 and a free port, with the pool switched on exactly as an app does it, in the test
+/// process. Users are taken from the <c>user</c> query parameter (test-only resolver) unless the test configures
+/// otherwise; a test adds what it needs (a handler, a gate, Redis, health checks) through the callbacks.
 /// </summary>
 public sealed class PoolTestServer : IAsyncDisposable
 {
@@ -31,6 +32,11 @@ public sealed class PoolTestServer : IAsyncDisposable
 
     public IWebSocketSender Sender => App.Services.GetRequiredService<IWebSocketSender>();
 
+    /// <summary>Starts the host.</summary>
+    /// <param name="configure">Sets options after the test defaults (no audit timer).</param>
+    /// <param name="pool">Adds to the pool (handler, gate, scale-out) after the query-parameter user resolver.</param>
+    /// <param name="services">Adds further services.</param>
+    /// <param name="pipeline">Builds the pipeline; by default <c>app.UseWebSocketPooling()</c> alone.</param>
     public static async Task<PoolTestServer> StartAsync(
         Action<WebSocketPoolOptions>? configure = null,
         Action<IWebSocketPoolBuilder>? pool = null,
@@ -63,8 +69,7 @@ public sealed class PoolTestServer : IAsyncDisposable
         return new PoolTestServer(app, new Uri(address));
     }
 
-    public Uri WebSocketUri(string user, string path = "/ws") =>
-        new UriBuilder(BaseUri) { Scheme = "ws", Path = path, Query = "user=" + Uri.EscapeDataString(user) }.Uri;
+    public Uri WebSocketUri(string user, string path = "/ws") => BaseUri.WebSocketUri(user, path);
 
     public async Task<ClientWebSocket> ConnectAsync(string user, CancellationToken cancellationToken = default)
     {

@@ -2,11 +2,13 @@
 
 using System.Diagnostics;
 
-namespace WebSocketPool.IntegrationTests.Infrastructure;
+namespace WebSocketPool.TestSupport;
 
 /// <summary>Waits on conditions with a deadline and reports how long the wait took (for the test log, never asserted).</summary>
 public static class Conditions
 {
+    private static readonly TimeSpan s_asyncPollInterval = TimeSpan.FromMilliseconds(25);
+
     /// <summary>
     /// Polls <paramref name="condition"/> (yielding, then at 1 ms intervals) until it holds, and fails with
     /// <paramref name="because"/> after <paramref name="deadline"/>.
@@ -14,6 +16,7 @@ public static class Conditions
     /// <returns>How long it took for the condition to hold.</returns>
     public static async Task<TimeSpan> WaitAsync(Func<bool> condition, TimeSpan deadline, string because)
     {
+        ArgumentNullException.ThrowIfNull(condition);
         var watch = Stopwatch.StartNew();
         var spins = 0;
         while (!condition())
@@ -31,6 +34,28 @@ public static class Conditions
             {
                 await Task.Delay(1);
             }
+        }
+
+        return watch.Elapsed;
+    }
+
+    /// <summary>
+    /// Polls an asynchronous <paramref name="condition"/> (one that asks a server or Redis, so every 25 ms) until it
+    /// holds, and fails with <paramref name="because"/> after <paramref name="deadline"/>.
+    /// </summary>
+    /// <returns>How long it took for the condition to hold.</returns>
+    public static async Task<TimeSpan> WaitAsync(Func<Task<bool>> condition, TimeSpan deadline, string because)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        var watch = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (watch.Elapsed > deadline)
+            {
+                throw new TimeoutException($"Condition not met within {deadline.TotalSeconds:F1} s: {because}");
+            }
+
+            await Task.Delay(s_asyncPollInterval);
         }
 
         return watch.Elapsed;

@@ -3,18 +3,23 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace WebSocketPool.IntegrationTests.Reliability;
+namespace WebSocketPool.TestSupport;
 
 /// <summary>
 /// A deliberately primitive WebSocket client over a bare <see cref="Socket"/> on 127.0.0.1: the HTTP upgrade is written
 /// by hand and every frame is encoded by hand (RFC 6455 §5.2), so a test can send what a well-behaved client never
 /// sends — unmasked frames, reserved opcodes and RSV bits, fragmented or oversized control frames, lying lengths,
-/// invalid close codes — and read exactly what the server answers, down to a TCP reset.
+/// invalid close codes — and read exactly what the server answers, down to a TCP reset. It never answers a ping or
+/// sends a close frame unless told to, so it can also play a peer that vanishes or goes silent. With
+/// <see cref="ConnectWebSocketAsync"/> it hands the upgraded connection to a <see cref="System.Net.WebSockets.WebSocket"/>
+/// over a socket whose kernel receive buffer is small, so that a peer that does not read stalls the server's sends quickly.
 /// </summary>
-internal sealed class RawWebSocketClient : IAsyncDisposable
+/// <remarks>Shared by the test projects and linked into the soak tool, so it depends on nothing else here.</remarks>
+public sealed class RawWebSocketClient : IAsyncDisposable, IDisposable
 {
     public const byte Continuation = 0x0;
     public const byte Text = 0x1;
@@ -25,6 +30,7 @@ internal sealed class RawWebSocketClient : IAsyncDisposable
 
     private readonly Socket _socket;
     private readonly byte[] _buffer;
+    private WebSocket? _webSocket;
     private int _start;
     private int _end;
     private bool _closeSent;
@@ -43,13 +49,23 @@ internal sealed class RawWebSocketClient : IAsyncDisposable
 
     public Socket Socket => _socket;
 
+    /// <summary>Gets the <see cref="System.Net.WebSockets.WebSocket"/> that <see cref="ConnectWebSocketAsync"/> made of the connection.</summary>
+    public WebSocket WebSocket => _webSocket ?? throw new InvalidOperationException("Only a client from ConnectWebSocketAsync has a WebSocket.");
+
     /// <summary>Opens a TCP connection to the server, without any HTTP yet.</summary>
     /// <param name="baseUri">The server.</param>
-    /// <param name="cancellationToken">Cancels the connect.</param>
     /// <param name="bufferSize">The receive buffer: the largest frame this client can read, plus its header.</param>
-    public static async Task<RawWebSocketClient> OpenAsync(Uri baseUri, int bufferSize = 16 * 1024, CancellationToken cancellationToken = default)
+    /// <param name="socketReceiveBufferSize">The kernel's receive buffer (SO_RCVBUF), set before connecting; the system default when <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the connect.</param>
+    public static async Task<RawWebSocketClient> OpenAsync(Uri baseUri, int bufferSize = 16 * 1024, int? socketReceiveBufferSize = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(baseUri);
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (socketReceiveBufferSize is { } size)
+        {
+            socket.ReceiveBufferSize = size;
+        }
+
         try
         {
             await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, baseUri.Port), cancellationToken);
@@ -66,7 +82,7 @@ internal sealed class RawWebSocketClient : IAsyncDisposable
     /// <summary>Opens a connection and completes the upgrade; throws unless the server answered 101.</summary>
     public static async Task<RawWebSocketClient> ConnectAsync(Uri baseUri, string user, int bufferSize = 16 * 1024, CancellationToken cancellationToken = default)
     {
-        var client = await OpenAsync(baseUri, bufferSize, cancellationToken);
+        var client = await OpenAsync(baseUri, bufferSize, cancellationToken: cancellationToken);
         try
         {
             var status = await client.HandshakeAsync(baseUri, user, cancellationToken);
@@ -82,6 +98,58 @@ internal sealed class RawWebSocketClient : IAsyncDisposable
             await client.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Opens a connection whose kernel receive buffer is <paramref name="socketReceiveBufferSize"/> bytes, completes the
+    /// upgrade (throws unless 101) reading the response head byte by byte so that no frame after it is consumed, and
+    /// hands the connection to <see cref="WebSocket"/>, which reads nothing unless the test does.
+    /// </summary>
+    public static async Task<RawWebSocketClient> ConnectWebSocketAsync(Uri baseUri, string user, int socketReceiveBufferSize = 4096, CancellationToken cancellationToken = default)
+    {
+        var client = await OpenAsync(baseUri, cancellationToken: cancellationToken, socketReceiveBufferSize: socketReceiveBufferSize);
+        try
+        {
+            await client.SendRawAsync(UpgradeRequest(baseUri, user), cancellationToken);
+            var head = new StringBuilder();
+            var one = new byte[1];
+            while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+            {
+                if (head.Length > 8192 || await client._socket.ReceiveAsync(one, SocketFlags.None, cancellationToken) == 0)
+                {
+                    throw new InvalidOperationException("The upgrade response ended early: " + head);
+                }
+
+                head.Append((char)one[0]);
+            }
+
+            client.HandshakeResponse = head.ToString(0, head.Length - 4);
+            client.HandshakeStatus = int.Parse(client.HandshakeResponse.Split(' ', 3)[1], System.Globalization.CultureInfo.InvariantCulture);
+            if (client.HandshakeStatus != 101)
+            {
+                throw new InvalidOperationException("The upgrade was refused: " + head);
+            }
+
+            client._webSocket = WebSocket.CreateFromStream(new NetworkStream(client._socket, ownsSocket: false), new WebSocketCreationOptions
+            {
+                IsServer = false,
+                KeepAliveInterval = TimeSpan.Zero,
+            });
+            return client;
+        }
+        catch
+        {
+            await client.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Sends the upgrade request and resets the connection at once, without reading the answer.</summary>
+    public static async Task SendUpgradeAndResetAsync(Uri baseUri, string user, CancellationToken cancellationToken = default)
+    {
+        await using var client = await OpenAsync(baseUri, cancellationToken: cancellationToken);
+        await client.SendRawAsync(UpgradeRequest(baseUri, user), cancellationToken);
+        client.Reset();
     }
 
     /// <summary>The bytes of a valid upgrade request for <paramref name="user"/>.</summary>
@@ -327,6 +395,22 @@ internal sealed class RawWebSocketClient : IAsyncDisposable
         }
     }
 
+    /// <summary>Reads server frames until a close frame arrives, skipping pings (unanswered) and data, at most <paramref name="maxFrames"/>.</summary>
+    /// <returns>The close code carried by the close frame, or <see langword="null"/> when it carried none.</returns>
+    public async Task<int?> ReadCloseCodeAsync(int maxFrames = 100, CancellationToken cancellationToken = default)
+    {
+        for (var i = 0; i < maxFrames; i++)
+        {
+            var frame = await ReceiveFrameAsync(cancellationToken) ?? throw new EndOfStreamException("The server closed the connection.");
+            if (frame.Opcode == Close)
+            {
+                return frame.Payload.Length >= 2 ? BinaryPrimitives.ReadUInt16BigEndian(frame.Payload) : null;
+            }
+        }
+
+        throw new InvalidOperationException($"No close frame within {maxFrames} frames.");
+    }
+
     /// <summary>
     /// Reads until the server ends the connection, the way a client that has nothing more to say would: data frames are
     /// skipped, pings answered, the server's close frame answered once with the same code. Returns how it ended.
@@ -405,8 +489,14 @@ internal sealed class RawWebSocketClient : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
-        _socket.Dispose();
+        Dispose();
         return default;
+    }
+
+    public void Dispose()
+    {
+        _webSocket?.Dispose();
+        _socket.Dispose();
     }
 
     private async Task<bool> EnsureAsync(int count, CancellationToken cancellationToken)
