@@ -89,7 +89,7 @@ public sealed class AdmissionGateTests
         (await kicked.ReceiveCloseAsync()).Should().Be(WebSocketCloseCodes.Kicked);
         await evictor.CloseQuietlyAsync();
 
-        await Clients.WaitUntilAsync(() => factory.ActiveConnections == 0, Clients.Deadline, "every slot is free");
+        await Conditions.WaitAsync(() => factory.ActiveConnections == 0, Clients.Deadline, "every slot is free");
         gate.Admitted.Should().HaveCount(4);
         gate.Admitted.Keys.Should().OnlyContain(id => id.StartsWith(factory.NodeId + "-", StringComparison.Ordinal));
         gate.Released.Keys.Should().BeEquivalentTo(gate.Admitted.Keys);
@@ -103,8 +103,8 @@ public sealed class AdmissionGateTests
         kicked.Dispose();
     }
 
-    private static Task WaitOpenAsync(PooledWebSocketManagerFactory factory, string user) =>
-        Clients.WaitUntilAsync(() => factory.GetConnections(user).Count == 1, Clients.Deadline, $"{user}'s socket is registered");
+    private static Task<TimeSpan> WaitOpenAsync(PooledWebSocketManagerFactory factory, string user) =>
+        Conditions.WaitAsync(() => factory.GetConnections(user).Count == 1, Clients.Deadline, $"{user}'s socket is registered");
 
     private sealed class QueryResolver : IUserKeyResolver
     {

@@ -1,6 +1,5 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
-using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text;
 
@@ -100,22 +99,4 @@ public static class Clients
 
         socket.Dispose();
     }
-
-    /// <summary>Waits until <paramref name="condition"/> holds, polling, and fails with <paramref name="because"/> after the deadline.</summary>
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan deadline, string because)
-    {
-        var started = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (started.Elapsed > deadline)
-            {
-                throw new TimeoutException($"Condition not met within {deadline.TotalSeconds:F1} s: {because}");
-            }
-
-            await Task.Delay(25);
-        }
-    }
-
-    public static Task WaitUntilAsync(Func<bool> condition, TimeSpan deadline, string because) =>
-        WaitUntilAsync(() => Task.FromResult(condition()), deadline, because);
 }
