@@ -73,31 +73,10 @@ public sealed class ChatNode : IAsyncDisposable
     }
 
     /// <summary>Opens the chat WebSocket with the cookie (and no Origin header, as a non-browser client).</summary>
-    public async Task<ClientWebSocket> ConnectAsync(string cookie)
-    {
-        var client = CreateSocket(cookie);
-        using var timeout = new CancellationTokenSource(Clients.Deadline);
-        await client.ConnectAsync(WebSocketUri, timeout.Token);
-        return client;
-    }
+    public Task<ClientWebSocket> ConnectAsync(string cookie) => Clients.ConnectAsync(WebSocketUri, cookie);
 
     /// <summary>Tries the handshake; returns 101 (and closes the socket) when admitted, else the refusal's HTTP status.</summary>
-    public async Task<int> TryConnectStatusAsync(string cookie)
-    {
-        using var client = CreateSocket(cookie);
-        using var timeout = new CancellationTokenSource(Clients.Deadline);
-        try
-        {
-            await client.ConnectAsync(WebSocketUri, timeout.Token);
-        }
-        catch (WebSocketException)
-        {
-            return (int)client.HttpStatusCode;
-        }
-
-        await client.CloseAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token);
-        return 101;
-    }
+    public Task<int> TryConnectStatusAsync(string cookie) => Clients.TryConnectStatusAsync(WebSocketUri, cookie);
 
     /// <summary>SIGKILL: the node gets no chance to release its leases or to tell anyone.</summary>
     public Task KillAsync() => _process.KillAsync();
@@ -106,14 +85,5 @@ public sealed class ChatNode : IAsyncDisposable
     {
         await _process.DisposeAsync();
         _http.Dispose();
-    }
-
-    private static ClientWebSocket CreateSocket(string cookie)
-    {
-        var client = new ClientWebSocket();
-        client.Options.KeepAliveInterval = TimeSpan.Zero;
-        client.Options.CollectHttpResponseDetails = true;
-        client.Options.SetRequestHeader("Cookie", cookie);
-        return client;
     }
 }

@@ -10,22 +10,19 @@ public static class Clients
 {
     public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
 
-    public static async Task<ClientWebSocket> ConnectAsync(Uri uri)
+    /// <summary>Connects, sending <paramref name="cookie"/> (<c>name=value</c>) as a <c>Cookie</c> header when given.</summary>
+    public static async Task<ClientWebSocket> ConnectAsync(Uri uri, string? cookie = null)
     {
-        var client = new ClientWebSocket();
-        client.Options.KeepAliveInterval = TimeSpan.Zero;
-        client.Options.CollectHttpResponseDetails = true;
+        var client = Create(cookie);
         using var timeout = new CancellationTokenSource(Deadline);
         await client.ConnectAsync(uri, timeout.Token);
         return client;
     }
 
     /// <summary>Tries to connect; returns 101 (and closes the socket) when admitted, else the refusal's HTTP status.</summary>
-    public static async Task<int> TryConnectStatusAsync(Uri uri)
+    public static async Task<int> TryConnectStatusAsync(Uri uri, string? cookie = null)
     {
-        using var client = new ClientWebSocket();
-        client.Options.KeepAliveInterval = TimeSpan.Zero;
-        client.Options.CollectHttpResponseDetails = true;
+        using var client = Create(cookie);
         using var timeout = new CancellationTokenSource(Deadline);
         try
         {
@@ -98,5 +95,18 @@ public static class Clients
         }
 
         socket.Dispose();
+    }
+
+    private static ClientWebSocket Create(string? cookie)
+    {
+        var client = new ClientWebSocket();
+        client.Options.KeepAliveInterval = TimeSpan.Zero;
+        client.Options.CollectHttpResponseDetails = true;
+        if (cookie is not null)
+        {
+            client.Options.SetRequestHeader("Cookie", cookie);
+        }
+
+        return client;
     }
 }
