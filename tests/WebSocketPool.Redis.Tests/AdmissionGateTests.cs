@@ -76,7 +76,7 @@ public sealed class AdmissionGateTests
         (await kicked.ReceiveCloseAsync()).Should().Be(WebSocketCloseCodes.Kicked);
         await evictor.CloseQuietlyAsync();
 
-        await Conditions.WaitAsync(() => factory.ActiveConnections == 0, Clients.Deadline, "every slot is free");
+        await Conditions.PollAsync(() => factory.ActiveConnections == 0, Clients.Deadline, "every slot is free");
         gate.Admitted.Should().HaveCount(4);
         gate.Admitted.Keys.Should().OnlyContain(id => id.StartsWith(factory.NodeId + "-", StringComparison.Ordinal));
         gate.Released.Keys.Should().BeEquivalentTo(gate.Admitted.Keys);
@@ -91,5 +91,5 @@ public sealed class AdmissionGateTests
     }
 
     private static Task<TimeSpan> WaitOpenAsync(PooledWebSocketManagerFactory factory, string user) =>
-        Conditions.WaitAsync(() => factory.GetConnections(user).Count == 1, Clients.Deadline, $"{user}'s socket is registered");
+        Conditions.PollAsync(() => factory.GetConnections(user).Count == 1, Clients.Deadline, $"{user}'s socket is registered");
 }

@@ -56,7 +56,7 @@ public sealed class RedisLeaseGateTests(RedisServerFixture redis)
         (await a.TryConnectStatusAsync("jack")).Should().Be(429);
 
         await second.CloseQuietlyAsync();
-        await Conditions.WaitAsync(() => b.Factory.ActiveConnections == 0, Clients.Deadline, "B released its slot");
+        await Conditions.PollAsync(() => b.Factory.ActiveConnections == 0, Clients.Deadline, "B released its slot");
 
         // Released in Redis when the slot was (B's release and A's query race only by a round trip): no TTL has to pass.
         // The leases here live 60 s, so only the release can have removed it before the deadline.
@@ -91,7 +91,7 @@ public sealed class RedisLeaseGateTests(RedisServerFixture redis)
         var newest = await b.ConnectAsync("kate");
 
         (await oldest.ReceiveCloseAsync()).Should().Be(WebSocketCloseCodes.Evicted);
-        await Conditions.WaitAsync(() => a.Factory.ActiveConnections == 0, Clients.Deadline, "A released the evicted slot");
+        await Conditions.PollAsync(() => a.Factory.ActiveConnections == 0, Clients.Deadline, "A released the evicted slot");
         (await a.ClusterCountAsync("kate")).Should().Be(2, "the oldest lease was handed over, never exceeding the limit");
         await middle.SendTextAsync("still here");
         (await middle.ReceiveTextAsync()).Should().Be("still here");

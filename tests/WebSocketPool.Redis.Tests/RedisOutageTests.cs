@@ -54,7 +54,7 @@ public sealed class RedisOutageTests(RedisServerFixture redis, ITestOutputHelper
                 }
             }
         });
-        await Conditions.WaitAsync(() => received > 5, Clients.Deadline, "DMs flow from A to B");
+        await Conditions.PollAsync(() => received > 5, Clients.Deadline, "DMs flow from A to B");
 
         try
         {
@@ -76,7 +76,7 @@ public sealed class RedisOutageTests(RedisServerFixture redis, ITestOutputHelper
             (await sockets[0].ReceiveTextAsync()).Should().Be("local echo still works");
             await sockets[0].CloseQuietlyAsync(); // released while Redis is down: the release waits
             sockets.RemoveAt(0);
-            await Conditions.WaitAsync(() => a.Factory.GetConnectionCount("quinn") == 1, Clients.Deadline, "the local slot is free at once");
+            await Conditions.PollAsync(() => a.Factory.GetConnectionCount("quinn") == 1, Clients.Deadline, "the local slot is free at once");
 
             // Act 2: Redis comes back, empty.
             await redis.Server.StartAsync();
@@ -102,7 +102,7 @@ public sealed class RedisOutageTests(RedisServerFixture redis, ITestOutputHelper
 
             // Cross-node traffic flows again.
             var before = received;
-            await Conditions.WaitAsync(() => received > before + 5, s_reconnect, "DMs from A reach B again after the restart");
+            await Conditions.PollAsync(() => received > before + 5, s_reconnect, "DMs from A reach B again after the restart");
         }
         finally
         {

@@ -60,4 +60,16 @@ public static class Conditions
 
         return watch.Elapsed;
     }
+
+    /// <summary>
+    /// Reads <paramref name="condition"/> every 25 ms until it holds, and fails with <paramref name="because"/> after
+    /// <paramref name="deadline"/>. Unlike <see cref="WaitAsync(Func{bool}, TimeSpan, string)"/> it never spins, which
+    /// leaves the test's synchronization context to the continuations it waits for (the Redis tests need this).
+    /// </summary>
+    /// <returns>How long it took for the condition to hold.</returns>
+    public static Task<TimeSpan> PollAsync(Func<bool> condition, TimeSpan deadline, string because)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        return WaitAsync(() => Task.FromResult(condition()), deadline, because);
+    }
 }

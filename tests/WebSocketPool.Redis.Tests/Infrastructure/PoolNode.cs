@@ -82,7 +82,7 @@ public sealed class PoolNode : IAsyncDisposable
     /// handshake can finish a moment before the server has registered the socket for sends.
     /// </summary>
     public Task WaitOpenAsync(string user, int count) =>
-        Conditions.WaitAsync(() => Factory.GetConnections(user).Count == count, Clients.Deadline, $"{count} open connections of {user}");
+        Conditions.PollAsync(() => Factory.GetConnections(user).Count == count, Clients.Deadline, $"{count} open connections of {user}");
 
     /// <summary>The user's live leases in Redis, or <see langword="null"/> when Redis did not answer (never a local fallback).</summary>
     public Task<int?> ClusterCountAsync(string user) => Gate.CountAsync(user, CancellationToken.None);
