@@ -18,7 +18,7 @@ public sealed class ChatBrowserTests(BrowserFixture fixture)
     [Fact]
     public async Task Chat_TwoUsers_ExchangeRoomAndDirectMessages()
     {
-        await using var server = await ChatServerProcess.StartAsync();
+        await using var server = await ServerProcess.StartAsync(SampleServers.ChatServer());
         var alice = await ChatPage.SignInAsync(Browser, server.BaseUri, "alice");
         var bob = await ChatPage.SignInAsync(Browser, server.BaseUri, "bob");
         var carol = await ChatPage.SignInAsync(Browser, server.BaseUri, "carol");
@@ -65,7 +65,7 @@ public sealed class ChatBrowserTests(BrowserFixture fixture)
     [Fact]
     public async Task Presence_UsersConnectAndDisconnect_ListUpdatesForEveryone()
     {
-        await using var server = await ChatServerProcess.StartAsync();
+        await using var server = await ServerProcess.StartAsync(SampleServers.ChatServer());
         var alice = await ChatPage.SignInAsync(Browser, server.BaseUri, "alice");
         ChatPage? bob = null;
         try
@@ -100,7 +100,7 @@ public sealed class ChatBrowserTests(BrowserFixture fixture)
     [Fact]
     public async Task Connect_TabsPastUserLimit_ExtraTabShowsRefusal()
     {
-        await using var server = await ChatServerProcess.StartAsync("--WebSocketPool:MaxConnectionsPerUser=2");
+        await using var server = await ServerProcess.StartAsync(SampleServers.ChatServer("--WebSocketPool:MaxConnectionsPerUser=2"));
         var first = await ChatPage.SignInAsync(Browser, server.BaseUri, "alice");
         try
         {
@@ -129,8 +129,8 @@ public sealed class ChatBrowserTests(BrowserFixture fixture)
     [Fact]
     public async Task Connect_TabsPastUserLimitWithEvictOldest_OldestTabShowsItWasReplaced()
     {
-        await using var server = await ChatServerProcess.StartAsync(
-            "--WebSocketPool:MaxConnectionsPerUser=2", "--WebSocketPool:OverflowPolicy=EvictOldest");
+        await using var server = await ServerProcess.StartAsync(SampleServers.ChatServer(
+            "--WebSocketPool:MaxConnectionsPerUser=2", "--WebSocketPool:OverflowPolicy=EvictOldest"));
         var first = await ChatPage.SignInAsync(Browser, server.BaseUri, "alice");
         try
         {
@@ -156,7 +156,7 @@ public sealed class ChatBrowserTests(BrowserFixture fixture)
     [Fact]
     public async Task Server_StoppedAndStartedAgain_PageShowsReconnectingThenReconnects()
     {
-        await using var server = await ChatServerProcess.StartAsync();
+        await using var server = await ServerProcess.StartAsync(SampleServers.ChatServer());
         var alice = await ChatPage.SignInAsync(Browser, server.BaseUri, "alice");
         try
         {
@@ -183,7 +183,7 @@ public sealed class ChatBrowserTests(BrowserFixture fixture)
     [Fact]
     public async Task Logout_InOneTab_OtherTabsAreSignedOutWith4003()
     {
-        await using var server = await ChatServerProcess.StartAsync();
+        await using var server = await ServerProcess.StartAsync(SampleServers.ChatServer());
         var first = await ChatPage.SignInAsync(Browser, server.BaseUri, "alice");
         try
         {

@@ -3,7 +3,6 @@
 using System.Net.WebSockets;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
-using WebSocketPool.IntegrationTests.Infrastructure;
 
 namespace WebSocketPool.IntegrationTests;
 

@@ -3,12 +3,7 @@
 using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using WebSocketPool.Redis.Tests.Infrastructure;
 
 namespace WebSocketPool.Redis.Tests;
@@ -19,23 +14,15 @@ public sealed class AdmissionGateTests
     private static async Task<(WebApplication App, Uri BaseUri, RecordingGate Gate)> StartAsync(Action<WebSocketPoolOptions>? configure = null)
     {
         var gate = new RecordingGate();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        builder.Services.AddWebSocketPooling(o =>
+        var server = await PoolTestServer.StartAsync(
+            configure: o =>
             {
-                o.AuditInterval = TimeSpan.Zero;
                 o.KeepAliveInterval = TimeSpan.Zero;
                 configure?.Invoke(o);
-            })
-            .AddUserKeyResolver<QueryResolver>()
-            .AddHandler<RelayHandler>();
-        builder.Services.AddSingleton<IWebSocketAdmissionGate>(gate);
-        var app = builder.Build();
-        app.UseWebSocketPooling();
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return (app, new Uri(address), gate);
+            },
+            pool: b => b.AddHandler<RelayHandler>(),
+            services: s => s.AddSingleton<IWebSocketAdmissionGate>(gate));
+        return (server.App, server.BaseUri, gate);
     }
 
     private static Uri Ws(Uri baseUri, string user) => new UriBuilder(baseUri) { Scheme = "ws", Path = "/ws", Query = "user=" + user }.Uri;
@@ -89,7 +76,7 @@ public sealed class AdmissionGateTests
         (await kicked.ReceiveCloseAsync()).Should().Be(WebSocketCloseCodes.Kicked);
         await evictor.CloseQuietlyAsync();
 
-        await Clients.WaitUntilAsync(() => factory.ActiveConnections == 0, Clients.Deadline, "every slot is free");
+        await Conditions.PollAsync(() => factory.ActiveConnections == 0, Clients.Deadline, "every slot is free");
         gate.Admitted.Should().HaveCount(4);
         gate.Admitted.Keys.Should().OnlyContain(id => id.StartsWith(factory.NodeId + "-", StringComparison.Ordinal));
         gate.Released.Keys.Should().BeEquivalentTo(gate.Admitted.Keys);
@@ -103,11 +90,6 @@ public sealed class AdmissionGateTests
         kicked.Dispose();
     }
 
-    private static Task WaitOpenAsync(PooledWebSocketManagerFactory factory, string user) =>
-        Clients.WaitUntilAsync(() => factory.GetConnections(user).Count == 1, Clients.Deadline, $"{user}'s socket is registered");
-
-    private sealed class QueryResolver : IUserKeyResolver
-    {
-        public ValueTask<string?> ResolveUserKeyAsync(HttpContext context) => new(context.Request.Query["user"].ToString() is { Length: > 0 } u ? u : null);
-    }
+    private static Task<TimeSpan> WaitOpenAsync(PooledWebSocketManagerFactory factory, string user) =>
+        Conditions.PollAsync(() => factory.GetConnections(user).Count == 1, Clients.Deadline, $"{user}'s socket is registered");
 }

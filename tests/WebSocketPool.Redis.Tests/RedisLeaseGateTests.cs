@@ -56,17 +56,17 @@ public sealed class RedisLeaseGateTests(RedisServerFixture redis)
         (await a.TryConnectStatusAsync("jack")).Should().Be(429);
 
         await second.CloseQuietlyAsync();
-        await Clients.WaitUntilAsync(() => b.Factory.ActiveConnections == 0, Clients.Deadline, "B released its slot");
+        await Conditions.PollAsync(() => b.Factory.ActiveConnections == 0, Clients.Deadline, "B released its slot");
 
         // Released in Redis when the slot was (B's release and A's query race only by a round trip): no TTL has to pass.
         // The leases here live 60 s, so only the release can have removed it before the deadline.
-        await Clients.WaitUntilAsync(async () => await a.ClusterCountAsync("jack") == 1, Clients.Deadline,
+        await Conditions.WaitAsync(async () => await a.ClusterCountAsync("jack") == 1, Clients.Deadline,
             "B's release deleted the lease (its 60 s TTL cannot have run out)");
         var third = await a.ConnectAsync("jack");
         (await a.ClusterCountAsync("jack")).Should().Be(2);
         await first.CloseQuietlyAsync();
         await third.CloseQuietlyAsync();
-        await Clients.WaitUntilAsync(async () => await a.NoLeasesInRedisAsync(), Clients.Deadline,
+        await Conditions.WaitAsync(async () => await a.NoLeasesInRedisAsync(), Clients.Deadline,
             "every lease is gone from Redis once every socket closed");
         a.Gate.LeaseCount.Should().Be(0);
         b.Gate.LeaseCount.Should().Be(0);
@@ -95,7 +95,7 @@ public sealed class RedisLeaseGateTests(RedisServerFixture redis)
 
         // The evicted socket counts against A's MaxConnections until its closing handshake ends: the client answers.
         await oldest.CloseQuietlyAsync();
-        await Clients.WaitUntilAsync(() => a.Factory.ActiveConnections == 0, Clients.Deadline, "A released the evicted socket once it closed");
+        await Conditions.PollAsync(() => a.Factory.ActiveConnections == 0, Clients.Deadline, "A released the evicted socket once it closed");
         (await a.ClusterCountAsync("kate")).Should().Be(2, "the oldest lease was handed over, never exceeding the limit");
         await middle.SendTextAsync("still here");
         (await middle.ReceiveTextAsync()).Should().Be("still here");
@@ -121,14 +121,14 @@ public sealed class RedisLeaseGateTests(RedisServerFixture redis)
         var firstExpiry = members[0].Score;
 
         // Wait (on a condition) until the lease's expiry has moved past two full TTLs beyond the first one.
-        await Clients.WaitUntilAsync(async () =>
+        await Conditions.WaitAsync(async () =>
             (await probe.GetDatabase().SortedSetScoreAsync(key, members[0].Element)) is { } score && score > firstExpiry + 4000,
             TimeSpan.FromSeconds(20), "renewals keep pushing the lease's expiry forward");
 
         (await a.ClusterCountAsync("liam")).Should().Be(1);
         (await a.TryConnectStatusAsync("liam")).Should().Be(429, "a renewed lease still counts");
         await held.CloseQuietlyAsync();
-        await Clients.WaitUntilAsync(async () => !await probe.GetDatabase().KeyExistsAsync(key), Clients.Deadline,
+        await Conditions.WaitAsync(async () => !await probe.GetDatabase().KeyExistsAsync(key), Clients.Deadline,
             "the release deleted the lease (and the emptied key)");
     }
 
@@ -165,7 +165,7 @@ public sealed class RedisLeaseGateTests(RedisServerFixture redis)
             }
         }
 
-        await Clients.WaitUntilAsync(async () => await a.ClusterCountAsync("pia") == 0, Clients.Deadline, "all released");
+        await Conditions.WaitAsync(async () => await a.ClusterCountAsync("pia") == 0, Clients.Deadline, "all released");
     }
 
     [Fact]

@@ -54,13 +54,13 @@ public sealed class RedisOutageTests(RedisServerFixture redis, ITestOutputHelper
                 }
             }
         });
-        await Clients.WaitUntilAsync(() => received > 5, Clients.Deadline, "DMs flow from A to B");
+        await Conditions.PollAsync(() => received > 5, Clients.Deadline, "DMs flow from A to B");
 
         try
         {
             // Act 1: Redis goes away.
             await redis.Server.ShutdownAsync();
-            await Clients.WaitUntilAsync(async () => await a.RedisHealthAsync() == HealthStatus.Degraded, s_reconnect, "A notices and reports Degraded");
+            await Conditions.WaitAsync(async () => await a.RedisHealthAsync() == HealthStatus.Degraded, s_reconnect, "A notices and reports Degraded");
 
             // Fail-open: admitted on node-local limits, so quinn gets 2 + 2 > 3 across the cluster.
             for (var i = 0; i < 2; i++)
@@ -76,17 +76,17 @@ public sealed class RedisOutageTests(RedisServerFixture redis, ITestOutputHelper
             (await sockets[0].ReceiveTextAsync()).Should().Be("local echo still works");
             await sockets[0].CloseQuietlyAsync(); // released while Redis is down: the release waits
             sockets.RemoveAt(0);
-            await Clients.WaitUntilAsync(() => a.Factory.GetConnectionCount("quinn") == 1, Clients.Deadline, "the local slot is free at once");
+            await Conditions.PollAsync(() => a.Factory.GetConnectionCount("quinn") == 1, Clients.Deadline, "the local slot is free at once");
 
             // Act 2: Redis comes back, empty.
             await redis.Server.StartAsync();
             var restarted = System.Diagnostics.Stopwatch.StartNew();
-            await Clients.WaitUntilAsync(async () => await a.RedisHealthAsync() == HealthStatus.Healthy && await b.RedisHealthAsync() == HealthStatus.Healthy,
+            await Conditions.WaitAsync(async () => await a.RedisHealthAsync() == HealthStatus.Healthy && await b.RedisHealthAsync() == HealthStatus.Healthy,
                 s_reconnect, "both nodes reconnect");
             output.WriteLine($"Both nodes healthy {restarted.ElapsedMilliseconds} ms after Redis restarted; reported, not asserted.");
 
             // Assert: the live leases are re-registered and the counts converge on the truth.
-            await Clients.WaitUntilAsync(async () => await a.ClusterCountAsync("quinn") == 3
+            await Conditions.WaitAsync(async () => await a.ClusterCountAsync("quinn") == 3
                     && await a.ClusterCountAsync("olga") == 1
                     && await a.ClusterCountAsync("pete") == 1,
                 s_reconnect, "re-registration restores every live lease, and only those");
@@ -97,12 +97,12 @@ public sealed class RedisOutageTests(RedisServerFixture redis, ITestOutputHelper
             (await b.TryConnectStatusAsync("quinn")).Should().Be(429);
             await sockets[0].CloseQuietlyAsync();
             sockets.RemoveAt(0);
-            await Clients.WaitUntilAsync(async () => await b.ClusterCountAsync("quinn") == 2, Clients.Deadline, "the release reached Redis");
+            await Conditions.WaitAsync(async () => await b.ClusterCountAsync("quinn") == 2, Clients.Deadline, "the release reached Redis");
             sockets.Add(await b.ConnectAsync("quinn"));
 
             // Cross-node traffic flows again.
             var before = received;
-            await Clients.WaitUntilAsync(() => received > before + 5, s_reconnect, "DMs from A reach B again after the restart");
+            await Conditions.PollAsync(() => received > before + 5, s_reconnect, "DMs from A reach B again after the restart");
         }
         finally
         {
@@ -124,7 +124,7 @@ public sealed class RedisOutageTests(RedisServerFixture redis, ITestOutputHelper
         }
 
         // No lease leaks: once every socket is gone, Redis and both nodes hold nothing.
-        await Clients.WaitUntilAsync(async () => await a.NoLeasesInRedisAsync(), Clients.Deadline, "every lease was released");
+        await Conditions.WaitAsync(async () => await a.NoLeasesInRedisAsync(), Clients.Deadline, "every lease was released");
         a.Gate.LeaseCount.Should().Be(0);
         b.Gate.LeaseCount.Should().Be(0);
         a.Gate.PendingReleaseCount.Should().Be(0);
@@ -141,7 +141,7 @@ public sealed class RedisOutageTests(RedisServerFixture redis, ITestOutputHelper
         try
         {
             await redis.Server.ShutdownAsync();
-            await Clients.WaitUntilAsync(async () => await a.RedisHealthAsync() == HealthStatus.Unhealthy, s_reconnect, "A reports Unhealthy");
+            await Conditions.WaitAsync(async () => await a.RedisHealthAsync() == HealthStatus.Unhealthy, s_reconnect, "A reports Unhealthy");
 
             (await a.TryConnectStatusAsync("rita")).Should().Be(503);
             (await a.TryConnectStatusAsync("sam")).Should().Be(503);
@@ -151,8 +151,8 @@ public sealed class RedisOutageTests(RedisServerFixture redis, ITestOutputHelper
             (await open.ReceiveTextAsync()).Should().Be("still open", "open connections keep working");
 
             await redis.Server.StartAsync();
-            await Clients.WaitUntilAsync(async () => await a.TryConnectStatusAsync("sam") == 101, s_reconnect, "admission works again");
-            await Clients.WaitUntilAsync(async () => await a.ClusterCountAsync("rita") == 1, s_reconnect, "rita's lease was re-registered");
+            await Conditions.WaitAsync(async () => await a.TryConnectStatusAsync("sam") == 101, s_reconnect, "admission works again");
+            await Conditions.WaitAsync(async () => await a.ClusterCountAsync("rita") == 1, s_reconnect, "rita's lease was re-registered");
             (await a.ClusterCountAsync("sam")).Should().Be(0, "sam's probe connections were released, the refused ones never counted");
         }
         finally
@@ -164,7 +164,7 @@ public sealed class RedisOutageTests(RedisServerFixture redis, ITestOutputHelper
         }
 
         await open.CloseQuietlyAsync();
-        await Clients.WaitUntilAsync(async () => await a.NoLeasesInRedisAsync(), Clients.Deadline, "no lease is left behind");
+        await Conditions.WaitAsync(async () => await a.NoLeasesInRedisAsync(), Clients.Deadline, "no lease is left behind");
     }
 
     [Fact]
@@ -181,7 +181,7 @@ public sealed class RedisOutageTests(RedisServerFixture redis, ITestOutputHelper
         try
         {
             await redis.Server.ShutdownAsync();
-            await Clients.WaitUntilAsync(async () => await a.RedisHealthAsync() == HealthStatus.Unhealthy, s_reconnect, "A reports Unhealthy");
+            await Conditions.WaitAsync(async () => await a.RedisHealthAsync() == HealthStatus.Unhealthy, s_reconnect, "A reports Unhealthy");
 
             // Act: the node admits the newcomer in place of the open connection, then the cluster gate refuses it.
             var status = await a.TryConnectStatusAsync("uma");
@@ -203,7 +203,7 @@ public sealed class RedisOutageTests(RedisServerFixture redis, ITestOutputHelper
         }
 
         await open.CloseQuietlyAsync();
-        await Clients.WaitUntilAsync(async () => await a.NoLeasesInRedisAsync(), s_reconnect, "no lease is left behind");
+        await Conditions.WaitAsync(async () => await a.NoLeasesInRedisAsync(), s_reconnect, "no lease is left behind");
     }
 
     [Theory]
@@ -226,8 +226,8 @@ public sealed class RedisOutageTests(RedisServerFixture redis, ITestOutputHelper
         status.Should().Be(expected);
 
         // Whether the late admission script ran before or after the release, the release came after it: nothing stays.
-        await Clients.WaitUntilAsync(async () => await a.RedisHealthAsync() == HealthStatus.Healthy, s_reconnect, "Redis answers again");
-        await Clients.WaitUntilAsync(async () => await a.ClusterCountAsync("zoe") == 0, Clients.Deadline, "no lease is left behind");
+        await Conditions.WaitAsync(async () => await a.RedisHealthAsync() == HealthStatus.Healthy, s_reconnect, "Redis answers again");
+        await Conditions.WaitAsync(async () => await a.ClusterCountAsync("zoe") == 0, Clients.Deadline, "no lease is left behind");
         a.Gate.LeaseCount.Should().Be(0);
     }
 
@@ -244,11 +244,11 @@ public sealed class RedisOutageTests(RedisServerFixture redis, ITestOutputHelper
 
         await late.StartAsync();
 
-        await Clients.WaitUntilAsync(async () => await a.RedisHealthAsync() == HealthStatus.Healthy, s_reconnect, "the node connects and subscribes");
-        await Clients.WaitUntilAsync(async () => await a.ClusterCountAsync("abe") == 1, s_reconnect,
+        await Conditions.WaitAsync(async () => await a.RedisHealthAsync() == HealthStatus.Healthy, s_reconnect, "the node connects and subscribes");
+        await Conditions.WaitAsync(async () => await a.ClusterCountAsync("abe") == 1, s_reconnect,
             "the connection admitted while Redis was missing is registered");
         await early.CloseQuietlyAsync();
-        await Clients.WaitUntilAsync(async () => await a.ClusterCountAsync("abe") == 0, Clients.Deadline, "and released");
+        await Conditions.WaitAsync(async () => await a.ClusterCountAsync("abe") == 0, Clients.Deadline, "and released");
     }
 
     private async Task<bool> PingableAsync()

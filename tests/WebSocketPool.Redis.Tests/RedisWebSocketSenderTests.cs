@@ -108,7 +108,7 @@ public sealed class RedisWebSocketSenderTests(RedisServerFixture redis)
         joined.Should().BeTrue();
         unknown.Should().Be(SendResult.NotFound, "no node with that id listens");
         (await onB.ReceiveTextAsync()).Should().Be("direct");
-        await Clients.WaitUntilAsync(async () =>
+        await Conditions.WaitAsync(async () =>
         {
             await a.Sender.SendTextToGroupAsync("remote-room", "probe");
             return true;
@@ -133,7 +133,7 @@ public sealed class RedisWebSocketSenderTests(RedisServerFixture redis)
         closedHere.Should().Be(1);
         (await onA.ReceiveCloseAsync()).Should().Be(WebSocketCloseCodes.Kicked);
         (await onB.ReceiveCloseAsync()).Should().Be(WebSocketCloseCodes.Kicked);
-        await Clients.WaitUntilAsync(async () => await a.ClusterCountAsync("hank") == 0, Clients.Deadline,
+        await Conditions.WaitAsync(async () => await a.ClusterCountAsync("hank") == 0, Clients.Deadline,
             "both leases are released in Redis");
         onA.Dispose();
         onB.Dispose();

@@ -1,6 +1,6 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
-using WebSocketPool.IntegrationTests.Reliability;
+using WebSocketPool.TestSupport;
 
 namespace WebSocketPool.Soak;
 

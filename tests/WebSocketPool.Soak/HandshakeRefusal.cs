@@ -2,7 +2,7 @@
 
 using System.Globalization;
 using System.Text.Json;
-using WebSocketPool.IntegrationTests.Reliability;
+using WebSocketPool.TestSupport;
 
 namespace WebSocketPool.Soak;
 

@@ -8,7 +8,7 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using WebSocketPool.IntegrationTests.Reliability;
+using WebSocketPool.TestSupport;
 
 namespace WebSocketPool.Soak;
 

@@ -5,11 +5,11 @@ namespace WebSocketPool.BrowserTests.Infrastructure;
 /// <summary>One ChatServer process with its shipped settings, shared by the tests of a class (each uses its own user names).</summary>
 public sealed class ChatServerFixture : IAsyncLifetime
 {
-    private ChatServerProcess? _server;
+    private ServerProcess? _server;
 
-    public ChatServerProcess Server => _server ?? throw new InvalidOperationException("The server is not running.");
+    public ServerProcess Server => _server ?? throw new InvalidOperationException("The server is not running.");
 
-    public async Task InitializeAsync() => _server = await ChatServerProcess.StartAsync();
+    public async Task InitializeAsync() => _server = await ServerProcess.StartAsync(SampleServers.ChatServer());
 
     public async Task DisposeAsync()
     {

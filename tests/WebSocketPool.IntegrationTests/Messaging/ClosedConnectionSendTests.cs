@@ -3,7 +3,6 @@
 using System.Net.WebSockets;
 using Microsoft.Extensions.DependencyInjection;
 using System.Text;
-using WebSocketPool.IntegrationTests.Infrastructure;
 
 namespace WebSocketPool.IntegrationTests.Messaging;
 

@@ -3,7 +3,6 @@
 using System.Buffers.Binary;
 using System.Net.WebSockets;
 using Microsoft.Extensions.DependencyInjection;
-using WebSocketPool.IntegrationTests.Infrastructure;
 
 namespace WebSocketPool.IntegrationTests.Messaging;
 

@@ -2,7 +2,6 @@
 
 using System.Net.WebSockets;
 using Microsoft.Extensions.DependencyInjection;
-using WebSocketPool.IntegrationTests.Infrastructure;
 
 namespace WebSocketPool.IntegrationTests.Messaging;
 

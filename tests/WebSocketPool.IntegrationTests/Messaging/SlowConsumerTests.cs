@@ -5,7 +5,6 @@ using System.Diagnostics.Metrics;
 using System.Net.WebSockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
-using WebSocketPool.IntegrationTests.Infrastructure;
 
 namespace WebSocketPool.IntegrationTests.Messaging;
 
@@ -28,7 +27,7 @@ public sealed class SlowConsumerTests
             pool: p => p.AddHandler<RecordingHandler>());
         var handler = server.App.Services.GetRequiredService<RecordingHandler>();
         using var slowConsumers = new MetricCollector<long>(server.App.Services.GetRequiredService<IMeterFactory>(), "WebSocketPool", "websocketpool.slow_consumer_disconnects");
-        using var slow = await SmallBufferWebSocketClient.ConnectAsync(server.WebSocketUri("slow"));
+        using var slow = await RawWebSocketClient.ConnectWebSocketAsync(server.BaseUri, "slow");
         using var fast = await server.ConnectAsync("fast");
         await PoolTestServer.WaitUntilAsync(() => server.Factory.OpenConnectionCount == 2, s_deadline, "both connections are open");
         var slowId = server.Factory.GetConnections("slow").Single().ConnectionId;
@@ -90,7 +89,7 @@ public sealed class SlowConsumerTests
             },
             pool: p => p.AddHandler<RecordingHandler>());
         using var dropped = new MetricCollector<long>(server.App.Services.GetRequiredService<IMeterFactory>(), "WebSocketPool", "websocketpool.send_queue.dropped");
-        using var client = await SmallBufferWebSocketClient.ConnectAsync(server.WebSocketUri("reader"));
+        using var client = await RawWebSocketClient.ConnectWebSocketAsync(server.BaseUri, "reader");
         await PoolTestServer.WaitUntilAsync(() => server.Factory.OpenConnectionCount == 1, s_deadline, "the connection is open");
         var id = server.Factory.GetConnections("reader").Single().ConnectionId;
 

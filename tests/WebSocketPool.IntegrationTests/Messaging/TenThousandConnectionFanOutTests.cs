@@ -4,8 +4,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
-using WebSocketPool.IntegrationTests.Reliability;
 using Xunit.Abstractions;
+using WebSocketPool.IntegrationTests.Infrastructure;
 
 namespace WebSocketPool.IntegrationTests.Messaging;
 
@@ -14,7 +14,7 @@ namespace WebSocketPool.IntegrationTests.Messaging;
 /// exactly once and in order.
 /// <para>
 /// Processes: a process here may open at most 20,000 files, so no process holds more than ~10,000 sockets. The server
-/// is the EchoServer sample in a child process (<see cref="EchoServerProcess"/>; 10,000 server sockets, with
+/// is the EchoServer sample in a child process (<see cref="ServerProcess"/>; 10,000 server sockets, with
 /// <c>MaxConnections=10500</c> and the default <c>MaxConnectionsPerUser=10</c>); the clients are two child processes of
 /// tests/WebSocketPool.FanOutClient with 5,000 connections each (<see cref="FanOutClientProcess"/>; users <c>a0</c>…
 /// <c>a499</c> and <c>b0</c>…<c>b499</c>, ten connections each). The test host holds no WebSocket at all, only the
@@ -54,11 +54,9 @@ public sealed class TenThousandConnectionFanOutTests(ITestOutputHelper output)
     {
         // Arrange
         var watch = Stopwatch.StartNew();
-        await using var server = await EchoServerProcess.StartAsync(
-            maxOpenFiles: null,
-            TimeSpan.FromSeconds(60),
+        await using var server = await ServerProcess.StartAsync(SampleServers.EchoServer(
             "--WebSocketPool:MaxConnections=10500",
-            "--WebSocketPool:MaxConnectionsPerUser=10");
+            "--WebSocketPool:MaxConnectionsPerUser=10"));
         var clients = new List<FanOutClientProcess>();
         await using var stopClients = new AsyncDisposables(clients);
         for (var i = 0; i < ClientProcesses; i++)
@@ -135,7 +133,7 @@ public sealed class TenThousandConnectionFanOutTests(ITestOutputHelper output)
         return body.GetProperty("queued").GetInt32();
     }
 
-    private static async Task<bool> WaitForNoConnectionsAsync(EchoServerProcess server, TimeSpan deadline)
+    private static async Task<bool> WaitForNoConnectionsAsync(ServerProcess server, TimeSpan deadline)
     {
         var watch = Stopwatch.StartNew();
         while (watch.Elapsed < deadline)

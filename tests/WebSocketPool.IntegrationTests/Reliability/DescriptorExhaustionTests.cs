@@ -3,6 +3,7 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using Xunit.Abstractions;
+using WebSocketPool.IntegrationTests.Infrastructure;
 
 namespace WebSocketPool.IntegrationTests.Reliability;
 
@@ -19,11 +20,10 @@ public sealed class DescriptorExhaustionTests(ITestOutputHelper output)
     [Fact]
     public async Task Connect_BeyondTheProcessDescriptorLimit_ServerSurvivesAndServesAgain()
     {
-        await using var server = await EchoServerProcess.StartAsync(
+        await using var server = await ServerProcess.StartAsync(SampleServers.EchoServer(
             OpenFilesLimit,
-            TimeSpan.FromSeconds(60),
             "--WebSocketPool:MaxConnections=5000",
-            "--WebSocketPool:MaxConnectionsPerUser=5000");
+            "--WebSocketPool:MaxConnectionsPerUser=5000"));
         var attempts = OpenFilesLimit + 200;
         var initial = await server.TryGetStatsAsync(TimeSpan.FromSeconds(10));
         var cap = initial!.Value.GetProperty("maxConnections").GetInt32();

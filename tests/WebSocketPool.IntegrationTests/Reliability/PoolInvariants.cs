@@ -1,7 +1,6 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
 using Microsoft.Extensions.Time.Testing;
-using WebSocketPool.IntegrationTests.Infrastructure;
 
 namespace WebSocketPool.IntegrationTests.Reliability;
 

@@ -4,7 +4,6 @@ using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Xunit.Abstractions;
-using WebSocketPool.IntegrationTests.Infrastructure;
 
 namespace WebSocketPool.IntegrationTests.Reliability;
 

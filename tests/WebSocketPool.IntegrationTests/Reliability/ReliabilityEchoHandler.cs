@@ -2,7 +2,6 @@
 
 using System.Net.WebSockets;
 using System.Text;
-using WebSocketPool.IntegrationTests.Infrastructure;
 
 namespace WebSocketPool.IntegrationTests.Reliability;
 

@@ -19,8 +19,8 @@ public sealed class ChatClusterTests(RedisServerFixture redis)
     {
         // Arrange
         var prefix = NewPrefix();
-        await using var a = await ChatNodeProcess.StartAsync(redis.Server.Configuration, prefix);
-        await using var b = await ChatNodeProcess.StartAsync(redis.Server.Configuration, prefix);
+        await using var a = await ChatNode.StartAsync(redis.Server.Configuration, prefix);
+        await using var b = await ChatNode.StartAsync(redis.Server.Configuration, prefix);
 
         // Act: sign in on A; present the cookie to B (the key ring is shared through Redis).
         var cookie = await a.LoginAsync("alice");
@@ -38,7 +38,7 @@ public sealed class ChatClusterTests(RedisServerFixture redis)
                 .Should().BeGreaterThan(0, "the key ring lives in Redis under the cluster's prefix");
         }
 
-        await using (var other = await ChatNodeProcess.StartAsync(redis.Server.Configuration, NewPrefix()))
+        await using (var other = await ChatNode.StartAsync(redis.Server.Configuration, NewPrefix()))
         {
             (await other.PreviewAsync(cookie)).Status.Should().Be(HttpStatusCode.Unauthorized,
                 "a node of another cluster (another prefix, so another key ring) cannot read the cookie");
@@ -56,8 +56,8 @@ public sealed class ChatClusterTests(RedisServerFixture redis)
     {
         // Arrange: alice on A, bob on B.
         var prefix = NewPrefix();
-        await using var a = await ChatNodeProcess.StartAsync(redis.Server.Configuration, prefix);
-        await using var b = await ChatNodeProcess.StartAsync(redis.Server.Configuration, prefix);
+        await using var a = await ChatNode.StartAsync(redis.Server.Configuration, prefix);
+        await using var b = await ChatNode.StartAsync(redis.Server.Configuration, prefix);
         var aliceCookie = await a.LoginAsync("alice");
         var bobCookie = await b.LoginAsync("bob");
         var alice = await a.ConnectAsync(aliceCookie);
@@ -110,8 +110,8 @@ public sealed class ChatClusterTests(RedisServerFixture redis)
     {
         // Arrange: a limit of 2; alice holds one connection on A and one on B.
         var prefix = NewPrefix();
-        await using var a = await ChatNodeProcess.StartAsync(redis.Server.Configuration, prefix, "--WebSocketPool:MaxConnectionsPerUser=2");
-        await using var b = await ChatNodeProcess.StartAsync(redis.Server.Configuration, prefix, "--WebSocketPool:MaxConnectionsPerUser=2");
+        await using var a = await ChatNode.StartAsync(redis.Server.Configuration, prefix, "--WebSocketPool:MaxConnectionsPerUser=2");
+        await using var b = await ChatNode.StartAsync(redis.Server.Configuration, prefix, "--WebSocketPool:MaxConnectionsPerUser=2");
         var cookie = await a.LoginAsync("alice");
         var onA = await a.ConnectAsync(cookie);
         var onB = await b.ConnectAsync(cookie);
@@ -131,7 +131,7 @@ public sealed class ChatClusterTests(RedisServerFixture redis)
 
         // Act + assert: closing the connection on B frees the slot for A at once (released, not left to expire).
         await onB.CloseQuietlyAsync();
-        await Clients.WaitUntilAsync(async () => (await a.PreviewAsync(cookie)).Status == HttpStatusCode.OK, Clients.Deadline,
+        await Conditions.WaitAsync(async () => (await a.PreviewAsync(cookie)).Status == HttpStatusCode.OK, Clients.Deadline,
             "node A admits alice again once her connection on B is closed");
         var again = await a.ConnectAsync(cookie);
         (await again.ReceiveJsonAsync()).GetProperty("connections").GetInt32().Should().Be(2);
@@ -145,8 +145,8 @@ public sealed class ChatClusterTests(RedisServerFixture redis)
         // Arrange: a short lease TTL; alice on A, bob on B.
         var prefix = NewPrefix();
         string[] args = ["--Redis:LeaseTtl=00:00:02", "--Redis:OperationTimeout=00:00:01"];
-        await using var a = await ChatNodeProcess.StartAsync(redis.Server.Configuration, prefix, args);
-        await using var b = await ChatNodeProcess.StartAsync(redis.Server.Configuration, prefix, args);
+        await using var a = await ChatNode.StartAsync(redis.Server.Configuration, prefix, args);
+        await using var b = await ChatNode.StartAsync(redis.Server.Configuration, prefix, args);
         var alice = await a.ConnectAsync(await a.LoginAsync("alice"));
         var bob = await b.ConnectAsync(await b.LoginAsync("bob"));
         await alice.ReceiveUntilAsync(ChatSocket.PresenceOf(("alice", 1), ("bob", 1)), "alice's panel lists bob");

@@ -1,6 +1,5 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
-using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text;
 
@@ -11,22 +10,19 @@ public static class Clients
 {
     public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
 
-    public static async Task<ClientWebSocket> ConnectAsync(Uri uri)
+    /// <summary>Connects, sending <paramref name="cookie"/> (<c>name=value</c>) as a <c>Cookie</c> header when given.</summary>
+    public static async Task<ClientWebSocket> ConnectAsync(Uri uri, string? cookie = null)
     {
-        var client = new ClientWebSocket();
-        client.Options.KeepAliveInterval = TimeSpan.Zero;
-        client.Options.CollectHttpResponseDetails = true;
+        var client = Create(cookie);
         using var timeout = new CancellationTokenSource(Deadline);
         await client.ConnectAsync(uri, timeout.Token);
         return client;
     }
 
     /// <summary>Tries to connect; returns 101 (and closes the socket) when admitted, else the refusal's HTTP status.</summary>
-    public static async Task<int> TryConnectStatusAsync(Uri uri)
+    public static async Task<int> TryConnectStatusAsync(Uri uri, string? cookie = null)
     {
-        using var client = new ClientWebSocket();
-        client.Options.KeepAliveInterval = TimeSpan.Zero;
-        client.Options.CollectHttpResponseDetails = true;
+        using var client = Create(cookie);
         using var timeout = new CancellationTokenSource(Deadline);
         try
         {
@@ -101,21 +97,16 @@ public static class Clients
         socket.Dispose();
     }
 
-    /// <summary>Waits until <paramref name="condition"/> holds, polling, and fails with <paramref name="because"/> after the deadline.</summary>
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan deadline, string because)
+    private static ClientWebSocket Create(string? cookie)
     {
-        var started = Stopwatch.StartNew();
-        while (!await condition())
+        var client = new ClientWebSocket();
+        client.Options.KeepAliveInterval = TimeSpan.Zero;
+        client.Options.CollectHttpResponseDetails = true;
+        if (cookie is not null)
         {
-            if (started.Elapsed > deadline)
-            {
-                throw new TimeoutException($"Condition not met within {deadline.TotalSeconds:F1} s: {because}");
-            }
-
-            await Task.Delay(25);
+            client.Options.SetRequestHeader("Cookie", cookie);
         }
-    }
 
-    public static Task WaitUntilAsync(Func<bool> condition, TimeSpan deadline, string because) =>
-        WaitUntilAsync(() => Task.FromResult(condition()), deadline, because);
+        return client;
+    }
 }

@@ -2,36 +2,33 @@
 
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Logging;
 using WebSocketPool.Redis.Internal;
 
 namespace WebSocketPool.Redis.Tests.Infrastructure;
 
 /// <summary>
-/// One node of a cluster: a real Kestrel host on 127.0.0.1 and a free port with the pool and its Redis scale-out,
-/// users taken from the <c>user</c> query parameter, and <see cref="RelayHandler"/> as the handler.
+/// One node of a cluster: a <see cref="PoolTestServer"/> (real Kestrel on 127.0.0.1 and a free port, users taken from
+/// the <c>user</c> query parameter) with the pool's Redis scale-out, its health check, and <see cref="RelayHandler"/> as
+/// the handler.
 /// </summary>
 public sealed class PoolNode : IAsyncDisposable
 {
-    private PoolNode(WebApplication app, Uri baseUri)
+    private readonly PoolTestServer _server;
+
+    private PoolNode(PoolTestServer server)
     {
-        App = app;
-        BaseUri = baseUri;
+        _server = server;
     }
 
-    public WebApplication App { get; }
+    public WebApplication App => _server.App;
 
-    public Uri BaseUri { get; }
+    public Uri BaseUri => _server.BaseUri;
 
-    public PooledWebSocketManagerFactory Factory => App.Services.GetRequiredService<PooledWebSocketManagerFactory>();
+    public PooledWebSocketManagerFactory Factory => _server.Factory;
 
-    public IWebSocketSender Sender => App.Services.GetRequiredService<IWebSocketSender>();
+    public IWebSocketSender Sender => _server.Sender;
 
     public WebSocketClusterPresence Presence => App.Services.GetRequiredService<WebSocketClusterPresence>();
 
@@ -44,45 +41,37 @@ public sealed class PoolNode : IAsyncDisposable
         Action<RedisWebSocketPoolOptions>? redis = null,
         bool waitForRedis = true)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        builder.Services.AddWebSocketPooling(o =>
+        var server = await PoolTestServer.StartAsync(
+            configure: o =>
             {
-                o.AuditInterval = TimeSpan.Zero;
                 o.KeepAliveInterval = TimeSpan.Zero;
                 pool?.Invoke(o);
-            })
-            .AddUserKeyResolver<QueryUserKeyResolver>()
-            .AddHandler<RelayHandler>()
-            .AddRedis(o =>
-            {
-                o.Configuration = redisConfiguration;
-                o.Prefix = prefix;
-                // Generous for a loaded 2-core machine: a slow answer would turn a test's 429 into a fail-open 101.
-                o.LeaseTtl = TimeSpan.FromSeconds(4);
-                o.OperationTimeout = TimeSpan.FromSeconds(2);
-                redis?.Invoke(o);
-            });
-        builder.Services.AddHealthChecks().AddWebSocketPoolHealthCheck();
-        var app = builder.Build();
-        app.UseWebSocketPooling();
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var node = new PoolNode(app, new Uri(address));
+            },
+            pool: b => b
+                .AddHandler<RelayHandler>()
+                .AddRedis(o =>
+                {
+                    o.Configuration = redisConfiguration;
+                    o.Prefix = prefix;
+                    // Generous for a loaded 2-core machine: a slow answer would turn a test's 429 into a fail-open 101.
+                    o.LeaseTtl = TimeSpan.FromSeconds(4);
+                    o.OperationTimeout = TimeSpan.FromSeconds(2);
+                    redis?.Invoke(o);
+                }),
+            services: s => s.AddHealthChecks().AddWebSocketPoolHealthCheck());
+        var node = new PoolNode(server);
         if (waitForRedis)
         {
             // Ready means connected and subscribed: on a loaded machine the first connect can outlast the host's start,
             // and a broadcast published before a node subscribed never reaches it (pub/sub keeps nothing).
-            await Clients.WaitUntilAsync(async () => await node.RedisHealthAsync() == HealthStatus.Healthy, TimeSpan.FromSeconds(30),
+            await Conditions.WaitAsync(async () => await node.RedisHealthAsync() == HealthStatus.Healthy, TimeSpan.FromSeconds(30),
                 "the node is connected to Redis and subscribed");
         }
 
         return node;
     }
 
-    public Uri WebSocketUri(string user) =>
-        new UriBuilder(BaseUri) { Scheme = "ws", Path = "/ws", Query = "user=" + Uri.EscapeDataString(user) }.Uri;
+    public Uri WebSocketUri(string user) => _server.WebSocketUri(user);
 
     public Task<ClientWebSocket> ConnectAsync(string user) => Clients.ConnectAsync(WebSocketUri(user));
 
@@ -93,7 +82,7 @@ public sealed class PoolNode : IAsyncDisposable
     /// handshake can finish a moment before the server has registered the socket for sends.
     /// </summary>
     public Task WaitOpenAsync(string user, int count) =>
-        Clients.WaitUntilAsync(() => Factory.GetConnections(user).Count == count, Clients.Deadline, $"{count} open connections of {user}");
+        Conditions.PollAsync(() => Factory.GetConnections(user).Count == count, Clients.Deadline, $"{count} open connections of {user}");
 
     /// <summary>The user's live leases in Redis, or <see langword="null"/> when Redis did not answer (never a local fallback).</summary>
     public Task<int?> ClusterCountAsync(string user) => Gate.CountAsync(user, CancellationToken.None);
@@ -113,18 +102,5 @@ public sealed class PoolNode : IAsyncDisposable
         return report.Status;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await App.StopAsync();
-        await App.DisposeAsync();
-    }
-
-    private sealed class QueryUserKeyResolver : IUserKeyResolver
-    {
-        public ValueTask<string?> ResolveUserKeyAsync(HttpContext context)
-        {
-            var user = context.Request.Query["user"].ToString();
-            return new(string.IsNullOrEmpty(user) ? null : user);
-        }
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }

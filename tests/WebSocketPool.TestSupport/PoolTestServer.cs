@@ -1,0 +1,100 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using System.Net.WebSockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace WebSocketPool.TestSupport;
+
+/// <summary>
+/// A real Kestrel host on 127.0.0.1 and a free port, with the pool switched on exactly as an app does it, in the test
+/// process. Users are taken from the <c>user</c> query parameter (test-only resolver) unless the test configures
+/// otherwise; a test adds what it needs (a handler, a gate, Redis, health checks) through the callbacks.
+/// </summary>
+public sealed class PoolTestServer : IAsyncDisposable
+{
+    private PoolTestServer(WebApplication app, Uri baseUri)
+    {
+        App = app;
+        BaseUri = baseUri;
+    }
+
+    public WebApplication App { get; }
+
+    public Uri BaseUri { get; }
+
+    public PooledWebSocketManagerFactory Factory => App.Services.GetRequiredService<PooledWebSocketManagerFactory>();
+
+    public IWebSocketSender Sender => App.Services.GetRequiredService<IWebSocketSender>();
+
+    /// <summary>Starts the host.</summary>
+    /// <param name="configure">Sets options after the test defaults (no audit timer).</param>
+    /// <param name="pool">Adds to the pool (handler, gate, scale-out) after the query-parameter user resolver.</param>
+    /// <param name="services">Adds further services.</param>
+    /// <param name="pipeline">Builds the pipeline; by default <c>app.UseWebSocketPooling()</c> alone.</param>
+    public static async Task<PoolTestServer> StartAsync(
+        Action<WebSocketPoolOptions>? configure = null,
+        Action<IWebSocketPoolBuilder>? pool = null,
+        Action<IServiceCollection>? services = null,
+        Action<WebApplication>? pipeline = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        var poolBuilder = builder.Services.AddWebSocketPooling(o =>
+        {
+            o.AuditInterval = TimeSpan.Zero;
+            configure?.Invoke(o);
+        }).AddUserKeyResolver<QueryUserKeyResolver>();
+        pool?.Invoke(poolBuilder);
+        services?.Invoke(builder.Services);
+        var app = builder.Build();
+        if (pipeline is not null)
+        {
+            pipeline(app);
+        }
+        else
+        {
+            app.UseWebSocketPooling();
+        }
+
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new PoolTestServer(app, new Uri(address));
+    }
+
+    public Uri WebSocketUri(string user, string path = "/ws") => BaseUri.WebSocketUri(user, path);
+
+    public async Task<ClientWebSocket> ConnectAsync(string user, CancellationToken cancellationToken = default)
+    {
+        var client = new ClientWebSocket();
+        client.Options.KeepAliveInterval = TimeSpan.Zero;
+        await client.ConnectAsync(WebSocketUri(user), cancellationToken);
+        return client;
+    }
+
+    /// <summary>Waits until <paramref name="condition"/> holds, and fails with <paramref name="because"/> after the deadline.</summary>
+    public static Task WaitUntilAsync(Func<bool> condition, TimeSpan deadline, string because) =>
+        Conditions.WaitAsync(condition, deadline, because);
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.StopAsync();
+        await App.DisposeAsync();
+    }
+
+    private sealed class QueryUserKeyResolver : IUserKeyResolver
+    {
+        public ValueTask<string?> ResolveUserKeyAsync(HttpContext context)
+        {
+            var user = context.Request.Query["user"].ToString();
+            return new(string.IsNullOrEmpty(user) ? null : user);
+        }
+    }
+}
