@@ -28,14 +28,23 @@ internal sealed class ConnectionLifecycle(
 
     /// <summary>
     /// Registers an accepted socket's manager: now reachable for sends and counted as open. A slot it pledged passes to
-    /// it now, and the victim is closed. Called inside the connection's run, so whatever happens after, it ends through
-    /// <see cref="EndAsync"/>.
+    /// it now, and the victim is closed, unless the request was already aborted (an upgrade can complete on a connection
+    /// the client has just dropped): then the pledge is withdrawn and the victim lives on. Called inside the connection's
+    /// run, so whatever happens after, it ends through <see cref="EndAsync"/>.
     /// </summary>
-    public void Opened(IsolatedWebSocketManager manager, long generation)
+    public void Opened(IsolatedWebSocketManager manager, long generation, CancellationToken requestAborted)
     {
         manager.MarkConnected(timeProvider.GetTimestamp(), timeProvider.GetUtcNow());
         registry.Add(manager);
-        KeepPledge(manager, generation);
+        if (requestAborted.IsCancellationRequested)
+        {
+            ledger.ReleaseUserSlot(manager, generation);
+        }
+        else
+        {
+            KeepPledge(manager, generation);
+        }
+
         SafeDiagnostics.Run(static (l, m) => PoolLog.Connected(l, m.GetConnectionId()), _logger, manager);
         drain.CloseIfDraining(manager, generation);
     }

@@ -48,11 +48,14 @@ public sealed partial class IsolatedWebSocketManager
                 CompleteQueue(queue);
             }
 
-            _factory.OnConnectionOpened(this, generation);
+            _factory.OnConnectionOpened(this, generation, requestAborted);
             if (GateVictim is { } gateVictim)
             {
                 GateVictim = null;
-                await _factory.EvictThroughGateAsync(connection, gateVictim, requestAborted).ConfigureAwait(false);
+                if (!requestAborted.IsCancellationRequested)
+                {
+                    await _factory.EvictThroughGateAsync(connection, gateVictim, requestAborted).ConfigureAwait(false);
+                }
             }
 
             var writer = WriteLoopAsync(socket, queue.Reader);

@@ -114,6 +114,13 @@ internal sealed partial class WebSocketPoolingMiddleware
             return;
         }
 
+        if (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away while the gate decided: nothing to upgrade, and no one is evicted for it.
+            _factory.Abandon(admission);
+            return;
+        }
+
         WebSocket socket;
         try
         {

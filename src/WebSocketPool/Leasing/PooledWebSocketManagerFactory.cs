@@ -243,7 +243,8 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
     /// <summary>Lets the admission gate used by the middleware hear of every slot given up. The first gate attached stays.</summary>
     internal void AttachGate(IWebSocketAdmissionGate gate) => _gate.Attach(gate);
 
-    internal void OnConnectionOpened(IsolatedWebSocketManager manager, long generation) => _lifecycle.Opened(manager, generation);
+    internal void OnConnectionOpened(IsolatedWebSocketManager manager, long generation, CancellationToken requestAborted) =>
+        _lifecycle.Opened(manager, generation, requestAborted);
 
     /// <inheritdoc cref="ConnectionLifecycle.EndAsync"/>
     internal Task EndConnectionAsync(

@@ -38,8 +38,10 @@ internal sealed class SlotLedger(UserTable users, ConnectionRegistry registry, G
             return;
         }
 
-        registry.Remove(number, manager);
+        // Groups first, then the registry, then the slots: whoever sees a count drop sees the connection gone from
+        // the registry, and whoever sees it gone from the registry sees it gone from its groups.
         groups.RemoveAll(manager);
+        registry.Remove(number, manager);
         bool released;
         lock (entry)
         {

@@ -275,6 +275,11 @@ public sealed class MetricsTests
             client.Dispose();
         }
 
-        await PoolTestServer.WaitUntilAsync(() => server.Factory.OpenConnectionCount == 0 && server.Factory.ActiveConnections == 0, s_deadline, "every lease is released");
+        // Slots are free the instant the sockets end; the leases end (managers warm or pooled) once OnDisconnectedAsync returned.
+        await PoolTestServer.WaitUntilAsync(
+            () => server.Factory.OpenConnectionCount == 0 && server.Factory.ActiveConnections == 0
+                && server.Factory.GetSnapshot() is var s && s.WarmManagers + s.PooledManagers == count,
+            s_deadline,
+            "every lease is released and has ended");
     }
 }

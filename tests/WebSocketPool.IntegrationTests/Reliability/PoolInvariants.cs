@@ -24,10 +24,12 @@ internal static class PoolInvariants
         var factory = server.Factory;
         expected ??= new Dictionary<string, int>();
         var total = expected.Values.Sum();
+        // Slots are free the instant a socket ends; the lease itself ends a moment later, once OnDisconnectedAsync has
+        // returned. Settled means both: no lease is still finishing.
         await PoolTestServer.WaitUntilAsync(
-            () => factory.ActiveConnections == total && factory.OpenConnectionCount == total,
+            () => factory.ActiveConnections == total && factory.OpenConnectionCount == total && LeaseCount(factory) == total,
             SettleDeadline,
-            $"the pool settles on {total} connections (active {factory.ActiveConnections}, open sockets {factory.OpenConnectionCount})");
+            $"the pool settles on {total} connections (active {factory.ActiveConnections}, open sockets {factory.OpenConnectionCount}, leases {LeaseCount(factory)})");
 
         var audit = factory.Audit();
         audit.Mismatches.Should().Be(0, "the self-audit finds the counters equal to the sockets");
@@ -82,6 +84,21 @@ internal static class PoolInvariants
         }
 
         warm.Should().Be(factory.WarmCount, "the warm count matches the warm managers");
+    }
+
+    /// <summary>The leases not yet ended: every user's live managers, read under each user's lock.</summary>
+    public static int LeaseCount(PooledWebSocketManagerFactory factory)
+    {
+        var leases = 0;
+        foreach (var entry in factory.UserEntries)
+        {
+            lock (entry)
+            {
+                leases += entry.Active.Count;
+            }
+        }
+
+        return leases;
     }
 
     public static PoolCounts Measure(PooledWebSocketManagerFactory factory) =>
