@@ -70,10 +70,12 @@ public sealed class AdmissionGateTests
         await WaitOpenAsync(factory, "walt");
         var evictor = await Clients.ConnectAsync(Ws(baseUri, "walt"));
         (await evicted.ReceiveCloseAsync()).Should().Be(WebSocketCloseCodes.Evicted);
+        await evicted.CloseQuietlyAsync(); // answered: a closing socket counts against the node's cap until it has closed
         var kicked = await Clients.ConnectAsync(Ws(baseUri, "xena"));
         await WaitOpenAsync(factory, "xena");
         await sender.DisconnectUserAsync("xena");
         (await kicked.ReceiveCloseAsync()).Should().Be(WebSocketCloseCodes.Kicked);
+        await kicked.CloseQuietlyAsync();
         await evictor.CloseQuietlyAsync();
 
         await Conditions.PollAsync(() => factory.ActiveConnections == 0, Clients.Deadline, "every slot is free");
