@@ -1,6 +1,5 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -102,12 +101,7 @@ internal sealed class ConnectionRegistry(UserTable users)
 
         lock (entry)
         {
-            if (buffer.Length < entry.Active.Count)
-            {
-                // Swap for a bigger pooled array: the caller returns whichever array it ends up holding.
-                ArrayPool<(IsolatedWebSocketManager, long)>.Shared.Return(buffer, clearArray: true);
-                buffer = ArrayPool<(IsolatedWebSocketManager, long)>.Shared.Rent(entry.Active.Count);
-            }
+            RecipientBuffer.EnsureCapacity(ref buffer, entry.Active.Count);
 
             var count = 0;
             foreach (var manager in entry.Active)

@@ -1,6 +1,5 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
-using System.Buffers;
 using System.Collections.Concurrent;
 
 namespace WebSocketPool.Internal;
@@ -104,12 +103,7 @@ internal sealed class GroupRegistry
 
         lock (entry)
         {
-            if (buffer.Length < entry.Members.Count)
-            {
-                // Swap for a bigger pooled array: the caller returns whichever array it ends up holding.
-                ArrayPool<(IsolatedWebSocketManager, long)>.Shared.Return(buffer, clearArray: true);
-                buffer = ArrayPool<(IsolatedWebSocketManager, long)>.Shared.Rent(entry.Members.Count);
-            }
+            RecipientBuffer.EnsureCapacity(ref buffer, entry.Members.Count);
 
             var i = 0;
             foreach (var (manager, generation) in entry.Members)

@@ -1,6 +1,5 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
-using System.Buffers;
 using System.Net.WebSockets;
 
 namespace WebSocketPool.Internal;
@@ -46,7 +45,7 @@ internal sealed class LocalWebSocketSender(PooledWebSocketManagerFactory factory
     {
         ArgumentNullException.ThrowIfNull(userKey);
         Validate(messageType);
-        var buffer = ArrayPool<(IsolatedWebSocketManager, long)>.Shared.Rent(MinimumRecipients);
+        var buffer = RecipientBuffer.Rent();
         try
         {
             var count = factory.CopyUserManagers(userKey, ref buffer);
@@ -54,7 +53,7 @@ internal sealed class LocalWebSocketSender(PooledWebSocketManagerFactory factory
         }
         finally
         {
-            ReturnBuffer(buffer);
+            RecipientBuffer.Return(buffer);
         }
     }
 
@@ -62,7 +61,7 @@ internal sealed class LocalWebSocketSender(PooledWebSocketManagerFactory factory
     {
         ArgumentNullException.ThrowIfNull(group);
         Validate(messageType);
-        var buffer = ArrayPool<(IsolatedWebSocketManager, long)>.Shared.Rent(MinimumRecipients);
+        var buffer = RecipientBuffer.Rent();
         try
         {
             var count = factory.Groups.CopyMembers(group, ref buffer);
@@ -70,7 +69,7 @@ internal sealed class LocalWebSocketSender(PooledWebSocketManagerFactory factory
         }
         finally
         {
-            ReturnBuffer(buffer);
+            RecipientBuffer.Return(buffer);
         }
     }
 
@@ -118,15 +117,6 @@ internal sealed class LocalWebSocketSender(PooledWebSocketManagerFactory factory
 
         return delivered;
     }
-
-    /// <summary>
-    /// The first rent's size. The copy swaps in a bigger pooled array when a user or group has more members, and the
-    /// caller returns whichever array it ends up with: every array handed back came from the pool, at any size.
-    /// </summary>
-    private const int MinimumRecipients = 16;
-
-    private static void ReturnBuffer((IsolatedWebSocketManager, long)[] buffer) =>
-        ArrayPool<(IsolatedWebSocketManager, long)>.Shared.Return(buffer, clearArray: true);
 
     private static void Validate(WebSocketMessageType messageType)
     {
