@@ -133,23 +133,8 @@ public sealed class RealSizeFanOutTests
                 (await server.Sender.AddToGroupAsync(server.Factory.GetConnections(user).Single().ConnectionId, Room)).Should().BeTrue();
             }
 
-            var expected = Enumerable.Range(0, Messages).Select(i => "chat-" + i).ToList();
-            using var cts = new CancellationTokenSource(s_deadline);
-            var readers = clients.Select(c => ReadTextsAsync(c, expected.Count, cts.Token)).ToList();
-
-            // Act
-            var counts = new List<int>();
-            foreach (var message in expected)
-            {
-                counts.Add(await server.Sender.SendTextToGroupAsync(Room, message));
-            }
-
-            // Assert
-            counts.Should().Equal(Enumerable.Repeat(members, Messages));
-            foreach (var received in await Task.WhenAll(readers))
-            {
-                received.Should().Equal(expected);
-            }
+            // Act / Assert
+            await SendEachAndAssertAllReceivedAsync(clients, "chat-", Messages, members, m => server.Sender.SendTextToGroupAsync(Room, m));
         }
         finally
         {
@@ -170,27 +155,35 @@ public sealed class RealSizeFanOutTests
         try
         {
             await PoolTestServer.WaitUntilAsync(() => server.Factory.GetConnections("tabs").Count == connections, s_deadline, "every connection is open");
-            var expected = Enumerable.Range(0, Messages).Select(i => "tab-" + i).ToList();
-            using var cts = new CancellationTokenSource(s_deadline);
-            var readers = clients.Select(c => ReadTextsAsync(c, expected.Count, cts.Token)).ToList();
-
-            // Act
-            var counts = new List<int>();
-            foreach (var message in expected)
-            {
-                counts.Add(await server.Sender.SendTextToUserAsync("tabs", message));
-            }
-
-            // Assert
-            counts.Should().Equal(Enumerable.Repeat(connections, Messages));
-            foreach (var received in await Task.WhenAll(readers))
-            {
-                received.Should().Equal(expected);
-            }
+            // Act / Assert
+            await SendEachAndAssertAllReceivedAsync(clients, "tab-", Messages, connections, m => server.Sender.SendTextToUserAsync("tabs", m));
         }
         finally
         {
             DisposeAll(clients);
+        }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="messages"/> numbered texts one by one while every client reads; asserts each send reached
+    /// <paramref name="recipients"/> connections and every client got every text once, in order.
+    /// </summary>
+    private static async Task SendEachAndAssertAllReceivedAsync(
+        IReadOnlyList<ClientWebSocket> clients, string prefix, int messages, int recipients, Func<string, ValueTask<int>> send)
+    {
+        var expected = Enumerable.Range(0, messages).Select(i => prefix + i).ToList();
+        using var cts = new CancellationTokenSource(s_deadline);
+        var readers = clients.Select(c => ReadTextsAsync(c, expected.Count, cts.Token)).ToList();
+        var counts = new List<int>();
+        foreach (var message in expected)
+        {
+            counts.Add(await send(message));
+        }
+
+        counts.Should().Equal(Enumerable.Repeat(recipients, messages));
+        foreach (var received in await Task.WhenAll(readers))
+        {
+            received.Should().Equal(expected);
         }
     }
 
