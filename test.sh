@@ -40,6 +40,17 @@ read -r passed failed < <(awk '
   /^[[:space:]]+Failed:[[:space:]]+[0-9]+[[:space:]]*$/ { f += $2 }
   END { print p + 0, f + 0 }' "$log")
 
+# Repeat each failing test with its message and the top of its stack at the end, where a short log tail shows it.
+if grep -qE '^[[:space:]]+Failed [A-Za-z_]' "$log"; then
+  echo "== failing tests"
+  awk '
+    /^[[:space:]]+Failed [A-Za-z_]/ { show = 1; stack = 0 }
+    /^[[:space:]]+(Passed|Skipped) [A-Za-z_]/ { show = 0 }
+    /^[[:space:]]+Stack Trace:/ { stack = 1; lines = 0 }
+    show && stack && lines++ > 6 { show = 0 }
+    show { print }' "$log"
+fi
+
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1  # the run broke (build, crash or hang) without a failing test to count
 fi
