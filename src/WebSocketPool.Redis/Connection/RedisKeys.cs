@@ -13,18 +13,22 @@ internal sealed class RedisKeys
     public RedisKeys(string prefix)
     {
         var tag = "{" + prefix + "}";
-        LeasesPrefix = tag + ":leases:";
-        BornPrefix = tag + ":born:";
+        Tag = tag + ":";
         Online = tag + ":online";
+        Routing = [Online];
         BusChannel = RedisChannel.Literal(tag + ":bus");
         NodeChannelPrefix = tag + ":node:";
     }
 
-    /// <summary>Per user: a sorted set of lease (connection) ids scored by expiry, in Redis server milliseconds.</summary>
-    public string LeasesPrefix { get; }
+    /// <summary>
+    /// The prefix with its hash tag (<c>{prefix}:</c>), which the lease scripts extend: <c>leases:USER</c> (a sorted set
+    /// of connection ids by admission order), <c>hb:NODE</c> (a node's heartbeat), <c>evict:NODE</c> (evictions queued
+    /// for a node), <c>seq</c> (the admission sequence) and <c>epoch</c> (written once per data set; see RedisScripts).
+    /// </summary>
+    public string Tag { get; }
 
-    /// <summary>Per user: a sorted set of the same ids scored by admission time, to find the oldest for EvictOldest.</summary>
-    public string BornPrefix { get; }
+    /// <summary>The keys passed to every lease script: one key in the prefix's slot, so a Redis Cluster routes the script there.</summary>
+    public RedisKey[] Routing { get; }
 
     /// <summary>A set of users who may hold live leases (pruned as their leases go).</summary>
     public RedisKey Online { get; }
@@ -33,8 +37,6 @@ internal sealed class RedisKeys
     public RedisChannel BusChannel { get; }
 
     public string NodeChannelPrefix { get; }
-
-    public RedisKey[] UserKeys(string userKey) => [LeasesPrefix + userKey, BornPrefix + userKey, Online];
 
     /// <summary>Connection-targeted messages for one node (sends, kicks, group changes for its connections).</summary>
     public RedisChannel NodeChannel(string nodeId) => RedisChannel.Literal(NodeChannelPrefix + nodeId);

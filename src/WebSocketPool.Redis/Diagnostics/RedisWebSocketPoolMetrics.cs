@@ -21,7 +21,13 @@ internal sealed class RedisWebSocketPoolMetrics
     private readonly Counter<long> _received;
     private readonly Counter<long> _remoteEvictions;
     private readonly Counter<long> _malformed;
+    private readonly Counter<long> _circuitOpened;
+    private readonly Counter<long> _shortCircuited;
+    private readonly Counter<long> _lapses;
+    private readonly Counter<long> _readmissionRefusals;
+    private readonly Counter<long> _dataLosses;
     private bool _observing;
+    private bool _observingCircuit;
 
     public RedisWebSocketPoolMetrics(IMeterFactory meterFactory)
     {
@@ -34,6 +40,11 @@ internal sealed class RedisWebSocketPoolMetrics
         _received = _meter.CreateCounter<long>("websocketpool.redis.messages.received", "{message}", "Messages received from other nodes.");
         _malformed = _meter.CreateCounter<long>("websocketpool.redis.messages.malformed", "{message}", "Messages from other nodes that were ignored as malformed (undecodable, or an out-of-range close code or reason).");
         _remoteEvictions = _meter.CreateCounter<long>("websocketpool.redis.cluster_evictions", "{connection}", "Leases evicted cluster-wide by EvictOldest (closed with 4001 on their node).");
+        _circuitOpened = _meter.CreateCounter<long>("websocketpool.redis.circuit.opened", "{event}", "Times the circuit in front of Redis opened after repeated failures.");
+        _shortCircuited = _meter.CreateCounter<long>("websocketpool.redis.circuit.short_circuited", "{operation}", "Admissions, previews and presence queries answered without asking Redis because the circuit was open.");
+        _lapses = _meter.CreateCounter<long>("websocketpool.redis.heartbeat.lapses", "{event}", "Times this node found its heartbeat had lapsed (a pause or partition longer than LeaseTtl) and re-admitted its connections.");
+        _readmissionRefusals = _meter.CreateCounter<long>("websocketpool.redis.readmission_refusals", "{connection}", "Open connections closed with 4001 because their re-admission found the user at the limit.");
+        _dataLosses = _meter.CreateCounter<long>("websocketpool.redis.epoch_changes", "{event}", "Times Redis was found to have lost its data (a new epoch) and this node put its leases back.");
     }
 
     public void Observe(Func<int> leases, Func<bool> available)
@@ -47,6 +58,27 @@ internal sealed class RedisWebSocketPoolMetrics
         _meter.CreateObservableGauge("websocketpool.redis.leases", leases, "{connection}", "Leases this node holds (and renews) in Redis.");
         _meter.CreateObservableGauge("websocketpool.redis.available", () => available() ? 1 : 0, "{state}", "1 while Redis answers, 0 while the failure policy is in force.");
     }
+
+    public void ObserveCircuit(Func<bool> open)
+    {
+        if (_observingCircuit)
+        {
+            return;
+        }
+
+        _observingCircuit = true;
+        _meter.CreateObservableGauge("websocketpool.redis.circuit.open", () => open() ? 1 : 0, "{state}", "1 while the circuit in front of Redis is open.");
+    }
+
+    public void CircuitOpened() => _circuitOpened.Add(1);
+
+    public void ShortCircuited() => _shortCircuited.Add(1);
+
+    public void HeartbeatLapsed() => _lapses.Add(1);
+
+    public void ReadmissionRefused(int count) => _readmissionRefusals.Add(count);
+
+    public void EpochChanged() => _dataLosses.Add(1);
 
     public void Error(string operation) => _errors.Add(1, new KeyValuePair<string, object?>(OperationTag, operation));
 

@@ -49,4 +49,14 @@ public sealed class RedisWebSocketPoolOptions
     /// <value>The default is 1 second.</value>
     [Range(typeof(TimeSpan), "00:00:00.050", "00:00:30", ErrorMessage = "OperationTimeout must be between 00:00:00.050 and 00:00:30.")]
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Gets or sets how long admissions, previews and presence queries stop asking Redis after it failed or timed out
+    /// repeatedly (half of at least four calls within ten seconds). While the circuit is open the failure policy applies
+    /// at once instead of after <see cref="OperationTimeout"/> per handshake; after the break one call probes Redis, and
+    /// a node's successful heartbeat closes the circuit early.
+    /// </summary>
+    /// <value>The default is 5 seconds.</value>
+    [Range(typeof(TimeSpan), "00:00:00.500", "00:05:00", ErrorMessage = "BreakDuration must be between 00:00:00.500 and 00:05:00.")]
+    public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(5);
 }

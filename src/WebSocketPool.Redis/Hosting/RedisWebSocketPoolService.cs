@@ -6,11 +6,11 @@ namespace WebSocketPool.Redis.Internal;
 
 /// <summary>
 /// Connects to Redis and subscribes when the host starts (a node starts, and serves on the failure policy, while Redis
-/// is down), renews leases every third of the TTL from a <see cref="TimeProvider"/> timer, re-registers leases when the
-/// connection is restored, and — after every hosted service has stopped, so after the pool has drained — releases
-/// what is left and waits for Redis to have processed the releases.
+/// is down), beats the node's heartbeat every third of the TTL from a <see cref="TimeProvider"/> timer and at once when
+/// the connection is restored, and — after every hosted service has stopped, so after the pool has drained — releases
+/// what is left and deletes the heartbeat, waiting for Redis to have processed both.
 /// </summary>
-internal sealed class RedisWebSocketPoolService(RedisConnection connection, RedisBus bus, RedisLeaseGate gate, TimeProvider timeProvider)
+internal sealed class RedisWebSocketPoolService(RedisConnection connection, RedisBus bus, RedisLeaseGate gate, NodeHeartbeat heartbeat, TimeProvider timeProvider)
     : IHostedLifecycleService, IDisposable
 {
     private ITimer? _timer;
@@ -20,7 +20,8 @@ internal sealed class RedisWebSocketPoolService(RedisConnection connection, Redi
         connection.Restored += OnRestored;
         await connection.ConnectAsync().ConfigureAwait(false);
         await bus.EnsureSubscribedAsync().ConfigureAwait(false);
-        var period = gate.RenewalPeriod;
+        await heartbeat.BeatAsync(cancellationToken).ConfigureAwait(false);
+        var period = heartbeat.Period;
         _timer = timeProvider.CreateTimer(static s => ((RedisWebSocketPoolService)s!).Tick(), this, period, period);
     }
 
@@ -30,7 +31,7 @@ internal sealed class RedisWebSocketPoolService(RedisConnection connection, Redi
 
     public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    // Renewal goes on while the pool drains (it stops in its own StopAsync, after or before this one).
+    // The heartbeat goes on while the pool drains (it stops in its own StopAsync, after or before this one).
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public async Task StoppedAsync(CancellationToken cancellationToken)
@@ -53,6 +54,6 @@ internal sealed class RedisWebSocketPoolService(RedisConnection connection, Redi
     private async Task RunAsync()
     {
         await bus.EnsureSubscribedAsync().ConfigureAwait(false);
-        await gate.RenewAsync().ConfigureAwait(false);
+        await heartbeat.BeatAsync().ConfigureAwait(false);
     }
 }

@@ -84,6 +84,13 @@ public static class WebSocketPoolRedisBuilderExtensions
         services.AddSingleton<RedisConnection>();
         services.AddSingleton(sp => new RedisLocalSender(CreateInner(sp, inner)));
         services.AddSingleton<RedisBus>();
+        services.AddSingleton<RedisCommandGuard>();
+        services.AddSingleton<LeaseTable>();
+        services.AddSingleton(static sp => new ReleaseQueue(
+            sp.GetRequiredService<RedisConnection>(),
+            sp.GetRequiredService<IOptions<RedisWebSocketPoolOptions>>().Value,
+            sp.GetRequiredService<IOptions<WebSocketPoolOptions>>().Value.MaxConnectionsPerUser));
+        services.AddSingleton<NodeHeartbeat>();
         services.AddSingleton<RedisLeaseGate>();
         services.AddSingleton<IWebSocketAdmissionGate>(static sp => sp.GetRequiredService<RedisLeaseGate>());
         services.Replace(ServiceDescriptor.Singleton<IWebSocketSender>(static sp => new RedisWebSocketSender(
@@ -91,10 +98,9 @@ public static class WebSocketPoolRedisBuilderExtensions
         services.AddSingleton(static sp => new WebSocketClusterPresence(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<RedisLeaseGate>(),
+            sp.GetRequiredService<RedisCommandGuard>(),
             sp.GetRequiredService<PooledWebSocketManagerFactory>(),
-            sp.GetRequiredService<IOptions<RedisWebSocketPoolOptions>>(),
-            sp.GetRequiredService<IOptions<WebSocketPoolOptions>>(),
-            sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<IOptions<WebSocketPoolOptions>>()));
         services.AddSingleton<RedisWebSocketPoolService>();
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<RedisWebSocketPoolService>());
         services.AddHealthChecks().AddCheck<RedisWebSocketPoolHealthCheck>(HealthCheckName, tags: ["websocketpool", "redis"]);

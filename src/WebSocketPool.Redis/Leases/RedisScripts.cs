@@ -3,119 +3,200 @@
 namespace WebSocketPool.Redis.Internal;
 
 /// <summary>
-/// The Lua scripts that keep the per-user lease sets. Each runs atomically on the Redis server and reads the clock
-/// from the server (<c>TIME</c>), so nodes with skewed clocks agree on expiry. StackExchange.Redis sends them as
-/// <c>EVALSHA</c> and falls back to <c>EVAL</c> after a restart emptied the script cache.
-/// KEYS[1] = the user's leases (id → expiry ms), KEYS[2] = the user's admission times (id → admitted ms), KEYS[3] = online users.
+/// The Lua scripts that keep the cluster's leases. Each runs atomically on the Redis server; StackExchange.Redis sends
+/// them as <c>EVALSHA</c> and falls back to <c>EVAL</c> after a restart emptied the script cache.
 /// </summary>
+/// <remarks>
+/// <para>The model. A user's leases are one sorted set of connection ids scored by admission order (a cluster-wide
+/// sequence, so "oldest" is exact even for two admissions in the same millisecond). A lease is written only when it is
+/// admitted and deleted when it is released: nothing is renewed per lease. A lease is live while its node's heartbeat
+/// key lives (the node id starts every connection id); a node renews that one key every third of the TTL, so renewal
+/// costs the same for ten users as for ten thousand. A lease of a node whose heartbeat lapsed is dead and is purged by
+/// the next script that reads that user.</para>
+/// <para>A node whose heartbeat lapsed while it was still running (a pause, a partition) finds out at its next
+/// heartbeat and re-admits each of its open connections through <see cref="Readmit"/>, which checks the limit: what
+/// others admitted meanwhile wins. Only when Redis itself lost its data (the epoch key the cluster writes is gone or
+/// new) does a node put its leases back unchecked (<see cref="Register"/>).</para>
+/// <para>ARGV[1] of every script is the key prefix with its hash tag (<c>{prefix}:</c>): every key shares one slot, so
+/// the scripts also run on a Redis Cluster.</para>
+/// </remarks>
 internal static class RedisScripts
 {
-    private const string Now = """
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        local function purge(leases, born)
-          local expired = redis.call('ZRANGEBYSCORE', leases, '-inf', now)
-          for i = 1, #expired do
-            redis.call('ZREM', leases, expired[i])
-            redis.call('ZREM', born, expired[i])
+    private const string Common = """
+        local P = ARGV[1]
+        local alive = {}
+        local function nodeOf(id)
+          local dash = string.find(id, '-', 1, true)
+          if dash then return string.sub(id, 1, dash - 1) end
+          return id
+        end
+        local function isAlive(node)
+          local known = alive[node]
+          if known == nil then
+            known = redis.call('EXISTS', P .. 'hb:' .. node) == 1
+            alive[node] = known
           end
+          return known
+        end
+        local function purge(leases)
+          local ids = redis.call('ZRANGE', leases, 0, -1)
+          local live = #ids
+          for i = 1, #ids do
+            if not isAlive(nodeOf(ids[i])) then
+              redis.call('ZREM', leases, ids[i])
+              live = live - 1
+            end
+          end
+          return live
+        end
+        local function forgetIfEmpty(user, leases, live)
+          if live == 0 then
+            redis.call('DEL', leases)
+            redis.call('SREM', P .. 'online', user)
+          end
+        end
+        local function add(user, leases, id)
+          redis.call('ZADD', leases, redis.call('INCR', P .. 'seq'), id)
+          redis.call('SADD', P .. 'online', user)
         end
 
         """;
 
     /// <summary>
-    /// ARGV: id, ttl ms, limit, evict (1 = EvictOldest), user. Drops expired leases, then admits when the user holds
-    /// fewer than the limit; with EvictOldest a user at the limit has the oldest lease removed and handed over instead.
-    /// Returns { 1 admitted | 0 refused, the user's live leases (with this one when admitted), evicted id or nothing }.
+    /// ARGV: prefix, node, id, user, limit, evict (1 = EvictOldest), ttl ms. Returns { -1 } when the node's heartbeat is
+    /// missing (it must beat, and recover, first); else drops dead leases and admits when the user holds fewer than the
+    /// limit; with EvictOldest a user at the limit has the oldest lease removed, queued for its node to close, and its
+    /// place handed over. Returns { 1 admitted | 0 refused, the user's live leases, evicted id or nothing }.
     /// </summary>
-    public const string Admit = Now + """
-        local ttl = tonumber(ARGV[2])
-        purge(KEYS[1], KEYS[2])
-        local count = redis.call('ZCARD', KEYS[1])
+    public const string Admit = Common + """
+        local node, id, user, limit = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+        if not isAlive(node) then return { -1 } end
+        local leases = P .. 'leases:' .. user
+        local live = purge(leases)
         local victim = nil
-        if count >= tonumber(ARGV[3]) then
-          if ARGV[4] ~= '1' then
-            return { 0, count }
-          end
-          local oldest = redis.call('ZRANGE', KEYS[2], 0, 0)
-          if #oldest == 0 then
-            oldest = redis.call('ZRANGE', KEYS[1], 0, 0)
-          end
-          victim = oldest[1]
-          redis.call('ZREM', KEYS[1], victim)
-          redis.call('ZREM', KEYS[2], victim)
-          count = count - 1
+        if live >= limit then
+          if ARGV[6] ~= '1' then return { 0, live } end
+          victim = redis.call('ZRANGE', leases, 0, 0)[1]
+          redis.call('ZREM', leases, victim)
+          local inbox = P .. 'evict:' .. nodeOf(victim)
+          redis.call('RPUSH', inbox, victim)
+          redis.call('PEXPIRE', inbox, tonumber(ARGV[7]) * 3)
+          live = live - 1
         end
-        redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
-        redis.call('ZADD', KEYS[2], now, ARGV[1])
-        redis.call('SADD', KEYS[3], ARGV[5])
-        redis.call('PEXPIRE', KEYS[1], ttl * 2)
-        redis.call('PEXPIRE', KEYS[2], ttl * 2)
-        if victim then
-          return { 1, count + 1, victim }
-        end
-        return { 1, count + 1 }
+        add(user, leases, id)
+        if victim then return { 1, live + 1, victim } end
+        return { 1, live + 1 }
         """;
 
     /// <summary>
-    /// ARGV: ttl ms, user, ids…. Renews this node's live leases of one user, re-adding any that Redis lost (restart,
-    /// failover, admissions made while it was unreachable). Returns the user's live leases.
+    /// ARGV: prefix, user, id, and optionally the victim the id was admitted in place of, the ttl ms and the limit. Deletes one
+    /// lease (live or not) at once. With a victim (the newcomer never got its socket): when the victim's node has not yet
+    /// taken the eviction from its queue, the victim gets its lease back, if the user is under the limit without the
+    /// newcomer (it always is unless Redis lost data meanwhile; otherwise the eviction stands). Forgets the user when no
+    /// live lease is left. Returns the user's live leases.
     /// </summary>
-    public const string Renew = Now + """
-        local ttl = tonumber(ARGV[1])
-        for i = 3, #ARGV do
-          redis.call('ZADD', KEYS[1], now + ttl, ARGV[i])
-          redis.call('ZADD', KEYS[2], 'NX', now, ARGV[i])
+    public const string Release = Common + """
+        local user, id, victim = ARGV[2], ARGV[3], ARGV[4]
+        local leases = P .. 'leases:' .. user
+        redis.call('ZREM', leases, id)
+        local live = purge(leases)
+        if victim and victim ~= '' then
+          local inbox = P .. 'evict:' .. nodeOf(victim)
+          if redis.call('LREM', inbox, 0, victim) > 0 then
+            if isAlive(nodeOf(victim)) and live < tonumber(ARGV[6]) then
+              add(user, leases, victim)
+              live = live + 1
+            else
+              redis.call('RPUSH', inbox, victim)
+              redis.call('PEXPIRE', inbox, tonumber(ARGV[5]) * 3)
+            end
+          end
         end
-        redis.call('SADD', KEYS[3], ARGV[2])
-        redis.call('PEXPIRE', KEYS[1], ttl * 2)
-        redis.call('PEXPIRE', KEYS[2], ttl * 2)
-        purge(KEYS[1], KEYS[2])
-        return redis.call('ZCARD', KEYS[1])
+        forgetIfEmpty(user, leases, live)
+        return live
         """;
 
-    /// <summary>ARGV: user, id. Deletes one lease at once; forgets the user when no live lease is left.</summary>
-    public const string Release = Now + """
-        redis.call('ZREM', KEYS[1], ARGV[2])
-        redis.call('ZREM', KEYS[2], ARGV[2])
-        purge(KEYS[1], KEYS[2])
-        local count = redis.call('ZCARD', KEYS[1])
-        if count == 0 then
-          redis.call('DEL', KEYS[1], KEYS[2])
-          redis.call('SREM', KEYS[3], ARGV[1])
-        end
-        return count
-        """;
-
-    /// <summary>ARGV: user. The user's live leases across the cluster.</summary>
-    public const string Count = Now + """
-        purge(KEYS[1], KEYS[2])
-        local count = redis.call('ZCARD', KEYS[1])
-        if count == 0 then
-          redis.call('DEL', KEYS[1], KEYS[2])
-          redis.call('SREM', KEYS[3], ARGV[1])
-        end
-        return count
+    /// <summary>ARGV: prefix, user. The user's live leases across the cluster.</summary>
+    public const string Count = Common + """
+        local user = ARGV[2]
+        local leases = P .. 'leases:' .. user
+        local live = purge(leases)
+        forgetIfEmpty(user, leases, live)
+        return live
         """;
 
     /// <summary>
-    /// KEYS[1] = online users; ARGV: leases key prefix, admission-times key prefix. Every user with live leases and their
-    /// count, flattened { user, count, … }; users left with none (their node died) are pruned on the way.
+    /// ARGV: prefix, node, ttl ms, a new epoch (used only when the cluster has none). Renews the node's heartbeat and
+    /// takes the evictions queued for it. Returns { 1 when the heartbeat was still alive | 0 when it had lapsed (or this
+    /// is the node's first), the cluster's epoch, { evicted ids } }.
     /// </summary>
-    public const string Online = Now + """
-        local users = redis.call('SMEMBERS', KEYS[1])
+    public const string Heartbeat = """
+        local P, node, ttl = ARGV[1], ARGV[2], ARGV[3]
+        local epoch = redis.call('GET', P .. 'epoch')
+        if not epoch then
+          epoch = ARGV[4]
+          redis.call('SET', P .. 'epoch', epoch)
+        end
+        local hb = P .. 'hb:' .. node
+        local was = 1
+        if not redis.call('SET', hb, epoch, 'PX', ttl, 'XX') then
+          was = 0
+          redis.call('SET', hb, epoch, 'PX', ttl)
+        end
+        local inbox = P .. 'evict:' .. node
+        local evicted = redis.call('LRANGE', inbox, 0, -1)
+        if #evicted > 0 then redis.call('DEL', inbox) end
+        return { was, epoch, evicted }
+        """;
+
+    /// <summary>
+    /// ARGV: prefix, limit, then user and id pairs. For each open connection of a node whose heartbeat had lapsed (or
+    /// that was admitted while Redis could not be asked): keeps a lease Redis still holds, else admits it when the user
+    /// is under the limit. Returns one flag per pair: 1 kept or admitted, 0 refused (the node closes it with 4001).
+    /// </summary>
+    public const string Readmit = Common + """
+        local limit = tonumber(ARGV[2])
+        local out = {}
+        for i = 3, #ARGV, 2 do
+          local user, id = ARGV[i], ARGV[i + 1]
+          local leases = P .. 'leases:' .. user
+          if redis.call('ZSCORE', leases, id) then
+            out[#out + 1] = 1
+          elseif purge(leases) < limit then
+            add(user, leases, id)
+            out[#out + 1] = 1
+          else
+            out[#out + 1] = 0
+          end
+        end
+        return out
+        """;
+
+    /// <summary>
+    /// ARGV: prefix, then user and id pairs. Redis lost its data (a new epoch): puts the node's open connections back
+    /// as they were, unchecked, since each was admitted under the limit before the loss.
+    /// </summary>
+    public const string Register = Common + """
+        for i = 2, #ARGV, 2 do
+          add(ARGV[i], P .. 'leases:' .. ARGV[i], ARGV[i + 1])
+        end
+        return 1
+        """;
+
+    /// <summary>
+    /// ARGV: prefix. Every user with live leases and their count, flattened { user, count, … }; users left with none
+    /// (their node died) are pruned on the way.
+    /// </summary>
+    public const string Online = Common + """
+        local users = redis.call('SMEMBERS', P .. 'online')
         local out = {}
         for i = 1, #users do
-          local leases = ARGV[1] .. users[i]
-          local born = ARGV[2] .. users[i]
-          purge(leases, born)
-          local count = redis.call('ZCARD', leases)
-          if count == 0 then
-            redis.call('DEL', leases, born)
-            redis.call('SREM', KEYS[1], users[i])
-          else
+          local leases = P .. 'leases:' .. users[i]
+          local live = purge(leases)
+          forgetIfEmpty(users[i], leases, live)
+          if live > 0 then
             out[#out + 1] = users[i]
-            out[#out + 1] = count
+            out[#out + 1] = live
           end
         end
         return out

@@ -8,8 +8,8 @@ namespace WebSocketPool.Redis;
 
 /// <summary>
 /// Who is connected across the cluster, read from the leases in Redis: a user's connections on every node, and the
-/// list of online users. Counts include handshakes being admitted and leave out leases past their TTL (a dead node's
-/// connections drop out within <see cref="RedisWebSocketPoolOptions.LeaseTtl"/>). While Redis does not answer, both
+/// list of online users. Counts include handshakes being admitted and leave out leases of nodes whose heartbeat lapsed
+/// (a dead node's connections drop out within <see cref="RedisWebSocketPoolOptions.LeaseTtl"/>). While Redis does not answer, both
 /// methods answer from this node's own connections and <see cref="IsClusterWide"/> is false; they never throw for it.
 /// Registered as a singleton by <c>AddRedis</c>.
 /// </summary>
@@ -17,20 +17,18 @@ public sealed class WebSocketClusterPresence
 {
     private readonly RedisConnection _connection;
     private readonly RedisLeaseGate _gate;
+    private readonly RedisCommandGuard _guard;
     private readonly PooledWebSocketManagerFactory _factory;
-    private readonly RedisWebSocketPoolOptions _options;
     private readonly int _limit;
-    private readonly TimeProvider _timeProvider;
 
-    internal WebSocketClusterPresence(RedisConnection connection, RedisLeaseGate gate, PooledWebSocketManagerFactory factory,
-        IOptions<RedisWebSocketPoolOptions> options, IOptions<WebSocketPoolOptions> poolOptions, TimeProvider timeProvider)
+    internal WebSocketClusterPresence(RedisConnection connection, RedisLeaseGate gate, RedisCommandGuard guard, PooledWebSocketManagerFactory factory,
+        IOptions<WebSocketPoolOptions> poolOptions)
     {
         _connection = connection;
         _gate = gate;
+        _guard = guard;
         _factory = factory;
-        _options = options.Value;
         _limit = poolOptions.Value.MaxConnectionsPerUser;
-        _timeProvider = timeProvider;
     }
 
     /// <summary>Gets a value indicating whether Redis answers, so that answers cover the whole cluster.</summary>
@@ -52,28 +50,17 @@ public sealed class WebSocketClusterPresence
     /// <remarks>One Redis script walks the online users; it costs O(online users), fine for presence panels of a few thousand.</remarks>
     public async Task<IReadOnlyList<UserConnectionCount>> GetOnlineUsersAsync(CancellationToken cancellationToken = default)
     {
-        if (_connection.TryGetDatabase(out var database))
+        if (await _guard.TryEvaluateAsync("presence", RedisScripts.Online, [_connection.Keys.Tag], cancellationToken).ConfigureAwait(false) is { } result)
         {
-            try
+            var flat = (RedisResult[])result!;
+            var users = new List<UserConnectionCount>(flat.Length / 2);
+            for (var i = 0; i + 1 < flat.Length; i += 2)
             {
-                var keys = _connection.Keys;
-                var result = await database.ScriptEvaluateAsync(RedisScripts.Online, [keys.Online], [keys.LeasesPrefix, keys.BornPrefix])
-                    .WaitAsync(_options.OperationTimeout, _timeProvider, cancellationToken).ConfigureAwait(false);
-                _connection.MarkAvailable();
-                var flat = (RedisResult[])result!;
-                var users = new List<UserConnectionCount>(flat.Length / 2);
-                for (var i = 0; i + 1 < flat.Length; i += 2)
-                {
-                    users.Add(new UserConnectionCount((string)flat[i]!, (int)flat[i + 1], _limit));
-                }
+                users.Add(new UserConnectionCount((string)flat[i]!, (int)flat[i + 1], _limit));
+            }
 
-                users.Sort(static (a, b) => string.CompareOrdinal(a.User, b.User));
-                return users;
-            }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
-            {
-                _connection.MarkFailed("presence", ex);
-            }
+            users.Sort(static (a, b) => string.CompareOrdinal(a.User, b.User));
+            return users;
         }
 
         var local = _factory.GetSnapshot(1000).Users.ToList();
