@@ -63,9 +63,12 @@ public static class Clients
     }
 
     /// <summary>Reads until the server's close frame and returns its code.</summary>
-    public static async Task<int?> ReceiveCloseAsync(this WebSocket socket)
+    public static Task<int?> ReceiveCloseAsync(this WebSocket socket) => socket.ReceiveCloseAsync(Deadline);
+
+    /// <summary>Reads until the server's close frame and returns its code; the socket is aborted after <paramref name="deadline"/>.</summary>
+    public static async Task<int?> ReceiveCloseAsync(this WebSocket socket, TimeSpan deadline)
     {
-        using var timeout = new CancellationTokenSource(Deadline);
+        using var timeout = new CancellationTokenSource(deadline);
         var buffer = new byte[4096];
         for (var i = 0; i < 1000; i++)
         {

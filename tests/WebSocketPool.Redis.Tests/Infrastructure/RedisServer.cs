@@ -16,6 +16,7 @@ public sealed class RedisServer : IAsyncDisposable
     public const string ServerPath = "/usr/bin/redis-server";
     public const string CliPath = "/usr/bin/redis-cli";
 
+    private readonly string _directory = Directory.CreateTempSubdirectory("wsp-redis-").FullName;
     private Process? _process;
 
     private RedisServer(int port)
@@ -64,7 +65,8 @@ public sealed class RedisServer : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { "--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes" })
+        // Its own directory, so that a shutdown that keeps the data (SHUTDOWN SAVE) is found by the next start.
+        foreach (var arg in new[] { "--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes", "--dir", _directory })
         {
             info.ArgumentList.Add(arg);
         }
@@ -93,10 +95,13 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the server the way an operator would: <c>redis-cli shutdown nosave</c>; its data is gone.</summary>
-    public async Task ShutdownAsync()
+    /// <summary>
+    /// Stops the server the way an operator would: <c>redis-cli shutdown nosave</c>, so its data is gone; or, with
+    /// <paramref name="keepData"/>, <c>shutdown save</c>, so the next <see cref="StartAsync"/> loads it again.
+    /// </summary>
+    public async Task ShutdownAsync(bool keepData = false)
     {
-        await CliAsync("shutdown", "nosave");
+        await CliAsync("shutdown", keepData ? "save" : "nosave");
 
         if (_process is { } process)
         {
@@ -108,6 +113,9 @@ public sealed class RedisServer : IAsyncDisposable
 
     /// <summary>Makes the server slow: it answers no client command for <paramref name="duration"/> (<c>CLIENT PAUSE … ALL</c>).</summary>
     public Task PauseAsync(TimeSpan duration) => CliAsync("client", "pause", ((long)duration.TotalMilliseconds).ToString(), "all");
+
+    /// <summary>Closes every client connection of one type (<c>normal</c>, <c>pubsub</c>); clients reconnect by themselves.</summary>
+    public Task KillClientsAsync(string type) => CliAsync("client", "kill", "type", type);
 
     private async Task CliAsync(params string[] args)
     {
@@ -152,6 +160,15 @@ public sealed class RedisServer : IAsyncDisposable
 
             process.Dispose();
             _process = null;
+        }
+
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover temporary directory is harmless.
         }
     }
 }
