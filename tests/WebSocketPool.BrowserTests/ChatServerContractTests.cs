@@ -248,33 +248,38 @@ public sealed class ChatServerContractTests(ChatServerFixture fixture) : IClassF
     }
 
     [Fact]
-    public async Task Presence_OnConnect_ListsEveryUserWithConnectionCounts()
+    public async Task Presence_OnConnect_FullListFirstThenOnlyDeltasToOthers()
     {
         using var watcher = ChatClient.For(BaseUri);
         using var visitor = ChatClient.For(BaseUri);
         await watcher.LoginAsync("presence-watcher");
         await visitor.LoginAsync("presence-visitor");
         using var watcherSocket = await watcher.ConnectAsync();
-        await ChatClient.ReceiveAsync(watcherSocket, "hello");
+        (await ChatClient.ReceiveAsync(watcherSocket)).GetProperty("type").GetString().Should().Be("hello");
+
+        // The first presence message of a connection is the full list, itself included.
+        var full = await ChatClient.ReceiveAsync(watcherSocket);
+        full.GetProperty("type").GetString().Should().Be("presence");
+        Users(full).Should().Contain("presence-watcher", 1);
 
         using var visitorFirst = await visitor.ConnectAsync();
+        await ChatClient.ReceiveAsync(visitorFirst, "hello");
+        var visitorFull = await ChatClient.ReceiveAsync(visitorFirst);
+        visitorFull.GetProperty("type").GetString().Should().Be("presence");
+        Users(visitorFull).Should().Contain("presence-watcher", 1).And.Contain("presence-visitor", 1);
         using var visitorSecond = await visitor.ConnectAsync();
+        await visitorSecond.CloseAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
 
-        // Presence lists arrive in the order they were made, so the watcher sees 1 then 2 connections for the visitor.
-        var counts = new List<int>();
-        for (var i = 0; i < 20 && !counts.Contains(2); i++)
-        {
-            var presence = await ChatClient.ReceiveAsync(watcherSocket, "presence");
-            var users = presence.GetProperty("users").EnumerateArray().ToDictionary(u => u.GetProperty("name").GetString()!, u => u.GetProperty("connections").GetInt32());
-            users.Should().ContainKey("presence-watcher").WhoseValue.Should().Be(1);
-            if (users.TryGetValue("presence-visitor", out var count))
-            {
-                counts.Add(count);
-            }
-        }
+        // Everyone else gets only the changes, in the order they were made: 1, 2, then 1 again.
+        (await NextDeltaForAsync(watcherSocket, "presence-visitor")).Should().Be(1);
+        (await NextDeltaForAsync(watcherSocket, "presence-visitor")).Should().Be(2);
+        (await NextDeltaForAsync(watcherSocket, "presence-visitor")).Should().Be(1);
+        (await NextDeltaForAsync(visitorFirst, "presence-visitor")).Should().Be(2, "a user's own other connections are changes too");
+        (await NextDeltaForAsync(visitorFirst, "presence-visitor")).Should().Be(1);
 
-        // Other users' comings and goings may repeat a count in between, never reorder the counts.
-        counts.Distinct().Should().Equal(1, 2);
+        // A user who leaves is a delta with 0 connections.
+        await visitorFirst.CloseAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+        (await NextDeltaForAsync(watcherSocket, "presence-visitor")).Should().Be(0);
     }
 
     [Fact]
@@ -477,5 +482,35 @@ public sealed class ChatServerContractTests(ChatServerFixture fixture) : IClassF
         page.Headers.GetValues("Content-Security-Policy").Single().Should().Contain("default-src 'self'");
         page.Headers.GetValues("X-Content-Type-Options").Single().Should().Be("nosniff");
         script.StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
+    private static Dictionary<string, int> Users(JsonElement presence) =>
+        presence.GetProperty("users").EnumerateArray().ToDictionary(u => u.GetProperty("name").GetString()!, u => u.GetProperty("connections").GetInt32());
+
+    /// <summary>
+    /// Reads until a presence message about <paramref name="user"/>; it must be a delta (never a full list after the
+    /// first) listing one user. Returns that user's new connection count.
+    /// </summary>
+    private static async Task<int> NextDeltaForAsync(ClientWebSocket socket, string user)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            var message = await ChatClient.ReceiveAsync(socket);
+            var type = message.GetProperty("type").GetString();
+            if (type is not ("presence" or "presence_delta"))
+            {
+                continue;
+            }
+
+            type.Should().Be("presence_delta", "after the first full list a connection gets only changes");
+            var users = Users(message);
+            users.Should().HaveCount(1, "one join or leave changes one user");
+            if (users.TryGetValue(user, out var connections))
+            {
+                return connections;
+            }
+        }
+
+        throw new InvalidOperationException($"No presence change for '{user}' among the next 100 messages.");
     }
 }
