@@ -165,12 +165,13 @@ internal sealed partial class ChatHandler(
 
     private static byte[] Serialize<T>(T message, JsonTypeInfo<T> typeInfo) => JsonSerializer.SerializeToUtf8Bytes(message, typeInfo);
 
+    // Names are user keys, which may be personal data: the sample logs them only at Debug (the pool logs connection ids).
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "User {User} connected ({ConnectionId}).", EventName = "ChatConnected")]
+        [LoggerMessage(1, LogLevel.Debug, "User {User} connected ({ConnectionId}).", EventName = "ChatConnected")]
         public static partial void Connected(ILogger logger, string user, string connectionId);
 
-        [LoggerMessage(2, LogLevel.Information, "User {User} disconnected ({ConnectionId}): {Reason}, close code {CloseCode}.", EventName = "ChatDisconnected")]
+        [LoggerMessage(2, LogLevel.Debug, "User {User} disconnected ({ConnectionId}): {Reason}, close code {CloseCode}.", EventName = "ChatDisconnected")]
         public static partial void Disconnected(ILogger logger, string user, string connectionId, DisconnectReason reason, int? closeCode);
     }
 }

@@ -10,16 +10,19 @@ namespace ChatServer;
 
 /// <summary>
 /// Who is in the room, with how many connections, and the groups that route chat messages. A connection joins after
-/// its <c>hello</c> was queued, so no chat, DM or presence message can overtake the <c>hello</c>. Joins and leaves are
-/// serialized: each one updates the counts and queues the new full list to everyone before the next one starts, so
-/// every client sees the lists in the order they were made and the last one it gets is the current one.
+/// its <c>hello</c> was queued, so no chat, DM or presence message can overtake the <c>hello</c>. A joining connection
+/// gets the full list (<c>presence</c>) before it enters the room; everyone else gets only what changed
+/// (<c>presence_delta</c>: the user and their new connection count, 0 when they left), so a join or a leave costs every
+/// member a message of constant size, not one that grows with the room. Joins and leaves are serialized: each one
+/// updates the counts and queues its messages before the next one starts, so every client applies the changes in the
+/// order they were made, on top of the full list it started from.
 /// </summary>
 /// <remarks>
-/// On a node of a cluster (<paramref name="cluster"/> is set) the list comes from the cluster's leases instead of this
-/// node's counts, and goes to the room on every node. Lists made on two nodes at nearly the same time have no common
-/// order, and a node that dies sends no update, so <see cref="RefreshAsync"/> (run on a timer) sends the current list
-/// to this node's own connections again: every panel converges on the cluster's list within one period. It is sent
-/// whether or not it changed, because a node cannot know which list its connections last got from another node.
+/// On a node of a cluster (<paramref name="cluster"/> is set) the counts come from the cluster's leases instead of this
+/// node's, and the deltas go to the room on every node. Changes made on two nodes at nearly the same time have no common
+/// order, and a node that dies sends no leave, so <see cref="RefreshAsync"/> (run on a timer) sends the current full
+/// list to this node's own connections again: every panel converges on the cluster's list within one period. Deltas
+/// carry absolute counts, not increments, so one applied late or twice does no lasting harm.
 /// </remarks>
 internal sealed class ChatPresence(IWebSocketSender sender, PooledWebSocketManagerFactory factory, WebSocketClusterPresence? cluster = null) : IDisposable
 {
@@ -40,22 +43,30 @@ internal sealed class ChatPresence(IWebSocketSender sender, PooledWebSocketManag
     public async ValueTask<int> GetConnectionCountAsync(string user, CancellationToken cancellationToken) =>
         cluster is null ? factory.GetConnectionCount(user) : await cluster.GetConnectionCountAsync(user, cancellationToken);
 
-    /// <summary>Adds a connection to the room and tells everyone.</summary>
+    /// <summary>Gives a connection the full list, tells everyone else of the change, and adds the connection to the room.</summary>
     public async Task JoinAsync(WebSocketConnection connection)
     {
         // Not cancellable: the gate is held only while queueing, and a leave must never be skipped.
         await _gate.WaitAsync(CancellationToken.None);
         try
         {
+            var user = connection.UserKey;
+            Count(user, +1);
+
+            // The newcomer is not in the room yet: the full list (itself included) is the first presence message it
+            // gets, and the delta reaches only the others.
+            connection.Send(Serialize(await UsersAsync()), WebSocketMessageType.Text);
+            await SendDeltaAsync(user);
             if (!await sender.AddToGroupAsync(connection.ConnectionId, Room))
             {
-                return; // closed already; its disconnect finds nothing to remove
+                // Closed during its join: its disconnect finds nothing to remove, so the change is taken back here.
+                Count(user, -1);
+                await SendDeltaAsync(user);
+                return;
             }
 
-            await sender.AddToGroupAsync(connection.ConnectionId, UserGroup(connection.UserKey));
+            await sender.AddToGroupAsync(connection.ConnectionId, UserGroup(user));
             _members.Add(connection.ConnectionId, connection);
-            _counts[connection.UserKey] = _counts.GetValueOrDefault(connection.UserKey) + 1;
-            await BroadcastAsync();
         }
         finally
         {
@@ -74,19 +85,8 @@ internal sealed class ChatPresence(IWebSocketSender sender, PooledWebSocketManag
                 return;
             }
 
-            var user = connection.UserKey;
-
-            var left = _counts[user] - 1;
-            if (left == 0)
-            {
-                _counts.Remove(user);
-            }
-            else
-            {
-                _counts[user] = left;
-            }
-
-            await BroadcastAsync();
+            Count(connection.UserKey, -1);
+            await SendDeltaAsync(connection.UserKey);
         }
         finally
         {
@@ -114,11 +114,27 @@ internal sealed class ChatPresence(IWebSocketSender sender, PooledWebSocketManag
 
     public void Dispose() => _gate.Dispose();
 
-    private async Task BroadcastAsync()
+    /// <summary>Tells the room the user's connection count now (0: the user left). One payload for everyone, never changed afterwards.</summary>
+    private async Task SendDeltaAsync(string user)
     {
-        // One payload for everyone; the sender queues it without copying, so it is never changed afterwards.
-        var payload = Serialize(await UsersAsync());
+        var connections = cluster is null ? _counts.GetValueOrDefault(user) : await cluster.GetConnectionCountAsync(user, CancellationToken.None);
+        var payload = JsonSerializer.SerializeToUtf8Bytes(
+            new PresenceDeltaMessage([new PresenceUser(user, connections)]), ChatJsonContext.Default.PresenceDeltaMessage);
         await sender.SendToGroupAsync(Room, payload, WebSocketMessageType.Text);
+    }
+
+    /// <summary>This node's count of the user's connections in the room (the local list; a cluster reads its leases instead).</summary>
+    private void Count(string user, int change)
+    {
+        var count = _counts.GetValueOrDefault(user) + change;
+        if (count <= 0)
+        {
+            _counts.Remove(user);
+        }
+        else
+        {
+            _counts[user] = count;
+        }
     }
 
     private async ValueTask<PresenceUser[]> UsersAsync() => cluster is null ? LocalUsers() : await ClusterUsersAsync(cluster);

@@ -1,9 +1,10 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
 using ChatServer;
-using Microsoft.AspNetCore.Authentication.Cookies;
+using ChatServer.Sessions;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Serilog;
 using StackExchange.Redis;
 using WebSocketPool.Redis;
@@ -23,21 +24,9 @@ builder.Services.AddSerilog((services, logger) => logger
     .Enrich.FromLogContext()
     .WriteTo.Console());
 
-// Sign-in: POST /login sets this cookie, and the WebSocket handshake carries it.
-builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
-    .AddCookie(options =>
-    {
-        options.Cookie.Name = "chat.auth";
-        options.Cookie.HttpOnly = true;                                   // page script never sees it
-        options.Cookie.SameSite = SameSiteMode.Strict;                    // other sites' requests never carry it
-        options.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;   // Secure whenever served over HTTPS
-        options.ExpireTimeSpan = TimeSpan.FromHours(8);
-        options.SlidingExpiration = true;
-
-        // There is no login page to redirect to: answer 401/403 like an API.
-        options.Events.OnRedirectToLogin = static context => SetStatus(context.Response, StatusCodes.Status401Unauthorized);
-        options.Events.OnRedirectToAccessDenied = static context => SetStatus(context.Response, StatusCodes.Status403Forbidden);
-    });
+// Sign-in: POST /login sets the auth cookie, and the WebSocket handshake carries it. Each cookie carries a session
+// stamp that POST /logout revokes, and the page's posts carry antiforgery tokens (ChatAuthentication, AccountEndpoints).
+builder.Services.AddChatAuthentication(builder.Configuration);
 builder.Services.AddProblemDetails();
 
 // The pool: options from the "WebSocketPool" section (or --WebSocketPool:Option=value), and the chat protocol.
@@ -62,9 +51,15 @@ if (builder.Configuration["Redis:Configuration"] is { Length: > 0 } redisConfigu
         .SetApplicationName("ChatServer")
         .PersistKeysToStackExchangeRedis(redis, prefix + ":dataprotection-keys");
 
+    // A sign-out on any node revokes the session on all of them: the session stamps live in the same Redis.
+    builder.Services.AddSingleton<ISessionStampStore>(sp => new RedisSessionStampStore(redis, prefix, sp.GetRequiredService<SessionSettings>()));
+
     // The presence panel follows the cluster: refreshed on a timer too, so that a node that died drops out of it.
     builder.Services.AddHostedService<ChatPresenceRefresher>();
 }
+
+// Alone, sign-outs are remembered in memory (until the process restarts).
+builder.Services.TryAddSingleton<ISessionStampStore, InMemorySessionStampStore>();
 
 var app = builder.Build();
 
@@ -75,7 +70,7 @@ app.UseStaticFiles();
 app.UseAuthentication();    // the pool reads the user the cookie established...
 app.UseWebSocketPooling();  // ...and serves /ws: admission (401, 403, 429, 503) before the upgrade
 
-app.MapAccountEndpoints();  // POST /login, POST /logout
+app.MapAccountEndpoints();  // POST /login, POST /logout, GET /antiforgery
 app.MapWebSocketPoolStats("/stats").RequireLoopbackUnlessConfigured();
 app.MapHealthChecks("/health", new HealthCheckOptions
 {
@@ -95,12 +90,6 @@ static ConnectionMultiplexer ConnectRedis(string configuration)
     options.BacklogPolicy = BacklogPolicy.FailFast;
     options.ClientName ??= "chatserver";
     return ConnectionMultiplexer.Connect(options);
-}
-
-static Task SetStatus(HttpResponse response, int statusCode)
-{
-    response.StatusCode = statusCode;
-    return Task.CompletedTask;
 }
 
 /// <summary>The entry point, visible to integration tests (<c>WebApplicationFactory&lt;Program&gt;</c>).</summary>

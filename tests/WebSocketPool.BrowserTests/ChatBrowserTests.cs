@@ -204,6 +204,74 @@ public sealed class ChatBrowserTests(BrowserFixture fixture)
         }
     }
 
+    [Fact]
+    public async Task CrossSiteForms_LoginAndLogout_RefusedWhileThePagesOwnStillWork()
+    {
+        await using var server = await ServerProcess.StartAsync(SampleServers.ChatServer());
+        await using var attacker = await CrossSiteAttacker.StartAsync();
+        var victim = await ChatPage.SignInAsync(Browser, server.BaseUri, "victim");
+        try
+        {
+            // Another site, open in a tab of the victim's browser, auto-submits a sign-in under the attacker's name...
+            var evil = await victim.Page.Context.NewPageAsync();
+            await evil.GotoAsync(attacker.PostPage(new Uri(server.BaseUri, "/login"), "mallory"));
+            await evil.WaitForURLAsync(server.BaseUri + "**", new() { Timeout = ChatPage.WaitTimeout });
+
+            // ...which is refused: the victim is still themselves, and still connected.
+            (await PreviewUserAsync(victim)).Should().Be("victim");
+            (await evil.Locator("body").InnerTextAsync()).Should().Contain("antiforgery token");
+            await victim.ExpectStateAsync("open");
+
+            // A cross-site sign-out is refused too: the victim stays signed in and connected.
+            await evil.GotoAsync(attacker.PostPage(new Uri(server.BaseUri, "/logout")));
+            await evil.WaitForURLAsync(server.BaseUri + "**", new() { Timeout = ChatPage.WaitTimeout });
+            (await PreviewUserAsync(victim)).Should().Be("victim");
+            await victim.ExpectStateAsync("open");
+            (await victim.Page.EvaluateAsync<bool>("() => window.chatState.lastClose === null")).Should().BeTrue("no socket of the victim was closed");
+            await evil.CloseAsync();
+
+            // The page's own sign-out and sign-in (which carry the token) still work.
+            await victim.Page.Locator("#logout").ClickAsync();
+            await Expect(victim.Page.Locator("#login")).ToBeVisibleAsync(new() { Timeout = ChatPage.WaitTimeout });
+            (await PreviewUserAsync(victim)).Should().BeNull("signed out");
+            await victim.LoginAsync("victim-again");
+            (await PreviewUserAsync(victim)).Should().Be("victim-again");
+            victim.Problems.Should().BeEmpty();
+        }
+        finally
+        {
+            await CloseAsync(victim);
+        }
+    }
+
+    [Fact]
+    public async Task Session_ExpiresWhileConnected_TabClosedWith4005AndAsksToSignInAgain()
+    {
+        // A session of six seconds (CloseOnAuthenticationExpiration is on in the shipped settings): the socket is closed
+        // when the cookie it was opened with expires, and the page, finding the cookie expired too, asks for a sign-in.
+        await using var server = await ServerProcess.StartAsync(SampleServers.ChatServer("--Chat:SessionLifetime=00:00:06"));
+        var alice = await ChatPage.SignInAsync(Browser, server.BaseUri, "alice");
+        try
+        {
+            await alice.ExpectStateAsync("expired");
+
+            (await alice.Page.EvaluateAsync<int>("() => window.chatState.lastClose.code")).Should().Be(4005);
+            await Expect(alice.Page.Locator("#login")).ToBeVisibleAsync();
+            await Expect(alice.Banner).ToContainTextAsync("sign-in has expired");
+            (await PreviewUserAsync(alice)).Should().BeNull("the cookie expired with the session");
+            await alice.LoginAsync("alice");
+            alice.Problems.Should().BeEmpty();
+        }
+        finally
+        {
+            await CloseAsync(alice);
+        }
+    }
+
+    /// <summary>Who the chat's cookie in this browser signs in as, from the admission preview; null when signed out.</summary>
+    private static Task<string?> PreviewUserAsync(ChatPage page) =>
+        page.Page.EvaluateAsync<string?>("async () => { const r = await fetch('/ws', { cache: 'no-store' }); return r.ok ? (await r.json()).user : null; }");
+
     private static async Task CloseAsync(params ChatPage[] pages)
     {
         foreach (var page in pages)

@@ -248,33 +248,38 @@ public sealed class ChatServerContractTests(ChatServerFixture fixture) : IClassF
     }
 
     [Fact]
-    public async Task Presence_OnConnect_ListsEveryUserWithConnectionCounts()
+    public async Task Presence_OnConnect_FullListFirstThenOnlyDeltasToOthers()
     {
         using var watcher = ChatClient.For(BaseUri);
         using var visitor = ChatClient.For(BaseUri);
         await watcher.LoginAsync("presence-watcher");
         await visitor.LoginAsync("presence-visitor");
         using var watcherSocket = await watcher.ConnectAsync();
-        await ChatClient.ReceiveAsync(watcherSocket, "hello");
+        (await ChatClient.ReceiveAsync(watcherSocket)).GetProperty("type").GetString().Should().Be("hello");
+
+        // The first presence message of a connection is the full list, itself included.
+        var full = await ChatClient.ReceiveAsync(watcherSocket);
+        full.GetProperty("type").GetString().Should().Be("presence");
+        Users(full).Should().Contain("presence-watcher", 1);
 
         using var visitorFirst = await visitor.ConnectAsync();
+        await ChatClient.ReceiveAsync(visitorFirst, "hello");
+        var visitorFull = await ChatClient.ReceiveAsync(visitorFirst);
+        visitorFull.GetProperty("type").GetString().Should().Be("presence");
+        Users(visitorFull).Should().Contain("presence-watcher", 1).And.Contain("presence-visitor", 1);
         using var visitorSecond = await visitor.ConnectAsync();
+        await visitorSecond.CloseAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
 
-        // Presence lists arrive in the order they were made, so the watcher sees 1 then 2 connections for the visitor.
-        var counts = new List<int>();
-        for (var i = 0; i < 20 && !counts.Contains(2); i++)
-        {
-            var presence = await ChatClient.ReceiveAsync(watcherSocket, "presence");
-            var users = presence.GetProperty("users").EnumerateArray().ToDictionary(u => u.GetProperty("name").GetString()!, u => u.GetProperty("connections").GetInt32());
-            users.Should().ContainKey("presence-watcher").WhoseValue.Should().Be(1);
-            if (users.TryGetValue("presence-visitor", out var count))
-            {
-                counts.Add(count);
-            }
-        }
+        // Everyone else gets only the changes, in the order they were made: 1, 2, then 1 again.
+        (await NextDeltaForAsync(watcherSocket, "presence-visitor")).Should().Be(1);
+        (await NextDeltaForAsync(watcherSocket, "presence-visitor")).Should().Be(2);
+        (await NextDeltaForAsync(watcherSocket, "presence-visitor")).Should().Be(1);
+        (await NextDeltaForAsync(visitorFirst, "presence-visitor")).Should().Be(2, "a user's own other connections are changes too");
+        (await NextDeltaForAsync(visitorFirst, "presence-visitor")).Should().Be(1);
 
-        // Other users' comings and goings may repeat a count in between, never reorder the counts.
-        counts.Distinct().Should().Equal(1, 2);
+        // A user who leaves is a delta with 0 connections.
+        await visitorFirst.CloseAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+        (await NextDeltaForAsync(watcherSocket, "presence-visitor")).Should().Be(0);
     }
 
     [Fact]
@@ -294,6 +299,136 @@ public sealed class ChatServerContractTests(ChatServerFixture fixture) : IClassF
         (await ChatClient.ReceiveCloseAsync(second)).Should().Be(4003);
         using var preview = await client.Http.GetAsync(new Uri("/ws", UriKind.Relative));
         preview.StatusCode.Should().Be(HttpStatusCode.Unauthorized, "the cookie was cleared");
+    }
+
+    [Fact]
+    public async Task Logout_CookieCopiedBefore_CopyRefusedForUpgradeAndPreview()
+    {
+        // Arrange: someone copied the cookie while the user was signed in.
+        using var owner = ChatClient.For(BaseUri);
+        using var copy = ChatClient.For(BaseUri);
+        (await owner.LoginAsync("copied-cookie")).StatusCode.Should().Be(HttpStatusCode.Redirect);
+        copy.CopyCookiesFrom(owner);
+        using (var before = await copy.PreviewAsync())
+        {
+            before.StatusCode.Should().Be(HttpStatusCode.OK, "the copy works while the session lives");
+        }
+
+        // Act
+        using var logout = await owner.LogoutAsync();
+
+        // Assert: the session is revoked on the server, not only forgotten by the owner's client.
+        logout.StatusCode.Should().Be(HttpStatusCode.NoContent);
+        using var preview = await copy.PreviewAsync();
+        preview.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        preview.Content.Headers.ContentType?.MediaType.Should().Be(ProblemJson);
+        (await copy.TryConnectStatusAsync()).Should().Be(401, "the copied cookie cannot open a socket either");
+
+        // Signing in again gives a cookie that works, and the old copy stays dead.
+        (await owner.LoginAsync("copied-cookie")).StatusCode.Should().Be(HttpStatusCode.Redirect);
+        (await owner.TryConnectStatusAsync()).Should().Be(101);
+        using var stillDead = await copy.PreviewAsync();
+        stillDead.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+    }
+
+    [Theory]
+    [InlineData("Origin", "http://evil.example")]
+    [InlineData("Sec-Fetch-Site", "cross-site")]
+    [InlineData("Sec-Fetch-Site", "same-origin")]
+    public async Task Login_BrowserProvenanceWithoutToken_Refused400WithoutCookie(string header, string value)
+    {
+        using var client = ChatClient.For(BaseUri);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/login", UriKind.Relative))
+        {
+            Content = new FormUrlEncodedContent([new("name", "forged")]),
+        };
+        request.Headers.Add(header, value);
+
+        using var response = await client.Http.SendAsync(request);
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        response.Content.Headers.ContentType?.MediaType.Should().Be(ProblemJson);
+        response.Headers.Contains("Set-Cookie").Should().BeFalse("nobody is signed in");
+    }
+
+    [Fact]
+    public async Task Logout_BrowserProvenanceWithoutToken_Refused400AndStaysSignedIn()
+    {
+        using var client = ChatClient.For(BaseUri);
+        await client.LoginAsync("forged-logout");
+        using var socket = await client.ConnectAsync();
+        await ChatClient.ReceiveAsync(socket, "hello");
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/logout", UriKind.Relative));
+        request.Headers.Add("Origin", "http://evil.example");
+        request.Headers.Add("Sec-Fetch-Site", "cross-site");
+
+        using var response = await client.Http.SendAsync(request);
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        response.Content.Headers.ContentType?.MediaType.Should().Be(ProblemJson);
+        using var preview = await client.PreviewAsync();
+        preview.StatusCode.Should().Be(HttpStatusCode.OK, "the user is still signed in");
+        await ChatClient.SendAsync(socket, """{"type":"chat","text":"still here"}""");
+        (await ChatClient.ReceiveAsync(socket, "chat")).GetProperty("text").GetString().Should().Be("still here");
+    }
+
+    [Fact]
+    public async Task LoginAndLogout_BrowserProvenanceWithToken_Succeed()
+    {
+        using var client = ChatClient.For(BaseUri);
+        var origin = BaseUri.GetLeftPart(UriPartial.Authority);
+
+        var (header, token) = await client.GetAntiforgeryTokenAsync();
+        using var login = new HttpRequestMessage(HttpMethod.Post, new Uri("/login", UriKind.Relative))
+        {
+            Content = new FormUrlEncodedContent([new("name", "token-holder")]),
+        };
+        login.Headers.Add("Origin", origin);
+        login.Headers.Add("Sec-Fetch-Site", "same-origin");
+        login.Headers.Add(header, token);
+        using var loggedIn = await client.Http.SendAsync(login);
+
+        // The token is bound to who is signed in: a new one for the sign-out.
+        (header, token) = await client.GetAntiforgeryTokenAsync();
+        using var logout = new HttpRequestMessage(HttpMethod.Post, new Uri("/logout", UriKind.Relative));
+        logout.Headers.Add("Origin", origin);
+        logout.Headers.Add(header, token);
+        using var loggedOut = await client.Http.SendAsync(logout);
+
+        header.Should().Be("X-CSRF-TOKEN");
+        loggedIn.StatusCode.Should().Be(HttpStatusCode.Redirect);
+        loggedOut.StatusCode.Should().Be(HttpStatusCode.NoContent);
+        using var preview = await client.PreviewAsync();
+        preview.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+    }
+
+    public static TheoryData<string, string, int> MalformedBodies => new()
+    {
+        { "text/plain", "name=plain", 0 },
+        { "application/json", """{"name":"json"}""", 0 },
+        { "multipart/form-data", "no boundary", 0 },
+        { "multipart/form-data; boundary=xyz", "--xyz\r\nbroken", 0 },
+        { "multipart/form-data; boundary=xyz", "not multipart at all", 0 },
+        { "application/x-www-form-urlencoded", "name=", 100_000 },
+        { "application/x-www-form-urlencoded; charset=no-such-charset", "name=%E0%A4%A", 0 },
+        { "application/x-www-form-urlencoded", "name=%FF%FE%00", 0 },
+        { "application/x-www-form-urlencoded", "=&=&&==name", 0 },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedBodies))]
+    public async Task Login_MalformedBody_Returns400ProblemNot500(string contentType, string body, int padding)
+    {
+        using var client = ChatClient.For(BaseUri);
+        var bytes = System.Text.Encoding.UTF8.GetBytes(body + new string('a', padding));
+        using var content = new ByteArrayContent(bytes);
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+
+        using var response = await client.Http.PostAsync(new Uri("/login", UriKind.Relative), content);
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest, await response.Content.ReadAsStringAsync());
+        response.Content.Headers.ContentType?.MediaType.Should().Be(ProblemJson);
+        response.Headers.Contains("Set-Cookie").Should().BeFalse();
     }
 
     [Fact]
@@ -347,5 +482,35 @@ public sealed class ChatServerContractTests(ChatServerFixture fixture) : IClassF
         page.Headers.GetValues("Content-Security-Policy").Single().Should().Contain("default-src 'self'");
         page.Headers.GetValues("X-Content-Type-Options").Single().Should().Be("nosniff");
         script.StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
+    private static Dictionary<string, int> Users(JsonElement presence) =>
+        presence.GetProperty("users").EnumerateArray().ToDictionary(u => u.GetProperty("name").GetString()!, u => u.GetProperty("connections").GetInt32());
+
+    /// <summary>
+    /// Reads until a presence message about <paramref name="user"/>; it must be a delta (never a full list after the
+    /// first) listing one user. Returns that user's new connection count.
+    /// </summary>
+    private static async Task<int> NextDeltaForAsync(ClientWebSocket socket, string user)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            var message = await ChatClient.ReceiveAsync(socket);
+            var type = message.GetProperty("type").GetString();
+            if (type is not ("presence" or "presence_delta"))
+            {
+                continue;
+            }
+
+            type.Should().Be("presence_delta", "after the first full list a connection gets only changes");
+            var users = Users(message);
+            users.Should().HaveCount(1, "one join or leave changes one user");
+            if (users.TryGetValue(user, out var connections))
+            {
+                return connections;
+            }
+        }
+
+        throw new InvalidOperationException($"No presence change for '{user}' among the next 100 messages.");
     }
 }

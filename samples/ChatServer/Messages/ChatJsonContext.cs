@@ -16,5 +16,6 @@ namespace ChatServer.Messages;
 [JsonSerializable(typeof(ChatMessage))]
 [JsonSerializable(typeof(DirectMessage))]
 [JsonSerializable(typeof(PresenceMessage))]
+[JsonSerializable(typeof(PresenceDeltaMessage))]
 [JsonSerializable(typeof(ErrorMessage))]
 internal sealed partial class ChatJsonContext : JsonSerializerContext;

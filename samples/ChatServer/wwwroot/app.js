@@ -15,6 +15,13 @@
  *   429 (+ limit/current)           too many tabs   -> notice, slow retry + button
  *   429 (no limit/current)          connect rate    -> retry after Retry-After
  *   503                             busy / draining -> retry after Retry-After
+ *
+ * Presence: the first presence message on a connection is the full list ({type:"presence"});
+ * after it come only changes ({type:"presence_delta"}, same item shape, connections 0 = left),
+ * applied to the list kept in `people`. A later full list (a cluster re-sends it) replaces it.
+ *
+ * Sign-in and sign-out are form posts that carry an antiforgery token, fetched from
+ * GET /antiforgery just before each post (it is bound to whoever is signed in at the time).
  */
 'use strict';
 
@@ -43,6 +50,7 @@
   const CLOSE_TOO_BIG = 1009;
   const CLOSE_EVICTED = 4001;
   const CLOSE_KICKED = 4003;
+  const CLOSE_AUTH_EXPIRED = 4005;
 
   const STATUS_TEXT = {
     connecting: 'Connecting…',
@@ -51,6 +59,7 @@
     refused: 'Refused by server',
     evicted: 'Opened elsewhere',
     kicked: 'Signed out by server',
+    expired: 'Sign-in expired',
     closed: 'Disconnected',
   };
 
@@ -105,6 +114,8 @@
   let tooManyFailures = 0;  // consecutive 429 "too many tabs" answers
   let loggingOut = false;   // this tab asked for /logout: its own 4003 is expected
   let bannerActionRun = null;
+  let authExpired = false;  // the server closed with 4005: say so if the preview then asks to sign in
+  const people = new Map(); // name -> connections: the presence list, kept up to date by deltas
 
   // ------------------------------------------------------------------------------------------
   // Small helpers
@@ -172,6 +183,20 @@
     } catch {
       return null;
     }
+  }
+
+  /**
+   * Headers with a fresh antiforgery token for a form post. The server requires one from every
+   * browser request (anything that sends Origin or Sec-Fetch-Site); the token is bound to whoever
+   * is signed in when it is fetched, so it is fetched just before each post.
+   */
+  async function antiforgeryHeaders() {
+    const response = await fetch('/antiforgery', { credentials: 'same-origin', cache: 'no-store' });
+    const body = response.ok ? await readJson(response) : null;
+    if (!body || !body.token || !body.headerName) {
+      throw new Error(`no antiforgery token (HTTP ${response.status})`);
+    }
+    return { [str(body.headerName)]: str(body.token) };
   }
 
   /** The human part of a problem+json body. */
@@ -243,6 +268,7 @@
   /** Forgets the previous user's conversation so the next person at this browser cannot read it. */
   function clearConversation() {
     els.messages.replaceChildren();
+    people.clear();
     els.presence.replaceChildren();
     els.dmUsers.replaceChildren();
     els.dmTo.value = '';
@@ -294,12 +320,36 @@
     if (atBottom) list.scrollTop = list.scrollHeight;
   }
 
-  /** Renders the full presence list: li[data-user] > button.user-pick + .count */
-  function renderPresence(users) {
-    if (!Array.isArray(users)) return;
-    const entries = users
+  /** Valid presence items only: a non-empty name and a count. */
+  function presenceEntries(users) {
+    if (!Array.isArray(users)) return [];
+    return users
       .filter((u) => u && typeof u === 'object' && str(u.name))
-      .map((u) => ({ name: str(u.name), connections: num(u.connections) }))
+      .map((u) => ({ name: str(u.name), connections: num(u.connections) }));
+  }
+
+  /** A full list ({type:"presence"}): replaces what the page knew. */
+  function replacePresence(users) {
+    if (!Array.isArray(users)) return;
+    people.clear();
+    for (const u of presenceEntries(users)) {
+      if (u.connections !== 0) people.set(u.name, u.connections);
+    }
+    renderPresence();
+  }
+
+  /** A change ({type:"presence_delta"}): each user now holds that many connections; 0 means gone. */
+  function applyPresenceDelta(users) {
+    for (const u of presenceEntries(users)) {
+      if (u.connections === 0) people.delete(u.name); else people.set(u.name, u.connections);
+    }
+    renderPresence();
+  }
+
+  /** Renders `people`: li[data-user] > button.user-pick + .count */
+  function renderPresence() {
+    const entries = [...people]
+      .map(([name, connections]) => ({ name, connections }))
       .sort((a, b) => a.name.localeCompare(b.name));
 
     els.presence.replaceChildren(...entries.map(presenceItem));
@@ -400,7 +450,12 @@
   function handleAdmission(result, mode) {
     switch (result.kind) {
       case 'admit': return admitted(result.body || {}, mode);
-      case 'unauthenticated': return toLogin({ state: 'closed', text: 'Signed out' });
+      case 'unauthenticated':
+        if (authExpired) {
+          authExpired = false;
+          return toLogin({ state: 'expired', banner: 'Your sign-in has expired. Sign in again.', tone: 'warn' });
+        }
+        return toLogin({ state: 'closed', text: 'Signed out' });
       case 'forbidden': return refusedByOrigin(result);
       case 'limited': return refusedByLimit(result);
       case 'busy': return refusedBusy(result);
@@ -414,6 +469,7 @@
 
   function admitted(body, mode) {
     tooManyFailures = 0;
+    authExpired = false;
     if (body.user != null) model.user = str(body.user);
     if (num(body.connections) != null) model.connections = num(body.connections);
     if (num(body.limit) != null) model.limit = num(body.limit);
@@ -538,7 +594,8 @@
       case 'hello': return onHello(msg);
       case 'chat':
       case 'dm': return addMessage(msg);
-      case 'presence': return renderPresence(msg.users);
+      case 'presence': return replacePresence(msg.users);
+      case 'presence_delta': return applyPresenceDelta(msg.users);
       case 'error': return onServerError(msg);
       default: return undefined; // unknown types are ignored (forward compatibility)
     }
@@ -578,6 +635,11 @@
           banner: `You were signed out (logged out in another tab, or removed by the server).${reason}`,
           tone: 'warn',
         });
+      case CLOSE_AUTH_EXPIRED:
+        // Not with these credentials again: the preview tells whether the cookie was renewed meanwhile
+        // (then reconnect) or has expired too (then sign in again).
+        authExpired = true;
+        return attempt('reconnecting');
       case CLOSE_NORMAL: return closedFor(`The server closed the connection.${reason}`);
       case CLOSE_POLICY: return closedFor(`The server closed the connection: policy violation (for example, sending too fast).${reason}`);
       case CLOSE_TOO_BIG: return closedFor(`The server closed the connection: a message was too large.${reason}`);
@@ -644,6 +706,7 @@
       // Success is a redirect to / with the cookie set; following it is harmless.
       const response = await fetch('/login', {
         method: 'POST',
+        headers: await antiforgeryHeaders(),
         body: new URLSearchParams({ name }),
         credentials: 'same-origin',
         redirect: 'follow',
@@ -671,7 +734,11 @@
     els.logout.disabled = true;
     cancelPending();
     try {
-      const response = await fetch('/logout', { method: 'POST', credentials: 'same-origin' });
+      const response = await fetch('/logout', {
+        method: 'POST',
+        headers: await antiforgeryHeaders(),
+        credentials: 'same-origin',
+      });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
     } catch (err) {
       loggingOut = false;

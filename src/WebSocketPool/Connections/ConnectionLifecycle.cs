@@ -111,6 +111,18 @@ internal sealed class ConnectionLifecycle(
         PoolLog.SlowConsumer(self._logger, m.ConnectionId ?? string.Empty);
     }, this, manager);
 
+    public void MessageAssemblyTimedOut(IsolatedWebSocketManager manager) => SafeDiagnostics.Run(static (self, m) =>
+    {
+        self._metrics.MessageAssemblyTimedOut();
+        PoolLog.MessageAssemblyTimeout(self._logger, m.ConnectionId ?? string.Empty);
+    }, this, manager);
+
+    public void AuthenticationExpired(IsolatedWebSocketManager manager) => SafeDiagnostics.Run(static (self, m) =>
+    {
+        self._metrics.AuthenticationExpired();
+        PoolLog.AuthenticationExpired(self._logger, m.ConnectionId ?? string.Empty);
+    }, this, manager);
+
     public void SendTimedOut(IsolatedWebSocketManager manager) => SafeDiagnostics.Run(static (self, m) =>
     {
         self._metrics.SendTimedOut();

@@ -40,4 +40,13 @@ public enum DisconnectReason
 
     /// <summary>The user exceeded the message rate limit and the handler chose to close (1008).</summary>
     PolicyViolation = 11,
+
+    /// <summary>A message stayed incomplete longer than <see cref="WebSocketPoolOptions.MessageAssemblyTimeout"/> (1008).</summary>
+    MessageAssemblyTimeout = 12,
+
+    /// <summary>
+    /// The authentication the connection was opened with expired
+    /// (<see cref="WebSocketPoolOptions.CloseOnAuthenticationExpiration"/>, 4005).
+    /// </summary>
+    AuthenticationExpired = 13,
 }

@@ -5,7 +5,11 @@ using System.Net.WebSockets;
 
 namespace WebSocketPool;
 
-/// <summary>The receive loop: zero-byte reads while idle, at most one byte past <see cref="WebSocketPoolOptions.MaxMessageBytes"/> buffered, the peer's close.</summary>
+/// <summary>
+/// The receive loop: zero-byte reads while idle, at most one byte past <see cref="WebSocketPoolOptions.MaxMessageBytes"/>
+/// buffered, a message that stops arriving closed after <see cref="WebSocketPoolOptions.MessageAssemblyTimeout"/>, the
+/// peer's close.
+/// </summary>
 public sealed partial class IsolatedWebSocketManager
 {
     private async Task ReceiveLoopAsync(WebSocket socket, WebSocketHandler handler, WebSocketConnection connection, CancellationToken cancellationToken)
@@ -51,7 +55,14 @@ public sealed partial class IsolatedWebSocketManager
                         buffer = next;
                     }
 
-                    var result = await socket.ReceiveAsync(buffer.AsMemory(length, Math.Min(buffer.Length, cap) - length), cancellationToken).ConfigureAwait(false);
+                    var read = socket.ReceiveAsync(buffer.AsMemory(length, Math.Min(buffer.Length, cap) - length), cancellationToken);
+                    if (!read.IsCompleted)
+                    {
+                        // The message is not all here: from now on it holds its buffer only for MessageAssemblyTimeout.
+                        StartAssemblyClock();
+                    }
+
+                    var result = await read.ConfigureAwait(false);
                     if (result.MessageType == WebSocketMessageType.Close)
                     {
                         OnCloseReceived(socket);
@@ -62,6 +73,7 @@ public sealed partial class IsolatedWebSocketManager
                     end = result.EndOfMessage;
                 }
 
+                StopAssemblyClock();
                 if (tooBig || length > max)
                 {
                     _factory.Metrics.MessageTooBig();
@@ -101,6 +113,7 @@ public sealed partial class IsolatedWebSocketManager
             }
             finally
             {
+                StopAssemblyClock();
                 if (buffer is not null)
                 {
                     ArrayPool<byte>.Shared.Return(buffer);

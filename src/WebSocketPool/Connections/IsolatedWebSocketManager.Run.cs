@@ -15,7 +15,14 @@ public sealed partial class IsolatedWebSocketManager
     /// <see cref="PooledWebSocketManagerFactory.EndConnectionAsync"/>, which releases its slots, takes it out of the registry
     /// and the groups, calls <see cref="WebSocketHandler.OnDisconnectedAsync"/> and returns the manager.
     /// </summary>
-    internal async Task RunAsync(WebSocket socket, WebSocketHandler handler, CancellationToken requestAborted)
+    /// <param name="socket">The accepted socket.</param>
+    /// <param name="handler">The app's handler.</param>
+    /// <param name="requestAborted">The upgrade request's abort token.</param>
+    /// <param name="authenticationExpiresAt">
+    /// When the authentication the connection was opened with expires, if the pool closes connections then
+    /// (<see cref="WebSocketPoolOptions.CloseOnAuthenticationExpiration"/>); <see langword="null"/> arms nothing.
+    /// </param>
+    internal async Task RunAsync(WebSocket socket, WebSocketHandler handler, CancellationToken requestAborted, DateTimeOffset? authenticationExpiresAt = null)
     {
         var generation = Generation;
         var connection = new WebSocketConnection(this, generation, GetConnectionId(), _userKey!);
@@ -49,6 +56,11 @@ public sealed partial class IsolatedWebSocketManager
             }
 
             _factory.OnConnectionOpened(this, generation, requestAborted);
+            if (authenticationExpiresAt is { } expiresAt)
+            {
+                ArmAuthenticationExpiry(generation, expiresAt);
+            }
+
             if (GateVictim is { } gateVictim)
             {
                 GateVictim = null;

@@ -15,6 +15,9 @@ namespace WebSocketPool;
 /// </summary>
 public sealed partial class IsolatedWebSocketManager : IResettable
 {
+    private const string MessageAssemblyTimeoutReason = "Message not completed in time.";
+    private const string AuthenticationExpiredReason = "Authentication expired.";
+
     private readonly PooledWebSocketManagerFactory _factory;
 
     private readonly object _sync = new();
@@ -46,8 +49,11 @@ public sealed partial class IsolatedWebSocketManager : IResettable
     private volatile bool _discardPending;
     private DisconnectReason? _reason;
     private ITimer? _deadline;
+    private long _armedDue;
     private long _deadlineGeneration;
     private long _deadlineDue;
+    private long _assemblyDue;
+    private long _authenticationDue;
 
     internal IsolatedWebSocketManager(PooledWebSocketManagerFactory factory)
     {
@@ -315,8 +321,9 @@ public sealed partial class IsolatedWebSocketManager : IResettable
             _discardPending = false;
             _reason = null;
             _deadlineGeneration = 0;
+            _assemblyDue = 0;
+            _authenticationDue = 0;
         }
-
     }
 
     /// <summary>Wipes what a warm manager still remembers (its user) before it joins the shared pool.</summary>

@@ -17,7 +17,10 @@ public static class WebSocketCloseCodes
     /// <summary>1007: invalid UTF-8 in a text message (raised by .NET).</summary>
     public const int InvalidPayload = 1007;
 
-    /// <summary>1008: policy violation, such as the per-user message rate limit when the app chooses to close.</summary>
+    /// <summary>
+    /// 1008: policy violation: the per-user message rate limit when the app chooses to close, or a message left incomplete
+    /// for longer than <see cref="WebSocketPoolOptions.MessageAssemblyTimeout"/> (reason "Message not completed in time.").
+    /// </summary>
     public const int PolicyViolation = 1008;
 
     /// <summary>1009: a message was larger than <see cref="WebSocketPoolOptions.MaxMessageBytes"/>.</summary>
@@ -34,4 +37,12 @@ public static class WebSocketCloseCodes
 
     /// <summary>4003: kicked by the server. Terminal.</summary>
     public const int Kicked = 4003;
+
+    /// <summary>
+    /// 4005: the authentication the connection was opened with has expired
+    /// (<see cref="WebSocketPoolOptions.CloseOnAuthenticationExpiration"/>), or the app closed it because the session was
+    /// revoked. Terminal for the credentials used: clients must not reconnect with them, but sign in again (or obtain a
+    /// fresh token) first, then connect.
+    /// </summary>
+    public const int AuthenticationExpired = 4005;
 }

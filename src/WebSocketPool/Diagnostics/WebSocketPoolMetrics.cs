@@ -30,6 +30,8 @@ internal sealed class WebSocketPoolMetrics
     private readonly Counter<long> _sendTimeouts;
     private readonly Counter<long> _tooBig;
     private readonly Counter<long> _auditMismatches;
+    private readonly Counter<long> _assemblyTimeouts;
+    private readonly Counter<long> _authenticationExpired;
     private bool _observing;
 
     public WebSocketPoolMetrics(IMeterFactory meterFactory)
@@ -50,6 +52,8 @@ internal sealed class WebSocketPoolMetrics
         _sendTimeouts = _meter.CreateCounter<long>("websocketpool.send_timeouts", "{connection}", "Connections aborted because a send or close exceeded the send timeout.");
         _tooBig = _meter.CreateCounter<long>("websocketpool.oversized_messages", "{message}", "Incoming messages over MaxMessageBytes (closed with 1009).");
         _auditMismatches = _meter.CreateCounter<long>("websocketpool.audit.mismatches", "{mismatch}", "Differences the self-audit found between counted leases and live sockets.");
+        _assemblyTimeouts = _meter.CreateCounter<long>("websocketpool.message_assembly_timeouts", "{connection}", "Connections closed with 1008 because a message stayed incomplete past MessageAssemblyTimeout.");
+        _authenticationExpired = _meter.CreateCounter<long>("websocketpool.authentication_expirations", "{connection}", "Connections closed with 4005 because their authentication expired.");
     }
 
     /// <summary>Registers the gauges that read the factory's live state.</summary>
@@ -113,6 +117,10 @@ internal sealed class WebSocketPoolMetrics
 
     public void AuditMismatches(int count) => _auditMismatches.Add(count);
 
+    public void MessageAssemblyTimedOut() => _assemblyTimeouts.Add(1);
+
+    public void AuthenticationExpired() => _authenticationExpired.Add(1);
+
     private static string[] CreateDisconnectReasonNames()
     {
         var values = Enum.GetValues<DisconnectReason>();
@@ -133,6 +141,8 @@ internal sealed class WebSocketPoolMetrics
                 DisconnectReason.MessageTooBig => "message_too_big",
                 DisconnectReason.ProtocolError => "protocol_error",
                 DisconnectReason.PolicyViolation => "policy_violation",
+                DisconnectReason.MessageAssemblyTimeout => "message_assembly_timeout",
+                DisconnectReason.AuthenticationExpired => "authentication_expired",
                 _ => "other",
             };
         }

@@ -130,4 +130,26 @@ public sealed class WebSocketPoolOptions
     /// <value>The default is 1 minute.</value>
     [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
     public TimeSpan AuditInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Gets or sets how long an incoming message may take to arrive once it has started: a message whose frames stop
+    /// coming (a first fragment and then silence) would otherwise hold its receive buffer, up to
+    /// <see cref="MaxMessageBytes"/>, for as long as the peer likes. Past it the connection is closed with 1008
+    /// ("Message not completed in time.") and the buffer goes back to the pool. The clock starts the first time a read of
+    /// the message has to wait, so messages that arrive whole cost nothing. <see cref="TimeSpan.Zero"/> turns it off.
+    /// </summary>
+    /// <value>The default is 30 seconds (the same budget Kestrel gives request headers).</value>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan MessageAssemblyTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Gets or sets a value indicating whether a connection is closed with 4005 when the authentication it was opened
+    /// with expires, as SignalR's <c>CloseOnAuthenticationExpiration</c> does. The expiry is read at the upgrade from the
+    /// request's authentication result (<c>IAuthenticateResultFeature</c>: <c>AuthenticateResult.Properties.ExpiresUtc</c>,
+    /// which the cookie handler sets from the ticket and the JWT bearer handler from the token's <c>exp</c>); a request
+    /// whose authentication has no expiry gets no timer. A request whose authentication has already expired is refused
+    /// with 401 before the upgrade.
+    /// </summary>
+    /// <value>The default is <see langword="false"/>: a connection outlives its authentication.</value>
+    public bool CloseOnAuthenticationExpiration { get; set; }
 }

@@ -96,6 +96,13 @@ internal sealed partial class WebSocketPoolingMiddleware
             return;
         }
 
+        var authenticationExpiresAt = AuthenticationExpiry(context);
+        if (HasExpired(authenticationExpiresAt))
+        {
+            await RefuseAsync(context, RejectionReasons.Unauthenticated, null).ConfigureAwait(false);
+            return;
+        }
+
         if (!isUpgrade)
         {
             await PreviewAsync(context, userKey).ConfigureAwait(false);
@@ -140,7 +147,7 @@ internal sealed partial class WebSocketPoolingMiddleware
 
         // From here the run owns the lease: it commits the admission (an eviction happens only now that the newcomer is
         // certain), and every way out of it releases the slot.
-        await admission.Manager!.RunAsync(socket, _handler, context.RequestAborted).ConfigureAwait(false);
+        await admission.Manager!.RunAsync(socket, _handler, context.RequestAborted, authenticationExpiresAt).ConfigureAwait(false);
     }
 
     /// <summary>

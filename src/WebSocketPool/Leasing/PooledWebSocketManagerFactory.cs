@@ -260,6 +260,10 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
 
     internal void OnSendTimeout(IsolatedWebSocketManager manager) => _lifecycle.SendTimedOut(manager);
 
+    internal void OnMessageAssemblyTimeout(IsolatedWebSocketManager manager) => _lifecycle.MessageAssemblyTimedOut(manager);
+
+    internal void OnAuthenticationExpired(IsolatedWebSocketManager manager) => _lifecycle.AuthenticationExpired(manager);
+
     internal void OnUnexpectedFailure(string where, Exception exception) => _lifecycle.UnexpectedFailure(where, exception);
 
     internal void OnMessageDropped() => _lifecycle.MessageDropped();

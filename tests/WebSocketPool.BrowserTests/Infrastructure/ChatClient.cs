@@ -38,6 +38,47 @@ public sealed class ChatClient : IDisposable
     public Task<HttpResponseMessage> LoginAsync(string name) =>
         Http.PostAsync(new Uri("/login", UriKind.Relative), new FormUrlEncodedContent([new("name", name)]));
 
+    /// <summary>Signs out with a plain <c>POST /logout</c> (no Origin, no token: a non-browser client).</summary>
+    public Task<HttpResponseMessage> LogoutAsync() => Http.PostAsync(new Uri("/logout", UriKind.Relative), content: null);
+
+    /// <summary>The admission preview: a plain <c>GET /ws</c> with this client's cookies.</summary>
+    public Task<HttpResponseMessage> PreviewAsync() => Http.GetAsync(new Uri("/ws", UriKind.Relative));
+
+    /// <summary>Fetches an antiforgery token as the page does: <c>GET /antiforgery</c>, whose cookie half this client keeps.</summary>
+    public async Task<(string HeaderName, string Token)> GetAntiforgeryTokenAsync()
+    {
+        using var response = await Http.GetAsync(new Uri("/antiforgery", UriKind.Relative));
+        response.EnsureSuccessStatusCode();
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return (body.RootElement.GetProperty("headerName").GetString()!, body.RootElement.GetProperty("token").GetString()!);
+    }
+
+    /// <summary>Gives this client a copy of <paramref name="other"/>'s cookies, as someone who copied them would hold.</summary>
+    public void CopyCookiesFrom(ChatClient other)
+    {
+        foreach (System.Net.Cookie cookie in other._cookies.GetCookies(_baseUri))
+        {
+            _cookies.Add(_baseUri, new System.Net.Cookie(cookie.Name, cookie.Value));
+        }
+    }
+
+    /// <summary>Tries the WebSocket handshake; returns 101 (and closes the socket) when admitted, else the refusal's status.</summary>
+    public async Task<int> TryConnectStatusAsync()
+    {
+        using var socket = CreateSocket();
+        using var timeout = new CancellationTokenSource(s_receiveTimeout);
+        try
+        {
+            await socket.ConnectAsync(WebSocketUri, timeout.Token);
+            await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token);
+            return 101;
+        }
+        catch (WebSocketException)
+        {
+            return (int)socket.HttpStatusCode;
+        }
+    }
+
     /// <summary>Gets the WebSocket address of the chat.</summary>
     public Uri WebSocketUri => new UriBuilder(_baseUri) { Scheme = "ws", Path = "/ws" }.Uri;
 

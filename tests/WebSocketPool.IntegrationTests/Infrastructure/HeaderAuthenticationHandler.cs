@@ -8,7 +8,11 @@ using Microsoft.Extensions.Options;
 
 namespace WebSocketPool.IntegrationTests.Infrastructure;
 
-/// <summary>A test-only authentication scheme: the <c>X-Test-User</c> header names the user.</summary>
+/// <summary>
+/// A test-only authentication scheme: the <c>X-Test-User</c> header names the user, and an optional
+/// <c>X-Test-Expires</c> header (ISO-8601) sets the result's <see cref="AuthenticationProperties.ExpiresUtc"/>, as a bearer
+/// token's <c>exp</c> does.
+/// </summary>
 internal sealed class HeaderAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
@@ -16,6 +20,7 @@ internal sealed class HeaderAuthenticationHandler(
 {
     public const string SchemeName = "TestHeader";
     public const string HeaderName = "X-Test-User";
+    public const string ExpiresHeaderName = "X-Test-Expires";
 
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -26,6 +31,12 @@ internal sealed class HeaderAuthenticationHandler(
         }
 
         var identity = new ClaimsIdentity([new Claim(ClaimTypes.NameIdentifier, user)], SchemeName);
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+        var properties = new AuthenticationProperties();
+        if (DateTimeOffset.TryParse(Request.Headers[ExpiresHeaderName].ToString(), System.Globalization.CultureInfo.InvariantCulture, out var expires))
+        {
+            properties.ExpiresUtc = expires;
+        }
+
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), properties, SchemeName)));
     }
 }

@@ -52,6 +52,38 @@ public sealed class ChatClusterTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task Logout_OnNodeB_CopyOfTheCookieRefusedOnNodeA()
+    {
+        // Arrange: alice signs in on A; a copy of her cookie works on both nodes.
+        var prefix = NewPrefix();
+        await using var a = await ChatNode.StartAsync(redis.Server.Configuration, prefix);
+        await using var b = await ChatNode.StartAsync(redis.Server.Configuration, prefix);
+        var cookie = await a.LoginAsync("alice");
+        (await a.PreviewAsync(cookie)).Status.Should().Be(HttpStatusCode.OK);
+        var socket = await a.ConnectAsync(cookie);
+        (await socket.ReceiveJsonAsync()).GetProperty("type").GetString().Should().Be("hello");
+
+        // Act: she signs out through node B.
+        var logout = await b.LogoutAsync(cookie);
+
+        // Assert: the session is revoked cluster-wide: node A refuses the same cookie, and her socket on A was closed.
+        logout.Should().Be(HttpStatusCode.NoContent);
+        (await a.PreviewAsync(cookie)).Status.Should().Be(HttpStatusCode.Unauthorized, "the session stamp lives in Redis, shared by both nodes");
+        (await a.TryConnectStatusAsync(cookie)).Should().Be(401);
+        (await b.PreviewAsync(cookie)).Status.Should().Be(HttpStatusCode.Unauthorized);
+        (await socket.ReceiveCloseAsync()).Should().Be(4003, "the sign-out closes her sockets on every node");
+        await using (var multiplexer = await ConnectionMultiplexer.ConnectAsync(redis.Server.Configuration))
+        {
+            (await multiplexer.GetDatabase().KeyTimeToLiveAsync(prefix + ":session-stamp:alice"))
+                .Should().NotBeNull("the revocation is remembered only as long as a cookie of that session could live");
+        }
+
+        // A new sign-in works on either node.
+        var fresh = await b.LoginAsync("alice");
+        (await a.PreviewAsync(fresh)).Status.Should().Be(HttpStatusCode.OK);
+    }
+
+    [Fact]
     public async Task ChatAndDirectMessage_UsersOnDifferentNodes_ReachBothAndPresenceListsBoth()
     {
         // Arrange: alice on A, bob on B.
@@ -68,8 +100,8 @@ public sealed class ChatClusterTests(RedisServerFixture redis)
         bobHello.GetProperty("connections").GetInt32().Should().Be(1);
 
         // Assert: each node's panel lists both users.
-        await alice.ReceiveUntilAsync(ChatSocket.PresenceOf(("alice", 1), ("bob", 1)), "alice's panel (node A) lists bob, who is on node B");
-        await bob.ReceiveUntilAsync(ChatSocket.PresenceOf(("alice", 1), ("bob", 1)), "bob's panel (node B) lists alice, who is on node A");
+        await alice.WaitForPresenceAsync("alice's panel (node A) lists bob, who is on node B", ("alice", 1), ("bob", 1));
+        await bob.WaitForPresenceAsync("bob's panel (node B) lists alice, who is on node A", ("alice", 1), ("bob", 1));
 
         // Act + assert: a DM from alice (A) reaches bob (B) and alice's own connection; no "unknown_user".
         await alice.SendDirectAsync("bob", "hi bob");
@@ -97,11 +129,11 @@ public sealed class ChatClusterTests(RedisServerFixture redis)
         var secondHello = await aliceOnB.ReceiveJsonAsync();
         secondHello.GetProperty("type").GetString().Should().Be("hello", "hello comes first");
         secondHello.GetProperty("connections").GetInt32().Should().Be(2, "alice holds one connection on A and this one on B");
-        await alice.ReceiveUntilAsync(ChatSocket.PresenceOf(("alice", 2), ("bob", 1)), "node A's panel counts alice's connection on B");
+        await alice.WaitForPresenceAsync("node A's panel counts alice's connection on B", ("alice", 2), ("bob", 1));
 
         await aliceOnB.CloseQuietlyAsync();
         await bob.CloseQuietlyAsync();
-        await alice.ReceiveUntilAsync(ChatSocket.PresenceOf(("alice", 1)), "leaves on node B reach the panel on node A");
+        await alice.WaitForPresenceAsync("leaves on node B reach the panel on node A", ("alice", 1));
         await alice.CloseQuietlyAsync();
     }
 
@@ -149,7 +181,7 @@ public sealed class ChatClusterTests(RedisServerFixture redis)
         await using var b = await ChatNode.StartAsync(redis.Server.Configuration, prefix, args);
         var alice = await a.ConnectAsync(await a.LoginAsync("alice"));
         var bob = await b.ConnectAsync(await b.LoginAsync("bob"));
-        await alice.ReceiveUntilAsync(ChatSocket.PresenceOf(("alice", 1), ("bob", 1)), "alice's panel lists bob");
+        await alice.WaitForPresenceAsync("alice's panel lists bob", ("alice", 1), ("bob", 1));
 
         // Act: kill -9 node B; it sends no leave and releases nothing.
         await b.KillAsync();
@@ -157,8 +189,7 @@ public sealed class ChatClusterTests(RedisServerFixture redis)
         bob.Dispose();
 
         // Assert: once bob's lease expires, node A's periodic refresh drops him from alice's panel, and DMs to him are refused.
-        await alice.ReceiveUntilAsync(ChatSocket.PresenceOf(("alice", 1)), "bob's lease expired and node A re-sent the list",
-            TimeSpan.FromSeconds(20));
+        await alice.WaitForPresenceAsync("bob's lease expired and node A re-sent the list", TimeSpan.FromSeconds(20), ("alice", 1));
         await alice.SendDirectAsync("bob", "still there?");
         (await alice.ReceiveUntilAsync(ChatSocket.OfType("error"), "bob is online on no node"))
             .GetProperty("code").GetString().Should().Be("unknown_user");

@@ -59,6 +59,15 @@ public sealed class ChatNode : IAsyncDisposable
         return setCookie[..setCookie.IndexOf(';', StringComparison.Ordinal)];
     }
 
+    /// <summary>Signs out with a plain <c>POST /logout</c> carrying <paramref name="cookie"/>; returns the status.</summary>
+    public async Task<HttpStatusCode> LogoutAsync(string cookie)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/logout", UriKind.Relative));
+        request.Headers.Add("Cookie", cookie);
+        using var response = await _http.SendAsync(request);
+        return response.StatusCode;
+    }
+
     /// <summary>The admission preview: a plain <c>GET /ws</c> (no upgrade) with the cookie, if any.</summary>
     public async Task<(HttpStatusCode Status, string Body)> PreviewAsync(string? cookie)
     {

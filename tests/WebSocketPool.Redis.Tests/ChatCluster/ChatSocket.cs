@@ -2,6 +2,7 @@
 
 using System.Diagnostics;
 using System.Net.WebSockets;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using WebSocketPool.Redis.Tests.Infrastructure;
 
@@ -16,11 +17,16 @@ public static class ChatSocket
     public static Task SendDirectAsync(this WebSocket socket, string to, string text) =>
         socket.SendTextAsync(JsonSerializer.Serialize(new { type = "dm", to, text }));
 
-    /// <summary>Receives the next message, whatever it is.</summary>
+    // What each socket's page would show: its last full presence list with every delta since applied.
+    private static readonly ConditionalWeakTable<WebSocket, SortedDictionary<string, int>> s_presence = [];
+
+    /// <summary>Receives the next message, whatever it is; presence messages also update the socket's presence view.</summary>
     public static async Task<JsonElement> ReceiveJsonAsync(this WebSocket socket, TimeSpan? deadline = null)
     {
         using var document = JsonDocument.Parse(await socket.ReceiveTextAsync(deadline));
-        return document.RootElement.Clone();
+        var message = document.RootElement.Clone();
+        Track(socket, message);
+        return message;
     }
 
     /// <summary>
@@ -63,10 +69,53 @@ public static class ChatSocket
     public static Func<JsonElement, bool> OfType(string type) =>
         message => message.GetProperty("type").GetString() == type;
 
-    /// <summary>Matches a presence message listing exactly these users with these connection counts.</summary>
-    public static Func<JsonElement, bool> PresenceOf(params (string Name, int Connections)[] users) =>
-        message => message.GetProperty("type").GetString() == "presence"
-            && message.GetProperty("users").EnumerateArray()
-                .Select(u => (u.GetProperty("name").GetString()!, u.GetProperty("connections").GetInt32()))
-                .SequenceEqual(users);
+    /// <summary>
+    /// Receives until the socket's presence view (its full list with the deltas since applied, as the page keeps it) lists
+    /// exactly these users with these connection counts, in name order.
+    /// </summary>
+    public static async Task WaitForPresenceAsync(this WebSocket socket, string because, TimeSpan? deadline, params (string Name, int Connections)[] users)
+    {
+        if (Shows(socket, users))
+        {
+            return;
+        }
+
+        await socket.ReceiveUntilAsync(message => message.GetProperty("type").GetString() is "presence" or "presence_delta" && Shows(socket, users), because, deadline);
+    }
+
+    /// <inheritdoc cref="WaitForPresenceAsync(WebSocket, string, TimeSpan?, ValueTuple{string, int}[])"/>
+    public static Task WaitForPresenceAsync(this WebSocket socket, string because, params (string Name, int Connections)[] users) =>
+        socket.WaitForPresenceAsync(because, null, users);
+
+    private static bool Shows(WebSocket socket, (string Name, int Connections)[] users) =>
+        s_presence.TryGetValue(socket, out var view) && view.Select(p => (p.Key, p.Value)).SequenceEqual(users);
+
+    private static void Track(WebSocket socket, JsonElement message)
+    {
+        var type = message.GetProperty("type").GetString();
+        if (type is not ("presence" or "presence_delta"))
+        {
+            return;
+        }
+
+        var view = s_presence.GetValue(socket, static _ => new SortedDictionary<string, int>(StringComparer.Ordinal));
+        if (type == "presence")
+        {
+            view.Clear();
+        }
+
+        foreach (var user in message.GetProperty("users").EnumerateArray())
+        {
+            var name = user.GetProperty("name").GetString()!;
+            var connections = user.GetProperty("connections").GetInt32();
+            if (connections == 0)
+            {
+                view.Remove(name);
+            }
+            else
+            {
+                view[name] = connections;
+            }
+        }
+    }
 }
