@@ -35,7 +35,19 @@ internal sealed partial class KestrelConnectionLimits(IOptions<WebSocketPoolOpti
             return;
         }
 
-        Apply(options.Limits, openFiles, poolOptions.Value.MaxConnections, logger);
+        int maxConnections;
+        try
+        {
+            maxConnections = poolOptions.Value.MaxConnections;
+        }
+        catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException)
+        {
+            // Kestrel's options are built before the host starts (WebApplication.Build does). Pool options that fail to
+            // bind or validate stop the host at start-up with their own message, so there is nothing to size Kestrel for.
+            return;
+        }
+
+        Apply(options.Limits, openFiles, maxConnections, logger);
     }
 
     /// <summary>Sets what the app left unset from <paramref name="openFiles"/>; logs the outcome.</summary>

@@ -20,9 +20,11 @@ internal sealed class WebSocketPoolOptionsCrossValidator : IValidateOptions<WebS
 
         foreach (var origin in options.AllowedOrigins)
         {
-            if (origin != "*" && !Uri.TryCreate(origin, UriKind.Absolute, out _))
+            if (origin != "*" && !OriginPolicy.TryParse(origin, out _))
             {
-                builder.AddError($"AllowedOrigins entry '{origin}' must be '*' or an absolute origin such as 'https://example.com'.", nameof(options.AllowedOrigins));
+                builder.AddError(
+                    $"AllowedOrigins entry '{origin}' must be '*' or an http or https origin such as 'https://example.com' or 'http://localhost:5000': scheme, host and optional port, without a path, query or user.",
+                    nameof(options.AllowedOrigins));
             }
         }
 

@@ -30,6 +30,12 @@ public sealed class OptionsValidationTests
         { "ConnectRateBurst", "0", ["ConnectRateBurst", "between 1 and"] },
         { "AlertThreshold", "2", ["AlertThreshold", "between 0.01 and 1"] },
         { "Path", "ws", ["Path", "start with '/'"] },
+        { "AllowedOrigins:0", "https://example.com/chat", ["AllowedOrigins", "https://example.com/chat", "without a path"] },
+        { "AllowedOrigins:0", "https://example.com?x=1", ["AllowedOrigins", "without a path, query"] },
+        { "AllowedOrigins:0", "null", ["AllowedOrigins", "'null'"] },
+        { "AllowedOrigins:0", "example.com", ["AllowedOrigins", "http or https origin"] },
+        { "AllowedOrigins:0", "wss://example.com", ["AllowedOrigins", "http or https origin"] },
+        { "AllowedOrigins:0", "https://user@example.com", ["AllowedOrigins", "user"] },
     };
 
     [Theory]
@@ -113,6 +119,8 @@ public sealed class OptionsValidationTests
             ["WebSocketPool:ShutdownTimeout"] = "00:00:00",
             ["WebSocketPool:OverflowPolicy"] = "EvictOldest",
             ["WebSocketPool:AllowedOrigins:0"] = "https://example.com",
+            ["WebSocketPool:AllowedOrigins:1"] = "http://localhost:5000/",
+            ["WebSocketPool:AllowedOrigins:2"] = "*",
         },
     };
 
