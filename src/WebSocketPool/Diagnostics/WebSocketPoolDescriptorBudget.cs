@@ -46,7 +46,7 @@ internal sealed partial class WebSocketPoolDescriptorBudget(ILogger<WebSocketPoo
             return;
         }
 
-        Log.CapLowered(logger, options.MaxConnections, budget, limit);
+        SafeDiagnostics.Run(static (l, s) => Log.CapLowered(l, s.configured, s.budget, s.limit), logger, (configured: options.MaxConnections, budget, limit));
         options.MaxConnections = budget;
         options.MaxConnectionsPerUser = Math.Min(options.MaxConnectionsPerUser, budget);
     }

@@ -31,7 +31,7 @@ internal sealed partial class KestrelConnectionLimits(IOptions<WebSocketPoolOpti
         ArgumentNullException.ThrowIfNull(options);
         if (WebSocketPoolDescriptorBudget.TryReadOpenFilesLimit() is not { } openFiles)
         {
-            Log.LimitUnknown(logger);
+            SafeDiagnostics.Run(static (l, _) => Log.LimitUnknown(l), logger, 0);
             return;
         }
 
@@ -61,17 +61,20 @@ internal sealed partial class KestrelConnectionLimits(IOptions<WebSocketPoolOpti
         var connections = limits.MaxConcurrentConnections.Value;
         var ownFiles = WebSocketPoolDescriptorBudget.OwnFilesFor(openFiles);
 
-        Log.LimitsSet(logger, connections, connectionsByApp ? SetByApp : ChosenByPool, upgraded, upgradedByApp ? SetByApp : ChosenByPool,
-            maxConnections, openFiles, ownFiles);
-        if (upgraded < maxConnections)
+        SafeDiagnostics.Run(static (l, s) =>
         {
-            Log.UpgradedBelowPool(logger, upgraded, maxConnections);
-        }
+            Log.LimitsSet(l, s.connections, s.connectionsByApp ? SetByApp : ChosenByPool, s.upgraded, s.upgradedByApp ? SetByApp : ChosenByPool,
+                s.maxConnections, s.openFiles, s.ownFiles);
+            if (s.upgraded < s.maxConnections)
+            {
+                Log.UpgradedBelowPool(l, s.upgraded, s.maxConnections);
+            }
 
-        if (connections + upgraded > openFiles - ownFiles)
-        {
-            Log.LimitsAboveBudget(logger, connections, upgraded, openFiles, ownFiles);
-        }
+            if (s.connections + s.upgraded > s.openFiles - s.ownFiles)
+            {
+                Log.LimitsAboveBudget(l, s.connections, s.upgraded, s.openFiles, s.ownFiles);
+            }
+        }, logger, (connections, connectionsByApp, upgraded, upgradedByApp, maxConnections, openFiles, ownFiles));
     }
 
     private static partial class Log
