@@ -49,6 +49,7 @@ internal sealed partial class WebSocketPoolDescriptorBudget(ILogger<WebSocketPoo
         SafeDiagnostics.Run(static (l, s) => Log.CapLowered(l, s.configured, s.budget, s.limit), logger, (configured: options.MaxConnections, budget, limit));
         options.MaxConnections = budget;
         options.MaxConnectionsPerUser = Math.Min(options.MaxConnectionsPerUser, budget);
+        options.MaxConnectionsPerIP = Math.Min(options.MaxConnectionsPerIP, budget);
     }
 
     /// <summary>The WebSockets a process with <paramref name="openFilesLimit"/> descriptors can hold safely: 5 % (at least 512) stays in reserve.</summary>

@@ -18,6 +18,13 @@ internal sealed class WebSocketPoolOptionsCrossValidator : IValidateOptions<WebS
                 nameof(options.MaxConnectionsPerUser));
         }
 
+        if (options.MaxConnectionsPerIP > options.MaxConnections)
+        {
+            builder.AddError(
+                $"MaxConnectionsPerIP ({options.MaxConnectionsPerIP}) may not exceed MaxConnections ({options.MaxConnections}); 0 turns the per-IP limit off.",
+                nameof(options.MaxConnectionsPerIP));
+        }
+
         foreach (var origin in options.AllowedOrigins)
         {
             if (origin != "*" && !OriginPolicy.TryParse(origin, out _))

@@ -10,7 +10,8 @@ namespace WebSocketPool.Internal;
 
 /// <summary>
 /// Serves the pool's path. Every limit is decided on the HTTP request, before <c>AcceptWebSocketAsync</c>, in the order
-/// draining, origin, user, connect rate, global cap, per-user cap. A plain GET (no upgrade) answers with the decision an
+/// draining, origin, user, per-IP connect rate, per-IP cap, per-user connect rate, global cap, per-user cap (the client
+/// address is <c>Connection.RemoteIpAddress</c>, so behind a proxy <c>UseForwardedHeaders</c> must come first). A plain GET (no upgrade) answers with the decision an
 /// upgrade would get now, reserving nothing, because browsers cannot see why a handshake was refused.
 /// </summary>
 internal sealed partial class WebSocketPoolingMiddleware
@@ -100,7 +101,7 @@ internal sealed partial class WebSocketPoolingMiddleware
             return;
         }
 
-        var admission = _factory.TryAdmit(userKey);
+        var admission = _factory.TryAdmit(userKey, context.Connection.RemoteIpAddress);
         if (!admission.IsAdmitted)
         {
             await ProblemResponses.WriteRejectionAsync(context, admission).ConfigureAwait(false);
@@ -175,7 +176,7 @@ internal sealed partial class WebSocketPoolingMiddleware
 
     private async Task PreviewAsync(HttpContext context, string userKey)
     {
-        var preview = _factory.Preview(userKey);
+        var preview = _factory.Preview(userKey, context.Connection.RemoteIpAddress);
         if (!preview.IsAdmitted)
         {
             await ProblemResponses.WriteRejectionAsync(context, preview).ConfigureAwait(false);
