@@ -32,8 +32,7 @@ internal sealed class AddressTable : IDisposable
         // Only a rate bucket keeps an entry that counts nothing; it is full again after burst / rate seconds.
         if (options.ConnectRateLimitPerIP > 0)
         {
-            var refill = TimeSpan.FromSeconds(options.ConnectRateBurstPerIP / options.ConnectRateLimitPerIP);
-            var period = TimeSpan.FromTicks(Math.Clamp(refill.Ticks, TimeSpan.TicksPerSecond, TimeSpan.TicksPerMinute));
+            var period = TimeSpan.FromSeconds(Math.Clamp(options.ConnectRateBurstPerIP / options.ConnectRateLimitPerIP, 1, 60));
             _sweepTimer = timeProvider.CreateTimer(static s => ((AddressTable)s!).Sweep(), this, period, period);
         }
     }

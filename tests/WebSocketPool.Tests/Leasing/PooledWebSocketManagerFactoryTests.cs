@@ -166,6 +166,19 @@ public sealed class PooledWebSocketManagerFactoryTests(ITestOutputHelper output)
         off.AddressEntryCount.Should().Be(0, "no per-IP limit is on, so no address is counted");
     }
 
+    /// <summary>A rate so slow that a bucket takes longer than TimeSpan can hold to refill still gives a factory (swept every minute).</summary>
+    [Fact]
+    public void Create_TinyPerIPConnectRate_Works()
+    {
+        var factory = Create(o =>
+        {
+            o.ConnectRateLimitPerIP = 1e-9;
+            o.ConnectRateBurstPerIP = 1_000_000;
+        });
+
+        factory.TryAdmit("a", IPAddress.Loopback).IsAdmitted.Should().BeTrue();
+    }
+
     [Fact]
     public void TryAdmit_SixteenThreadsManyUsers_NeverExceedsGlobalCap()
     {
