@@ -56,8 +56,10 @@ public sealed class RawWebSocketClient : IAsyncDisposable, IDisposable
     /// <param name="baseUri">The server.</param>
     /// <param name="bufferSize">The receive buffer: the largest frame this client can read, plus its header.</param>
     /// <param name="socketReceiveBufferSize">The kernel's receive buffer (SO_RCVBUF), set before connecting; the system default when <see langword="null"/>.</param>
+    /// <param name="localAddress">The loopback address to connect from (e.g. 127.0.0.2, a second client address); 127.0.0.1 when <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels the connect.</param>
-    public static async Task<RawWebSocketClient> OpenAsync(Uri baseUri, int bufferSize = 16 * 1024, int? socketReceiveBufferSize = null, CancellationToken cancellationToken = default)
+    public static async Task<RawWebSocketClient> OpenAsync(
+        Uri baseUri, int bufferSize = 16 * 1024, int? socketReceiveBufferSize = null, IPAddress? localAddress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(baseUri);
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -68,6 +70,11 @@ public sealed class RawWebSocketClient : IAsyncDisposable, IDisposable
 
         try
         {
+            if (localAddress is not null)
+            {
+                socket.Bind(new IPEndPoint(localAddress, 0));
+            }
+
             await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, baseUri.Port), cancellationToken);
         }
         catch
@@ -79,10 +86,11 @@ public sealed class RawWebSocketClient : IAsyncDisposable, IDisposable
         return new RawWebSocketClient(socket, bufferSize);
     }
 
-    /// <summary>Opens a connection and completes the upgrade; throws unless the server answered 101.</summary>
-    public static async Task<RawWebSocketClient> ConnectAsync(Uri baseUri, string user, int bufferSize = 16 * 1024, CancellationToken cancellationToken = default)
+    /// <summary>Opens a connection (from <paramref name="localAddress"/>, 127.0.0.1 by default) and completes the upgrade; throws unless the server answered 101.</summary>
+    public static async Task<RawWebSocketClient> ConnectAsync(
+        Uri baseUri, string user, int bufferSize = 16 * 1024, IPAddress? localAddress = null, CancellationToken cancellationToken = default)
     {
-        var client = await OpenAsync(baseUri, bufferSize, cancellationToken: cancellationToken);
+        var client = await OpenAsync(baseUri, bufferSize, localAddress: localAddress, cancellationToken: cancellationToken);
         try
         {
             var status = await client.HandshakeAsync(baseUri, user, cancellationToken);
@@ -153,18 +161,30 @@ public sealed class RawWebSocketClient : IAsyncDisposable, IDisposable
     }
 
     /// <summary>The bytes of a valid upgrade request for <paramref name="user"/>.</summary>
-    public static byte[] UpgradeRequest(Uri baseUri, string user, string path = "/ws")
+    public static byte[] UpgradeRequest(Uri baseUri, string user, string path = "/ws") => UpgradeRequest(baseUri, user, path, host: null);
+
+    /// <summary>
+    /// The bytes of an upgrade request for <paramref name="user"/> with the <c>Host</c> header <paramref name="host"/>
+    /// (127.0.0.1 and the server's port when <see langword="null"/>) and further <paramref name="headers"/> such as Origin.
+    /// </summary>
+    public static byte[] UpgradeRequest(Uri baseUri, string user, string path, string? host, params (string Name, string Value)[] headers)
     {
+        ArgumentNullException.ThrowIfNull(baseUri);
+        ArgumentNullException.ThrowIfNull(headers);
         var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
-        var request =
-            $"GET {path}?user={Uri.EscapeDataString(user)} HTTP/1.1\r\n" +
-            $"Host: 127.0.0.1:{baseUri.Port}\r\n" +
-            "Upgrade: websocket\r\n" +
-            "Connection: Upgrade\r\n" +
-            $"Sec-WebSocket-Key: {key}\r\n" +
-            "Sec-WebSocket-Version: 13\r\n" +
-            "\r\n";
-        return Encoding.ASCII.GetBytes(request);
+        var request = new StringBuilder()
+            .Append(System.Globalization.CultureInfo.InvariantCulture, $"GET {path}?user={Uri.EscapeDataString(user)} HTTP/1.1\r\n")
+            .Append(System.Globalization.CultureInfo.InvariantCulture, $"Host: {host ?? "127.0.0.1:" + baseUri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}\r\n")
+            .Append("Upgrade: websocket\r\n")
+            .Append("Connection: Upgrade\r\n")
+            .Append(System.Globalization.CultureInfo.InvariantCulture, $"Sec-WebSocket-Key: {key}\r\n")
+            .Append("Sec-WebSocket-Version: 13\r\n");
+        foreach (var (name, value) in headers)
+        {
+            request.Append(System.Globalization.CultureInfo.InvariantCulture, $"{name}: {value}\r\n");
+        }
+
+        return Encoding.ASCII.GetBytes(request.Append("\r\n").ToString());
     }
 
     /// <summary>Sends the upgrade request in one write and reads the response headers; returns the status code.</summary>

@@ -1,19 +1,27 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
+using System.Net;
 using Microsoft.Extensions.Logging;
 
 namespace WebSocketPool.Internal;
 
 /// <summary>
-/// Decides a connection attempt before the upgrade, in DESIGN order: draining, connect rate, global cap, per-user cap
-/// (with the overflow policy). An admitted attempt reserves its places atomically under the user's lock: a per-user
-/// slot, or under EvictOldest at the limit a pledge of the victim's slot (kept only once the new socket is accepted),
-/// and always a place in the node's count. A preview answers the same question and reserves nothing.
+/// Decides a connection attempt before the upgrade, in DESIGN order: draining, per-IP connect rate, per-IP cap, per-user
+/// connect rate, global cap, per-user cap (with the overflow policy). An admitted attempt reserves its places atomically
+/// under the user's lock (and its address's, taken inside it): a per-user slot, or under EvictOldest at the limit a
+/// pledge of the victim's slot (kept only once the new socket is accepted), always a place in the node's count, and a
+/// place in its address's count when a per-IP limit is on. A preview answers the same question and reserves nothing.
 /// </summary>
+/// <remarks>
+/// The per-IP checks come first among the limits: they are what stops one client from opening connections under many
+/// user names, so a client at its address's limit is told so (429 <c>ip_limit</c>) whatever its users' counts are, and
+/// a refused attempt spends none of the user's connect tokens.
+/// </remarks>
 internal sealed class AdmissionDecider(
     WebSocketPoolOptions options,
     TimeProvider timeProvider,
     UserTable users,
+    AddressTable addresses,
     ManagerLeases leases,
     PoolDrain drain,
     WebSocketPoolMetrics metrics,
@@ -24,7 +32,7 @@ internal sealed class AdmissionDecider(
 
     private readonly long[] _rejected = new long[RejectionReasons.All.Count];
 
-    public WebSocketAdmission TryAdmit(string userKey)
+    public WebSocketAdmission TryAdmit(string userKey, IPAddress? clientAddress)
     {
         var limit = options.MaxConnectionsPerUser;
         if (drain.IsDraining)
@@ -32,14 +40,12 @@ internal sealed class AdmissionDecider(
             return Reject(RejectionReasons.Draining, limit, users.GetConnectionCount(userKey));
         }
 
+        var addressKey = addresses.KeyOf(clientAddress);
         while (true)
         {
             var entry = users.GetOrAdd(userKey);
-            WebSocketAdmission? rejection = null;
-            IsolatedWebSocketManager? manager = null;
-            long generation = 0;
-            var crossed = false;
-            int count;
+            WebSocketAdmission? rejection;
+            Reservation reserved;
             List<IsolatedWebSocketManager>? expired;
             lock (entry)
             {
@@ -48,54 +54,37 @@ internal sealed class AdmissionDecider(
                     continue;
                 }
 
-                expired = leases.TrimWarm(entry);
-                count = entry.Count;
-                if (options.ConnectRateLimit > 0
-                    && !entry.ConnectBucket.TryTake(timeProvider, options.ConnectRateLimit, options.ConnectRateBurst, out var wait))
+                // The address's lock is taken inside the user's, as on every path that changes an address's count.
+                var address = addressKey is null ? null : addresses.GetOrAdd(addressKey);
+                if (address is not null)
                 {
-                    rejection = Reject(RejectionReasons.RateLimited, limit, count, wait);
-                }
-                else if (users.Active >= options.MaxConnections)
-                {
-                    rejection = Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Active);
-                }
-                else if (count >= limit)
-                {
-                    // EvictOldest: the newcomer pledges the victim's slot now (so the user's count never exceeds the limit)
-                    // and takes it only once its socket is accepted; the victim is closed then, and not before.
-                    // A closing victim still holds its socket, so the newcomer needs a place in the node's count of its own.
-                    IsolatedWebSocketManager? victim;
-                    if (options.OverflowPolicy != OverflowPolicy.EvictOldest || (victim = ChooseVictim(entry)) is null)
+                    Monitor.Enter(address);
+                    if (address.Removed)
                     {
-                        rejection = Reject(RejectionReasons.UserLimit, limit, count);
+                        Monitor.Exit(address);
+                        continue;
                     }
-                    else if (!users.TryIncrementActive())
-                    {
-                        rejection = Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Active);
-                    }
-                    else
-                    {
-                        (manager, generation) = leases.Lease(entry, userKey, holdsSlot: false);
-                        manager.PledgeVictim = victim;
-                        manager.PledgeVictimGeneration = victim.Generation;
-                        victim.PledgedTo = manager;
-                        victim.PledgedToGeneration = generation;
-                    }
-                }
-                else if (!users.TryIncrementActive())
-                {
-                    rejection = Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Active);
-                }
-                else
-                {
-                    count = ++entry.Count;
-                    (manager, generation) = leases.Lease(entry, userKey, holdsSlot: true);
-                    crossed = users.UpdateNearLimit(entry);
                 }
 
-                if (rejection is not null)
+                try
                 {
-                    users.TryRemove(entry);
+                    expired = leases.TrimWarm(entry);
+                    rejection = Decide(entry, address, userKey, out reserved);
+                    if (rejection is not null)
+                    {
+                        users.TryRemove(entry);
+                        if (address is not null)
+                        {
+                            addresses.TryRemove(address);
+                        }
+                    }
+                }
+                finally
+                {
+                    if (address is not null)
+                    {
+                        Monitor.Exit(address);
+                    }
                 }
             }
 
@@ -105,16 +94,16 @@ internal sealed class AdmissionDecider(
                 return refused;
             }
 
-            if (crossed)
+            if (reserved.CrossedAlert)
             {
-                onNearLimit(userKey, count, limit);
+                onNearLimit(userKey, reserved.Count, limit);
             }
 
-            return new WebSocketAdmission(null, 101, limit, count, null, manager, generation);
+            return new WebSocketAdmission(null, 101, limit, reserved.Count, null, reserved.Manager, reserved.Generation);
         }
     }
 
-    public WebSocketAdmission Preview(string userKey)
+    public WebSocketAdmission Preview(string userKey, IPAddress? clientAddress)
     {
         var limit = options.MaxConnectionsPerUser;
         var count = 0;
@@ -129,9 +118,32 @@ internal sealed class AdmissionDecider(
             }
         }
 
+        var addressCount = 0;
+        var addressWait = TimeSpan.Zero;
+        var addressRateOk = true;
+        if (addresses.KeyOf(clientAddress) is { } addressKey && addresses.TryGet(addressKey, out var address))
+        {
+            lock (address)
+            {
+                addressCount = address.Count;
+                addressRateOk = options.ConnectRateLimitPerIP <= 0
+                    || address.ConnectBucket.WouldAllow(timeProvider, options.ConnectRateLimitPerIP, options.ConnectRateBurstPerIP, out addressWait);
+            }
+        }
+
         if (drain.IsDraining)
         {
             return Refusal(RejectionReasons.Draining, limit, count, drain.RetryAfter);
+        }
+
+        if (!addressRateOk)
+        {
+            return Refusal(RejectionReasons.IPRateLimited, options.MaxConnectionsPerIP, addressCount, addressWait);
+        }
+
+        if (options.MaxConnectionsPerIP > 0 && addressCount >= options.MaxConnectionsPerIP)
+        {
+            return Refusal(RejectionReasons.IPLimit, options.MaxConnectionsPerIP, addressCount, s_retryAfterBusy);
         }
 
         if (!rateOk)
@@ -170,6 +182,74 @@ internal sealed class AdmissionDecider(
         RejectionReasons.Unauthenticated => 401,
         _ => 429,
     };
+
+    /// <summary>
+    /// Under the user's lock (and the address's): the checks in order, and the places taken when all pass. Returns the
+    /// refusal, or <see langword="null"/> with the lease in <paramref name="reserved"/>.
+    /// </summary>
+    private WebSocketAdmission? Decide(UserEntry entry, AddressEntry? address, string userKey, out Reservation reserved)
+    {
+        reserved = default;
+        var limit = options.MaxConnectionsPerUser;
+        var count = entry.Count;
+        TimeSpan wait;
+        if (address is not null && options.ConnectRateLimitPerIP > 0
+            && !address.ConnectBucket.TryTake(timeProvider, options.ConnectRateLimitPerIP, options.ConnectRateBurstPerIP, out wait))
+        {
+            return Reject(RejectionReasons.IPRateLimited, options.MaxConnectionsPerIP, address.Count, wait);
+        }
+
+        if (address is not null && options.MaxConnectionsPerIP > 0 && address.Count >= options.MaxConnectionsPerIP)
+        {
+            return Reject(RejectionReasons.IPLimit, options.MaxConnectionsPerIP, address.Count);
+        }
+
+        if (options.ConnectRateLimit > 0
+            && !entry.ConnectBucket.TryTake(timeProvider, options.ConnectRateLimit, options.ConnectRateBurst, out wait))
+        {
+            return Reject(RejectionReasons.RateLimited, limit, count, wait);
+        }
+
+        if (users.Active >= options.MaxConnections)
+        {
+            return Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Active);
+        }
+
+        if (count >= limit)
+        {
+            // EvictOldest: the newcomer pledges the victim's slot now (so the user's count never exceeds the limit)
+            // and takes it only once its socket is accepted; the victim is closed then, and not before.
+            // A closing victim still holds its socket, so the newcomer needs a place in the node's count of its own.
+            IsolatedWebSocketManager? victim;
+            if (options.OverflowPolicy != OverflowPolicy.EvictOldest || (victim = ChooseVictim(entry)) is null)
+            {
+                return Reject(RejectionReasons.UserLimit, limit, count);
+            }
+
+            if (!users.TryIncrementActive())
+            {
+                return Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Active);
+            }
+
+            var (pledger, pledgerGeneration) = leases.Lease(entry, userKey, holdsSlot: false, address);
+            pledger.PledgeVictim = victim;
+            pledger.PledgeVictimGeneration = victim.Generation;
+            victim.PledgedTo = pledger;
+            victim.PledgedToGeneration = pledgerGeneration;
+            reserved = new Reservation(pledger, pledgerGeneration, count, CrossedAlert: false);
+            return null;
+        }
+
+        if (!users.TryIncrementActive())
+        {
+            return Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Active);
+        }
+
+        count = ++entry.Count;
+        var (manager, generation) = leases.Lease(entry, userKey, holdsSlot: true, address);
+        reserved = new Reservation(manager, generation, count, users.UpdateNearLimit(entry));
+        return null;
+    }
 
     /// <summary>
     /// The victim of EvictOldest: the user's open connection silent longest (no inbound message), else the oldest. Only
@@ -219,4 +299,7 @@ internal sealed class AdmissionDecider(
         SafeDiagnostics.Run(static (l, state) => PoolLog.Rejected(l, state.reason, state.current, state.limit), logger, (reason, current, limit));
         return Refusal(reason, limit, current, retryAfter ?? (reason == RejectionReasons.Draining ? drain.RetryAfter : s_retryAfterBusy));
     }
+
+    /// <summary>An admitted attempt's lease, the user's count after it, and whether it crossed the alert threshold.</summary>
+    private readonly record struct Reservation(IsolatedWebSocketManager Manager, long Generation, int Count, bool CrossedAlert);
 }

@@ -20,13 +20,18 @@ internal static class ProblemResponses
             RejectionReasons.Origin => ("Origin not allowed", "The request's Origin is not allowed to open WebSockets here."),
             RejectionReasons.Unauthenticated => ("Authentication required", "A WebSocket needs an authenticated user."),
             RejectionReasons.RateLimited => ("Too many connection attempts", $"Too many connection attempts; retry after {Seconds(admission.RetryAfter)} s."),
+            RejectionReasons.IPRateLimited => ("Too many connection attempts from this address",
+                $"Too many connection attempts from your network address; retry after {Seconds(admission.RetryAfter)} s."),
+            RejectionReasons.IPLimit => ("Too many connections from this address",
+                $"Your network address has {admission.Current} of {admission.Limit} allowed connections open."),
             RejectionReasons.GlobalLimit => ("Server at capacity", $"The server holds its maximum of {admission.Limit} connections."),
             RejectionReasons.ClusterUnavailable => ("Cluster unavailable", "The cluster's shared connection registry cannot be reached; retry later."),
             _ => ("Too many connections", $"You have {admission.Current} of {admission.Limit} allowed connections open."),
         };
 
         var extensions = new Dictionary<string, object?>(StringComparer.Ordinal) { ["reason"] = reason };
-        if (reason is RejectionReasons.UserLimit or RejectionReasons.GlobalLimit or RejectionReasons.RateLimited)
+        if (reason is RejectionReasons.UserLimit or RejectionReasons.GlobalLimit or RejectionReasons.RateLimited
+            or RejectionReasons.IPLimit or RejectionReasons.IPRateLimited)
         {
             extensions["limit"] = admission.Limit;
             extensions["current"] = admission.Current;

@@ -23,6 +23,12 @@ public static class RejectionReasons
     /// <summary>The request has no user and anonymous connections are not allowed (401).</summary>
     public const string Unauthenticated = "unauthenticated";
 
+    /// <summary>The client's IP address (or IPv6 network) exceeded <see cref="WebSocketPoolOptions.ConnectRateLimitPerIP"/> (429).</summary>
+    public const string IPRateLimited = "ip_rate_limited";
+
+    /// <summary>The client's IP address (or IPv6 network) already holds <see cref="WebSocketPoolOptions.MaxConnectionsPerIP"/> connections (429).</summary>
+    public const string IPLimit = "ip_limit";
+
     /// <summary>The user exceeded <see cref="WebSocketPoolOptions.ConnectRateLimit"/> (429).</summary>
     public const string RateLimited = "rate_limited";
 
@@ -33,5 +39,6 @@ public static class RejectionReasons
     public const string ClusterUnavailable = "cluster_unavailable";
 
     /// <summary>All reasons, in admission order.</summary>
-    public static IReadOnlyList<string> All { get; } = [Draining, Origin, Unauthenticated, RateLimited, GlobalLimit, UserLimit, ClusterUnavailable];
+    public static IReadOnlyList<string> All { get; } =
+        [Draining, Origin, Unauthenticated, IPRateLimited, IPLimit, RateLimited, GlobalLimit, UserLimit, ClusterUnavailable];
 }

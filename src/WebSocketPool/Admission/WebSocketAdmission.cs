@@ -4,7 +4,7 @@ namespace WebSocketPool;
 
 /// <summary>
 /// The pool's answer to a connection attempt, decided before the upgrade. When <see cref="IsAdmitted"/> is true and
-/// the admission came from <see cref="PooledWebSocketManagerFactory.TryAdmit"/>, a slot is reserved and must be
+/// the admission came from <see cref="PooledWebSocketManagerFactory.TryAdmit(string, System.Net.IPAddress?)"/>, a slot is reserved and must be
 /// either used for the accepted socket or given back with <see cref="PooledWebSocketManagerFactory.Abandon"/>.
 /// </summary>
 public readonly struct WebSocketAdmission
@@ -30,10 +30,13 @@ public readonly struct WebSocketAdmission
     /// <summary>Gets the HTTP status of the answer: 101 when admitted, else 401, 403, 429 or 503.</summary>
     public int StatusCode { get; }
 
-    /// <summary>Gets the limit that applies: the per-user limit, or the global one for a <c>global_limit</c> refusal.</summary>
+    /// <summary>
+    /// Gets the limit that applies: the per-user limit, the global one for a <c>global_limit</c> refusal, or the per-IP
+    /// one (<see cref="WebSocketPoolOptions.MaxConnectionsPerIP"/>, 0 when off) for <c>ip_limit</c> and <c>ip_rate_limited</c>.
+    /// </summary>
     public int Limit { get; }
 
-    /// <summary>Gets the count the limit was checked against (the user's connections, or the node's).</summary>
+    /// <summary>Gets the count the limit was checked against (the user's connections, the node's, or the client address's).</summary>
     public int Current { get; }
 
     /// <summary>Gets how long the client should wait before retrying, or <see langword="null"/> when retrying makes no sense.</summary>

@@ -29,6 +29,9 @@ public sealed partial class IsolatedWebSocketManager : IResettable
     // at a kick or an eviction; the second only when the socket has ended, so a closing socket still counts.
     private long _slotGeneration;
     private long _nodeSlotGeneration;
+
+    // The lease's place in its client address's count (0 = none, or no per-IP limit); it goes with the node place.
+    private long _addressSlotGeneration;
     private long _number;
     private string? _connectionId;
     private long _connectionIdNumber;
@@ -71,6 +74,9 @@ public sealed partial class IsolatedWebSocketManager : IResettable
 
     internal UserEntry? Entry { get; set; }
 
+    /// <summary>The client address the lease is counted under (per-IP limits), or <see langword="null"/>.</summary>
+    internal AddressEntry? Address { get; private set; }
+
     internal long Number => _number;
 
     internal long WarmSince { get; set; }
@@ -78,6 +84,8 @@ public sealed partial class IsolatedWebSocketManager : IResettable
     internal bool HoldsSlot => Volatile.Read(ref _slotGeneration) is var slot && slot != 0 && slot == Generation;
 
     internal bool HoldsNodeSlot => Volatile.Read(ref _nodeSlotGeneration) is var slot && slot != 0 && slot == Generation;
+
+    internal bool HoldsAddressSlot => Volatile.Read(ref _addressSlotGeneration) is var slot && slot != 0 && slot == Generation;
 
     internal bool IsOpenForSend => Volatile.Read(ref _closeRequested) == 0 && _queue is not null && !_queueCompleted;
 
@@ -139,13 +147,15 @@ public sealed partial class IsolatedWebSocketManager : IResettable
     internal bool IsCurrent(long generation) => Volatile.Read(ref _generation) == generation;
 
     /// <summary>
-    /// Starts a lease for <paramref name="userKey"/>: called by the factory under the user's lock. The lease always holds
-    /// a place in the node's count; it holds a per-user slot unless it is admitted on a pledge.
+    /// Starts a lease for <paramref name="userKey"/>: called by the factory under the user's lock (and the address's). The
+    /// lease always holds a place in the node's count, and in its address's count when there is one; it holds a per-user
+    /// slot unless it is admitted on a pledge.
     /// </summary>
-    internal long BeginLease(string userKey, UserEntry entry, long number, bool holdsSlot)
+    internal long BeginLease(string userKey, UserEntry entry, long number, bool holdsSlot, AddressEntry? address)
     {
         _userKey = userKey;
         Entry = entry;
+        Address = address;
         _number = number;
         _connectionId = null;
 
@@ -160,6 +170,7 @@ public sealed partial class IsolatedWebSocketManager : IResettable
         _queueCompleted = false;
         var generation = Interlocked.Increment(ref _generation);
         Volatile.Write(ref _nodeSlotGeneration, generation);
+        Volatile.Write(ref _addressSlotGeneration, address is not null ? generation : 0);
         Volatile.Write(ref _slotGeneration, holdsSlot ? generation : 0);
         return generation;
     }
@@ -176,6 +187,10 @@ public sealed partial class IsolatedWebSocketManager : IResettable
     /// <summary>Gives up the node-count place of lease <paramref name="generation"/>; true only for the one caller that took it.</summary>
     internal bool TryTakeNodeSlot(long generation) =>
         generation != 0 && Interlocked.CompareExchange(ref _nodeSlotGeneration, 0, generation) == generation;
+
+    /// <summary>Gives up the address-count place of lease <paramref name="generation"/>; true only for the one caller that took it.</summary>
+    internal bool TryTakeAddressSlot(long generation) =>
+        generation != 0 && Interlocked.CompareExchange(ref _addressSlotGeneration, 0, generation) == generation;
 
     /// <summary>Marks the socket of the current lease as ended: no send, kick or eviction picks it any more.</summary>
     internal void MarkEnded() => _ended = true;
@@ -300,6 +315,8 @@ public sealed partial class IsolatedWebSocketManager : IResettable
             Interlocked.Increment(ref _generation);
             Volatile.Write(ref _slotGeneration, 0);
             Volatile.Write(ref _nodeSlotGeneration, 0);
+            Volatile.Write(ref _addressSlotGeneration, 0);
+            Address = null;
             PledgeVictim = null;
             PledgeVictimGeneration = 0;
             PledgedTo = null;
@@ -340,7 +357,7 @@ public sealed partial class IsolatedWebSocketManager : IResettable
     private void EndLeaseIfNeeded()
     {
         if (_queue is not null || _socket is not null || _connectionId is not null || Volatile.Read(ref _slotGeneration) != 0
-            || Volatile.Read(ref _nodeSlotGeneration) != 0)
+            || Volatile.Read(ref _nodeSlotGeneration) != 0 || Volatile.Read(ref _addressSlotGeneration) != 0)
         {
             EndLease();
         }

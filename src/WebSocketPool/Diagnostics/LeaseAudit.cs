@@ -12,6 +12,7 @@ namespace WebSocketPool.Internal;
 internal sealed class LeaseAudit(
     TimeProvider timeProvider,
     UserTable users,
+    AddressTable addresses,
     ConnectionRegistry registry,
     SlotLedger ledger,
     AdmissionGateLink gate,
@@ -32,8 +33,8 @@ internal sealed class LeaseAudit(
 
     /// <summary>
     /// Proves the counters against the sockets: every counted lease has a live socket (or a handshake in progress), every
-    /// live socket a lease, every user's count equals the slots its leases hold, and the node's count the places its
-    /// leases hold (open, handshaking and closing sockets). A mismatch is repaired at once; a lease whose socket is
+    /// live socket a lease, every user's count equals the slots its leases hold, the node's count the places its leases
+    /// hold (open, handshaking and closing sockets), and every client address's count the places its leases hold. A mismatch is repaired at once; a lease whose socket is
     /// already dead is repaired when a later audit, at least a second on, still finds it. A repair never overwrites a
     /// concurrent admission.
     /// </summary>
@@ -67,6 +68,7 @@ internal sealed class LeaseAudit(
         // every user locked here; a user added meanwhile is detected below and the node's count then left alone.
         var locked = new HashSet<UserEntry>(users.Count, ReferenceEqualityComparer.Instance);
         var gateReleases = new List<(string User, long Number)>();
+        var addressPlaces = new Dictionary<AddressEntry, int>(ReferenceEqualityComparer.Instance);
         try
         {
             foreach (var (_, entry) in users.Entries)
@@ -83,7 +85,7 @@ internal sealed class LeaseAudit(
                     continue;
                 }
 
-                var (held, places, fixes) = AuditUser(entry, now, suspects, gateReleases);
+                var (held, places, fixes) = AuditUser(entry, now, suspects, gateReleases, addressPlaces);
                 mismatches += fixes;
                 repaired += fixes;
                 if (entry.Count != held)
@@ -100,21 +102,15 @@ internal sealed class LeaseAudit(
             // Read the node's count only now, then make sure every user that could have changed it was locked: a
             // change after this read makes the compare-and-swap below fail, so a concurrent admission is never lost.
             var observed = users.Active;
-            var stable = true;
-            foreach (var (_, entry) in users.Entries)
-            {
-                if (!locked.Contains(entry))
-                {
-                    stable = false;
-                    break;
-                }
-            }
-
-            if (stable && sum != observed && users.TryRepairActive(sum, observed))
+            if (EveryUserLocked(locked) && sum != observed && users.TryRepairActive(sum, observed))
             {
                 mismatches++;
                 repaired++;
             }
+
+            var fixedAddresses = AuditAddresses(locked, addressPlaces);
+            mismatches += fixedAddresses;
+            repaired += fixedAddresses;
         }
         finally
         {
@@ -142,12 +138,76 @@ internal sealed class LeaseAudit(
         return new AuditResult(mismatches, repaired, mismatches - repaired);
     }
 
+    /// <summary>True when every user entry in the table is among <paramref name="locked"/>: no admission can run meanwhile.</summary>
+    private bool EveryUserLocked(HashSet<UserEntry> locked)
+    {
+        foreach (var (_, entry) in users.Entries)
+        {
+            if (!locked.Contains(entry))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>
-    /// Under the user's lock: counts the per-user slots and node places the user's leases hold, releasing those of a
-    /// lease whose socket was already dead at the previous audit (its release path is stuck).
+    /// Under every user's lock: compares each client address's count with the places its leases hold, and repairs it.
+    /// Every address is locked first, then the users are checked to be all locked: an address's count changes only under
+    /// a user's lock and its own, so a user that joined after the count of places began is noticed and nothing is touched.
+    /// </summary>
+    private int AuditAddresses(HashSet<UserEntry> locked, Dictionary<AddressEntry, int> places)
+    {
+        if (!addresses.IsEnabled)
+        {
+            return 0;
+        }
+
+        var fixes = 0;
+        var lockedAddresses = new List<AddressEntry>(addresses.Count);
+        try
+        {
+            foreach (var (_, address) in addresses.Entries)
+            {
+                Monitor.Enter(address);
+                lockedAddresses.Add(address);
+            }
+
+            if (!EveryUserLocked(locked))
+            {
+                return 0;
+            }
+
+            foreach (var address in lockedAddresses)
+            {
+                var held = places.GetValueOrDefault(address);
+                if (!address.Removed && address.Count != held)
+                {
+                    fixes++;
+                    address.Count = held;
+                    addresses.TryRemove(address);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var address in lockedAddresses)
+            {
+                Monitor.Exit(address);
+            }
+        }
+
+        return fixes;
+    }
+
+    /// <summary>
+    /// Under the user's lock: counts the per-user slots, node places and address places the user's leases hold,
+    /// releasing those of a lease whose socket was already dead at the previous audit (its release path is stuck).
     /// </summary>
     private (int Held, int Places, int Fixes) AuditUser(
-        UserEntry entry, long now, Dictionary<(IsolatedWebSocketManager, long), long> suspects, List<(string, long)> gateReleases)
+        UserEntry entry, long now, Dictionary<(IsolatedWebSocketManager, long), long> suspects, List<(string, long)> gateReleases,
+        Dictionary<AddressEntry, int> addressPlaces)
     {
         var held = 0;
         var places = 0;
@@ -155,7 +215,7 @@ internal sealed class LeaseAudit(
         foreach (var manager in entry.Active)
         {
             var generation = manager.Generation;
-            if (!manager.HoldsSlot && !manager.HoldsNodeSlot)
+            if (!manager.HoldsSlot && !manager.HoldsNodeSlot && !manager.HoldsAddressSlot)
             {
                 continue;
             }
@@ -178,6 +238,10 @@ internal sealed class LeaseAudit(
 
             held += manager.HoldsSlot ? 1 : 0;
             places += manager.HoldsNodeSlot ? 1 : 0;
+            if (manager.Address is { } address && manager.HoldsAddressSlot)
+            {
+                addressPlaces[address] = addressPlaces.GetValueOrDefault(address) + 1;
+            }
         }
 
         return (held, places, fixes);

@@ -59,10 +59,10 @@ internal static partial class PoolLog
     [LoggerMessage(16, LogLevel.Error, "WebSocketPool caught an unexpected failure in its {Where}; the connection it concerned was ended.", EventName = "UnexpectedFailure")]
     public static partial void UnexpectedFailure(ILogger logger, string where, Exception exception);
 
-    [LoggerMessage(40, LogLevel.Information, "WebSocket {ConnectionId}: a message stayed incomplete past the message assembly timeout; closing with 1008.", EventName = "MessageAssemblyTimeout")]
+    [LoggerMessage(17, LogLevel.Information, "WebSocket {ConnectionId}: a message stayed incomplete past the message assembly timeout; closing with 1008.", EventName = "MessageAssemblyTimeout")]
     public static partial void MessageAssemblyTimeout(ILogger logger, string connectionId);
 
-    [LoggerMessage(41, LogLevel.Information, "WebSocket {ConnectionId}: its authentication expired; closing with 4005.", EventName = "AuthenticationExpired")]
+    [LoggerMessage(18, LogLevel.Information, "WebSocket {ConnectionId}: its authentication expired; closing with 4005.", EventName = "AuthenticationExpired")]
     public static partial void AuthenticationExpired(ILogger logger, string connectionId);
 
     [LoggerMessage(20, LogLevel.Error, "Self-audit found {Mismatches} mismatches between counted leases and live sockets; repaired {Repaired}.", EventName = "AuditMismatch")]

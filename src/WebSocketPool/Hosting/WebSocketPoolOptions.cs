@@ -109,6 +109,42 @@ public sealed class WebSocketPoolOptions
     public int ConnectRateBurst { get; set; } = 10;
 
     /// <summary>
+    /// Gets or sets the most connections one client IP address may hold open on this node; 0 turns the limit off. It
+    /// stops one client from filling the node under many user names. IPv6 clients are grouped by network (see
+    /// <see cref="IPv6PrefixLength"/>). Checked after authentication and before the per-user checks; a refusal is 429
+    /// <c>ip_limit</c>. The address is <c>HttpContext.Connection.RemoteIpAddress</c>: behind a proxy, add
+    /// <c>UseForwardedHeaders</c> (with the proxy among its known proxies) before <c>UseWebSocketPooling</c>, or every
+    /// client counts as the proxy. A request without an address (a test server, a Unix socket) is not limited. Like
+    /// <see cref="MaxConnections"/> it counts handshakes in progress and sockets still closing after a kick or eviction.
+    /// </summary>
+    /// <value>The default is 0 (off).</value>
+    [Range(0, 1_000_000)]
+    public int MaxConnectionsPerIP { get; set; }
+
+    /// <summary>
+    /// Gets or sets the connection attempts per second one client IP address (or IPv6 network) may make; 0 turns the
+    /// limit off. A token bucket of <see cref="ConnectRateBurstPerIP"/> tokens; checked first after authentication, so an
+    /// attempt refused by a later check still spends its token. A refusal is 429 <c>ip_rate_limited</c> with Retry-After.
+    /// </summary>
+    /// <value>The default is 0 (off).</value>
+    [Range(0, 1_000_000)]
+    public double ConnectRateLimitPerIP { get; set; }
+
+    /// <summary>Gets or sets the burst size of the per-IP connect rate limit.</summary>
+    /// <value>The default is 20.</value>
+    [Range(1, 1_000_000)]
+    public int ConnectRateBurstPerIP { get; set; } = 20;
+
+    /// <summary>
+    /// Gets or sets how many leading bits of an IPv6 address make one client for the per-IP limits. One subscriber
+    /// usually holds a whole /64 (and privacy extensions pick new addresses in it at will), so per-address counting would
+    /// let one client through under many addresses. IPv4 addresses, and IPv4 mapped into IPv6, count one each.
+    /// </summary>
+    /// <value>The default is 64.</value>
+    [Range(16, 128)]
+    public int IPv6PrefixLength { get; set; } = 64;
+
+    /// <summary>
     /// Gets or sets the messages per second one user may send across all of their connections; 0 turns the limit off.
     /// A message over the limit is not delivered to the handler; <see cref="WebSocketHandler.OnRateLimitedAsync"/> decides what follows.
     /// </summary>

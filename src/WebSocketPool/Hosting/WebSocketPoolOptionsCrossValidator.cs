@@ -18,11 +18,20 @@ internal sealed class WebSocketPoolOptionsCrossValidator : IValidateOptions<WebS
                 nameof(options.MaxConnectionsPerUser));
         }
 
+        if (options.MaxConnectionsPerIP > options.MaxConnections)
+        {
+            builder.AddError(
+                $"MaxConnectionsPerIP ({options.MaxConnectionsPerIP}) may not exceed MaxConnections ({options.MaxConnections}); 0 turns the per-IP limit off.",
+                nameof(options.MaxConnectionsPerIP));
+        }
+
         foreach (var origin in options.AllowedOrigins)
         {
-            if (origin != "*" && !Uri.TryCreate(origin, UriKind.Absolute, out _))
+            if (origin != "*" && !OriginPolicy.TryParse(origin, out _))
             {
-                builder.AddError($"AllowedOrigins entry '{origin}' must be '*' or an absolute origin such as 'https://example.com'.", nameof(options.AllowedOrigins));
+                builder.AddError(
+                    $"AllowedOrigins entry '{origin}' must be '*' or an http or https origin such as 'https://example.com' or 'http://localhost:5000': scheme, host and optional port, without a path, query or user.",
+                    nameof(options.AllowedOrigins));
             }
         }
 

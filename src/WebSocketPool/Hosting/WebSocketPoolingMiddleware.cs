@@ -10,7 +10,8 @@ namespace WebSocketPool.Internal;
 
 /// <summary>
 /// Serves the pool's path. Every limit is decided on the HTTP request, before <c>AcceptWebSocketAsync</c>, in the order
-/// draining, origin, user, connect rate, global cap, per-user cap. A plain GET (no upgrade) answers with the decision an
+/// draining, origin, user, per-IP connect rate, per-IP cap, per-user connect rate, global cap, per-user cap (the client
+/// address is <c>Connection.RemoteIpAddress</c>, so behind a proxy <c>UseForwardedHeaders</c> must come first). A plain GET (no upgrade) answers with the decision an
 /// upgrade would get now, reserving nothing, because browsers cannot see why a handshake was refused.
 /// </summary>
 internal sealed partial class WebSocketPoolingMiddleware
@@ -24,8 +25,7 @@ internal sealed partial class WebSocketPoolingMiddleware
     private readonly WebSocketPoolOptions _options;
     private readonly ILogger _logger;
     private readonly PathString _path;
-    private readonly HashSet<string> _origins;
-    private readonly bool _anyOrigin;
+    private readonly OriginPolicy _origins;
     private readonly IWebSocketAdmissionGate? _gate;
 
     public WebSocketPoolingMiddleware(
@@ -44,8 +44,7 @@ internal sealed partial class WebSocketPoolingMiddleware
         _options = options.Value;
         _logger = logger;
         _path = new PathString(_options.Path);
-        _anyOrigin = _options.AllowedOrigins.Contains("*");
-        _origins = new HashSet<string>(_options.AllowedOrigins.Select(o => o.TrimEnd('/')), StringComparer.OrdinalIgnoreCase);
+        _origins = new OriginPolicy(_options.AllowedOrigins);
 
         // At most one gate: the last registered wins, as with any DI service. It hears of every slot given up.
         _gate = gates.LastOrDefault();
@@ -76,7 +75,7 @@ internal sealed partial class WebSocketPoolingMiddleware
             return;
         }
 
-        if (!IsOriginAllowed(context.Request))
+        if (!_origins.IsAllowed(context.Request))
         {
             await RefuseAsync(context, RejectionReasons.Origin, null).ConfigureAwait(false);
             return;
@@ -109,7 +108,7 @@ internal sealed partial class WebSocketPoolingMiddleware
             return;
         }
 
-        var admission = _factory.TryAdmit(userKey);
+        var admission = _factory.TryAdmit(userKey, context.Connection.RemoteIpAddress);
         if (!admission.IsAdmitted)
         {
             await ProblemResponses.WriteRejectionAsync(context, admission).ConfigureAwait(false);
@@ -184,7 +183,7 @@ internal sealed partial class WebSocketPoolingMiddleware
 
     private async Task PreviewAsync(HttpContext context, string userKey)
     {
-        var preview = _factory.Preview(userKey);
+        var preview = _factory.Preview(userKey, context.Connection.RemoteIpAddress);
         if (!preview.IsAdmitted)
         {
             await ProblemResponses.WriteRejectionAsync(context, preview).ConfigureAwait(false);
@@ -226,28 +225,6 @@ internal sealed partial class WebSocketPoolingMiddleware
 
         var admission = new WebSocketAdmission(reason, PooledWebSocketManagerFactory.StatusCodeOf(reason), _options.MaxConnectionsPerUser, 0, retryAfter);
         return ProblemResponses.WriteRejectionAsync(context, admission);
-    }
-
-    /// <summary>
-    /// Requests without Origin (non-browser clients) pass. With no configured origins only the request's own host may
-    /// connect, which stops cross-site WebSocket hijacking of cookie-authenticated users.
-    /// </summary>
-    private bool IsOriginAllowed(HttpRequest request)
-    {
-        var origin = request.Headers.Origin.ToString();
-        if (string.IsNullOrEmpty(origin) || _anyOrigin)
-        {
-            return true;
-        }
-
-        if (_origins.Count > 0)
-        {
-            return _origins.Contains(origin.TrimEnd('/'));
-        }
-
-        return Uri.TryCreate(origin, UriKind.Absolute, out var uri)
-            && request.Host.HasValue
-            && string.Equals(uri.IsDefaultPort ? uri.Host : uri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase);
     }
 
     private sealed record AdmissionPreview(string User, int Connections, int Limit);

@@ -1,5 +1,6 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -55,6 +56,7 @@ public static class WebSocketPoolingServiceCollectionExtensions
         services.AddOptionsWithValidateOnStart<WebSocketPoolOptions, WebSocketPoolOptionsValidator>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WebSocketPoolOptions>, WebSocketPoolOptionsCrossValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<WebSocketPoolOptions>, WebSocketPoolDescriptorBudget>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<KestrelServerOptions>, KestrelConnectionLimits>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<WebSocketPoolMetrics>();
         services.TryAddSingleton(static sp => new PooledWebSocketManagerFactory(

@@ -66,8 +66,11 @@ internal sealed class ManagerLeases : IDisposable
 
     public int WarmCount => Volatile.Read(ref _warm);
 
-    /// <summary>Under the user's lock: leases a warm manager of the user, else one from the shared pool, for a new connection.</summary>
-    public (IsolatedWebSocketManager Manager, long Generation) Lease(UserEntry entry, string userKey, bool holdsSlot)
+    /// <summary>
+    /// Under the user's lock (and the address's, when there is one): leases a warm manager of the user, else one from the
+    /// shared pool, for a new connection counted under <paramref name="address"/>.
+    /// </summary>
+    public (IsolatedWebSocketManager Manager, long Generation) Lease(UserEntry entry, string userKey, bool holdsSlot, AddressEntry? address)
     {
         IsolatedWebSocketManager manager;
         if (entry.Warm.Count > 0)
@@ -89,7 +92,12 @@ internal sealed class ManagerLeases : IDisposable
         }
 
         var number = Interlocked.Increment(ref _nextNumber);
-        var generation = manager.BeginLease(userKey, entry, number, holdsSlot);
+        var generation = manager.BeginLease(userKey, entry, number, holdsSlot, address);
+        if (address is not null)
+        {
+            address.Count++;
+        }
+
         entry.Active.Add(manager);
         return (manager, generation);
     }

@@ -1,6 +1,7 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
 using System.Collections.Concurrent;
+using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -25,6 +26,7 @@ namespace WebSocketPool;
 public sealed class PooledWebSocketManagerFactory : IDisposable
 {
     private readonly UserTable _users;
+    private readonly AddressTable _addresses;
     private readonly ConnectionRegistry _registry;
     private readonly AdmissionGateLink _gate;
     private readonly SlotLedger _ledger;
@@ -52,16 +54,17 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
         _logger = logger ?? NullLogger<PooledWebSocketManagerFactory>.Instance;
         Groups = new GroupRegistry();
         _users = new UserTable(Options, timeProvider);
+        _addresses = new AddressTable(Options, timeProvider, _logger);
         _registry = new ConnectionRegistry(_users);
         _gate = new AdmissionGateLink(_registry, _logger);
-        _ledger = new SlotLedger(_users, _registry, Groups, _gate);
+        _ledger = new SlotLedger(_users, _addresses, _registry, Groups, _gate);
         _drain = new PoolDrain(Options, timeProvider, _registry, _logger);
         _leases = new ManagerLeases(this, Options, timeProvider, _users, _ledger, _gate, Groups, () => _drain.IsDraining, _logger);
-        _admission = new AdmissionDecider(Options, timeProvider, _users, _leases, _drain, metrics, _logger, OnNearLimit);
+        _admission = new AdmissionDecider(Options, timeProvider, _users, _addresses, _leases, _drain, metrics, _logger, OnNearLimit);
         _lifecycle = new ConnectionLifecycle(Options, timeProvider, _registry, _ledger, _leases, _gate, _drain, metrics, _logger);
         _kicker = new ConnectionKicker(_users, _registry, _ledger, metrics, _logger);
         _snapshot = new SnapshotBuilder(Options, _users, _admission, _gate, _drain, _lifecycle, _leases);
-        _audit = new LeaseAudit(timeProvider, _users, _registry, _ledger, _gate, metrics, _logger);
+        _audit = new LeaseAudit(timeProvider, _users, _addresses, _registry, _ledger, _gate, metrics, _logger);
         metrics.Observe(this);
     }
 
@@ -96,6 +99,9 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
 
     internal int UserEntryCount => _users.Count;
 
+    /// <summary>Gets how many client addresses (IPv6 networks) the per-IP limits keep an entry for.</summary>
+    internal int AddressEntryCount => _addresses.Count;
+
     /// <summary>The per-user entries, for the invariant checks of tests (lock an entry before reading it).</summary>
     internal ICollection<UserEntry> UserEntries => _users.Entries.Values;
 
@@ -105,6 +111,10 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
     internal ConcurrentDictionary<long, IsolatedWebSocketManager> OpenConnections => _registry.Open;
 
     internal TimeSpan DrainingRetryAfter => _drain.RetryAfter;
+
+    /// <summary>Gets how many connections are counted under the per-IP limit for <paramref name="clientAddress"/>'s key (0 when none is on).</summary>
+    internal int GetAddressConnectionCount(IPAddress clientAddress) =>
+        _addresses.KeyOf(clientAddress) is { } key && _addresses.TryGet(key, out var entry) ? Volatile.Read(ref entry.Count) : 0;
 
     /// <summary>Gets how many connections a user holds on this node.</summary>
     /// <param name="userKey">The user.</param>
@@ -116,31 +126,47 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
     }
 
     /// <summary>
-    /// Decides a connection attempt and, when admitted, reserves its slot and leases a manager for it. Checks, in order:
-    /// draining, connect rate, global cap, per-user cap (with the overflow policy).
+    /// Decides a connection attempt without a client address (so no per-IP limit applies) and, when admitted, reserves
+    /// its slot and leases a manager for it. See <see cref="TryAdmit(string, IPAddress?)"/>.
     /// </summary>
     /// <param name="userKey">The user opening the connection.</param>
     /// <returns>The decision; an admitted one holds a reservation that must be used or abandoned.</returns>
-    public WebSocketAdmission TryAdmit(string userKey)
+    public WebSocketAdmission TryAdmit(string userKey) => TryAdmit(userKey, clientAddress: null);
+
+    /// <summary>
+    /// Decides a connection attempt and, when admitted, reserves its slot and leases a manager for it. Checks, in order:
+    /// draining, per-IP connect rate, per-IP cap, per-user connect rate, global cap, per-user cap (with the overflow
+    /// policy). The per-IP checks apply only when a per-IP limit is on and <paramref name="clientAddress"/> is given.
+    /// </summary>
+    /// <param name="userKey">The user opening the connection.</param>
+    /// <param name="clientAddress">The client's address (<c>HttpContext.Connection.RemoteIpAddress</c>), or <see langword="null"/>.</param>
+    /// <returns>The decision; an admitted one holds a reservation that must be used or abandoned.</returns>
+    public WebSocketAdmission TryAdmit(string userKey, IPAddress? clientAddress)
     {
         ArgumentException.ThrowIfNullOrEmpty(userKey);
-        return _admission.TryAdmit(userKey);
+        return _admission.TryAdmit(userKey, clientAddress);
     }
 
-    /// <summary>Answers what <see cref="TryAdmit"/> would decide right now, reserving and consuming nothing.</summary>
+    /// <summary>Answers what <see cref="TryAdmit(string)"/> would decide right now, reserving and consuming nothing.</summary>
     /// <param name="userKey">The user.</param>
     /// <returns>The decision; never holds a reservation.</returns>
-    public WebSocketAdmission Preview(string userKey)
+    public WebSocketAdmission Preview(string userKey) => Preview(userKey, clientAddress: null);
+
+    /// <summary>Answers what <see cref="TryAdmit(string, IPAddress?)"/> would decide right now, reserving and consuming nothing.</summary>
+    /// <param name="userKey">The user.</param>
+    /// <param name="clientAddress">The client's address, or <see langword="null"/>.</param>
+    /// <returns>The decision; never holds a reservation.</returns>
+    public WebSocketAdmission Preview(string userKey, IPAddress? clientAddress)
     {
         ArgumentException.ThrowIfNullOrEmpty(userKey);
-        return _admission.Preview(userKey);
+        return _admission.Preview(userKey, clientAddress);
     }
 
     /// <summary>
     /// Gives back a reservation whose handshake did not complete. Harmless when called twice. A victim the admission
     /// would have evicted (EvictOldest) keeps its slot and lives on.
     /// </summary>
-    /// <param name="admission">The admission returned by <see cref="TryAdmit"/>.</param>
+    /// <param name="admission">The admission returned by <see cref="TryAdmit(string, IPAddress?)"/>.</param>
     public void Abandon(in WebSocketAdmission admission)
     {
         if (admission.Manager is { } manager && manager.IsCurrent(admission.Generation))
@@ -226,7 +252,11 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
     public Task DrainAsync(CancellationToken cancellationToken = default) => _drain.DrainAsync(cancellationToken);
 
     /// <inheritdoc/>
-    public void Dispose() => _leases.Dispose();
+    public void Dispose()
+    {
+        _leases.Dispose();
+        _addresses.Dispose();
+    }
 
     internal static int StatusCodeOf(string reason) => AdmissionDecider.StatusCodeOf(reason);
 

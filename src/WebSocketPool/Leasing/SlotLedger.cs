@@ -3,14 +3,14 @@
 namespace WebSocketPool.Internal;
 
 /// <summary>
-/// The one place where a slot is released. A lease holds two places: a per-user slot (or, under EvictOldest, a pledge
-/// of another lease's slot) and a place in the node's count. Every path out of a connection comes here: the end of a
+/// The one place where a slot is released. A lease holds two places, three with a per-IP limit: a per-user slot (or,
+/// under EvictOldest, a pledge of another lease's slot), a place in the node's count and one in its client address's. Every path out of a connection comes here: the end of a
 /// socket (close, drop, keep-alive, handler error, abort, eviction, kick, shutdown) from the <c>finally</c> of its run,
 /// an abandoned handshake, a kick (the user slot at once, the node place when the socket ends), an eviction (the slot
 /// handed to the newcomer), the end of a lease, and the audit's repair. Each release is one compare-and-swap on the
 /// lease's generation under the user's lock: a double release is harmless and a late one can never free a later lease's.
 /// </summary>
-internal sealed class SlotLedger(UserTable users, ConnectionRegistry registry, GroupRegistry groups, AdmissionGateLink gate)
+internal sealed class SlotLedger(UserTable users, AddressTable addresses, ConnectionRegistry registry, GroupRegistry groups, AdmissionGateLink gate)
 {
     public enum Release
     {
@@ -21,7 +21,7 @@ internal sealed class SlotLedger(UserTable users, ConnectionRegistry registry, G
     }
 
     /// <summary>
-    /// Releases both places of lease <paramref name="generation"/>, takes it out of the registry and its groups, and
+    /// Releases every place of lease <paramref name="generation"/>, takes it out of the registry and its groups, and
     /// tells the gate. Idempotent.
     /// </summary>
     public void ReleaseAll(IsolatedWebSocketManager manager, long generation)
@@ -59,13 +59,22 @@ internal sealed class SlotLedger(UserTable users, ConnectionRegistry registry, G
         }
     }
 
-    /// <summary>Under the user's lock: both places, without the registry; true when the gate must hear of it.</summary>
+    /// <summary>
+    /// Under the user's lock: every place, without the registry; true when the gate must hear of it. The node's place and
+    /// the address's go together: both count the socket until it has ended.
+    /// </summary>
     public bool ReleaseAllLocked(UserEntry entry, IsolatedWebSocketManager manager, long generation)
     {
         var released = ReleaseUserSlotLocked(entry, manager, generation) != Release.None;
+        var address = manager.Address;
         if (manager.TryTakeNodeSlot(generation))
         {
             users.DecrementActive();
+        }
+
+        if (address is not null && manager.TryTakeAddressSlot(generation))
+        {
+            addresses.Release(address);
         }
 
         return released;

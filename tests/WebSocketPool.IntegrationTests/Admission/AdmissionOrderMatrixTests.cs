@@ -12,7 +12,8 @@ using WebSocketPool.IntegrationTests.Infrastructure;
 namespace WebSocketPool.IntegrationTests.Admission;
 
 /// <summary>
-/// The admission order, draining &gt; origin &gt; unauthenticated &gt; rate_limited &gt; global_limit &gt; user_limit, checked
+/// The admission order, draining &gt; origin &gt; unauthenticated &gt; ip_rate_limited &gt; ip_limit &gt; rate_limited &gt;
+/// global_limit &gt; user_limit, checked
 /// pair by adjacent pair: each request fails both checks of its pair, and the earlier check's status and problem
 /// <c>reason</c>/<c>type</c> must win (and only the winner is counted as the rejection reason). Users are authenticated
 /// for real, by the <c>X-Test-User</c> header and the default claims resolver, so "no user" means no authenticated user.
@@ -75,6 +76,105 @@ public sealed class AdmissionOrderMatrixTests : IDisposable
 
         server.Factory.GetSnapshot(0).Rejected[RejectionReasons.Unauthenticated].Should().Be(3);
         server.Factory.GetSnapshot(0).Rejected[RejectionReasons.RateLimited].Should().Be(1, "only alice's own second attempt was rate limited");
+    }
+
+    /// <summary>The per-IP checks come after authentication: a request without a user spends no token of its address.</summary>
+    [Fact]
+    public async Task Upgrade_NoUserWhilePerIPRateLimitIsOn_Returns401AndSpendsNoToken()
+    {
+        await using var server = await StartAsync(
+            o =>
+            {
+                o.ConnectRateLimitPerIP = 1;
+                o.ConnectRateBurstPerIP = 1;
+            },
+            new FakeTimeProvider(DateTimeOffset.UtcNow));
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await UpgradeAsync(server, user: null);
+
+            await UpgradeProbe.AssertRefusedAsync(response, HttpStatusCode.Unauthorized, RejectionReasons.Unauthenticated);
+        }
+
+        // The address's single token is still there.
+        using var alice = await ConnectAsync(server, "alice");
+        server.Factory.GetSnapshot(0).Rejected[RejectionReasons.Unauthenticated].Should().Be(3);
+        server.Factory.GetSnapshot(0).Rejected[RejectionReasons.IPRateLimited].Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Upgrade_IPRateLimitedAndIPLimitReached_Returns429IPRateLimited()
+    {
+        await using var server = await StartAsync(
+            o =>
+            {
+                o.MaxConnectionsPerIP = 1;
+                o.ConnectRateLimitPerIP = 1;
+                o.ConnectRateBurstPerIP = 1;
+            },
+            new FakeTimeProvider(DateTimeOffset.UtcNow));
+        using var alice = await ConnectAsync(server, "alice");
+
+        using var response = await UpgradeAsync(server, "bob");
+
+        var body = await UpgradeProbe.AssertRefusedAsync(response, HttpStatusCode.TooManyRequests, RejectionReasons.IPRateLimited);
+        body.GetProperty("limit").GetInt32().Should().Be(1);
+        body.GetProperty("current").GetInt32().Should().Be(1);
+        response.Headers.RetryAfter!.Delta.Should().Be(TimeSpan.FromSeconds(1));
+        AssertRejectedOnlyAs(server, RejectionReasons.IPRateLimited, RejectionReasons.IPLimit);
+    }
+
+    [Fact]
+    public async Task Upgrade_IPLimitAndUserRateLimitedAndGlobalCapReached_Returns429IPLimit()
+    {
+        await using var server = await StartAsync(
+            o =>
+            {
+                o.MaxConnections = 1;
+                o.MaxConnectionsPerUser = 1;
+                o.MaxConnectionsPerIP = 1;
+                o.ConnectRateLimit = 1;
+                o.ConnectRateBurst = 1;
+            },
+            new FakeTimeProvider(DateTimeOffset.UtcNow));
+        using var alice = await ConnectAsync(server, "alice");
+
+        using var response = await UpgradeAsync(server, "alice");
+
+        var body = await UpgradeProbe.AssertRefusedAsync(response, HttpStatusCode.TooManyRequests, RejectionReasons.IPLimit);
+        body.GetProperty("limit").GetInt32().Should().Be(1);
+        body.GetProperty("current").GetInt32().Should().Be(1);
+        response.Headers.RetryAfter!.Delta.Should().BePositive();
+        AssertRejectedOnlyAs(server, RejectionReasons.IPLimit, RejectionReasons.RateLimited, RejectionReasons.GlobalLimit, RejectionReasons.UserLimit);
+    }
+
+    /// <summary>The per-IP cap comes before the user's connect rate: a refusal by it spends none of the user's tokens.</summary>
+    [Fact]
+    public async Task Upgrade_RefusedByIPLimit_SpendsNoneOfTheUsersConnectTokens()
+    {
+        await using var server = await StartAsync(
+            o =>
+            {
+                o.MaxConnectionsPerIP = 1;
+                o.ConnectRateLimit = 1;
+                o.ConnectRateBurst = 2;
+            },
+            new FakeTimeProvider(DateTimeOffset.UtcNow));
+        var alice = await ConnectAsync(server, "alice");
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await UpgradeAsync(server, "alice");
+            await UpgradeProbe.AssertRefusedAsync(response, HttpStatusCode.TooManyRequests, RejectionReasons.IPLimit);
+        }
+
+        await alice.CloseAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+        alice.Dispose();
+        await PoolTestServer.WaitUntilAsync(() => server.Factory.ActiveConnections == 0, TimeSpan.FromSeconds(10), "alice's connection is released");
+
+        // The clock has not moved: the second token of her burst is still there.
+        using var again = await ConnectAsync(server, "alice");
+        server.Factory.GetSnapshot(0).Rejected[RejectionReasons.RateLimited].Should().Be(0);
     }
 
     [Fact]

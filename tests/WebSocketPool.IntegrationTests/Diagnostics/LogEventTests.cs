@@ -1,5 +1,6 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
+using System.Net;
 using System.Net.WebSockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -113,6 +114,107 @@ public sealed class LogEventTests
         Single(records, 10, "DrainStarted").Message.Should().Contain("1 open");
         Single(records, 12, "DrainFinished").Message.Should().Contain("0 WebSockets left");
         NoSecrets(logs);
+    }
+
+    /// <summary>
+    /// The library never logs a user key, nor a client address, at Information or above (keys may be personal data,
+    /// addresses are): every refusal reason, per-IP ones included, an eviction and kicks, from four client addresses,
+    /// through a real logging provider that collects every entry at every level.
+    /// </summary>
+    [Fact]
+    public async Task Log_EveryRefusalEvictionAndKick_NoUserKeyOrClientAddressAtInformationOrAbove()
+    {
+        const string Secret = "secret-user-";
+        const string User1 = Secret + "4711";
+        const string User2 = Secret + "0815";
+        var first = IPAddress.Loopback;
+        var second = IPAddress.Parse("127.0.0.2");
+        var third = IPAddress.Parse("127.0.0.3");
+        var fourth = IPAddress.Parse("127.0.0.4");
+        var open = new List<RawWebSocketClient>();
+        await using var server = await StartAsync(o =>
+        {
+            o.MaxConnectionsPerUser = 1;
+            o.MaxConnections = 5;
+            o.MaxConnectionsPerIP = 2;
+            o.ConnectRateLimitPerIP = 0.001;
+            o.ConnectRateBurstPerIP = 4;
+            o.ConnectRateLimit = 0.001;
+            o.ConnectRateBurst = 2;
+        });
+        await using var evicting = await StartAsync(o =>
+        {
+            o.MaxConnectionsPerUser = 1;
+            o.OverflowPolicy = OverflowPolicy.EvictOldest;
+        });
+        try
+        {
+            // Act: each refusal reason once, from the address that provokes it.
+            open.Add(await RawWebSocketClient.ConnectAsync(server.BaseUri, User1, localAddress: first));
+            (await AttemptAsync(server, User1, first)).Should().Be(429);                     // user_limit
+            (await AttemptAsync(server, User1, first)).Should().Be(429);                     // rate_limited
+            (await AttemptAsync(server, User1, first)).Should().Be(429);                     // rate_limited
+            (await AttemptAsync(server, User1, first)).Should().Be(429);                     // ip_rate_limited
+            open.Add(await RawWebSocketClient.ConnectAsync(server.BaseUri, "filler-a", localAddress: second));
+            open.Add(await RawWebSocketClient.ConnectAsync(server.BaseUri, "filler-b", localAddress: second));
+            (await AttemptAsync(server, User2, second)).Should().Be(429);                    // ip_limit
+            open.Add(await RawWebSocketClient.ConnectAsync(server.BaseUri, "filler-c", localAddress: third));
+            open.Add(await RawWebSocketClient.ConnectAsync(server.BaseUri, "filler-d", localAddress: third));
+            (await AttemptAsync(server, User2, fourth)).Should().Be(503);                    // global_limit
+            (await AttemptAsync(server, User2, fourth, ("Origin", "http://evil.example"))).Should().Be(403);
+            server.Factory.DisconnectUser(User1).Should().Be(1);
+            server.Factory.DisconnectConnection(server.Factory.GetConnections("filler-a").Single().ConnectionId).Should().BeTrue();
+
+            // An eviction, then a kick, on a server with EvictOldest.
+            var oldest = await RawWebSocketClient.ConnectAsync(evicting.BaseUri, User1, localAddress: third);
+            open.Add(oldest);
+            await PoolTestServer.WaitUntilAsync(() => evicting.Factory.OpenConnectionCount == 1, s_deadline, "the first connection is open");
+            open.Add(await RawWebSocketClient.ConnectAsync(evicting.BaseUri, User1, localAddress: fourth));
+            using (var cts = new CancellationTokenSource(s_deadline))
+            {
+                (await oldest.ReadCloseCodeAsync(cancellationToken: cts.Token)).Should().Be(WebSocketCloseCodes.Evicted);
+            }
+
+            await PoolTestServer.WaitUntilAsync(() => evicting.Factory.GetConnections(User1).Count == 1, s_deadline, "the newcomer is open");
+            evicting.Factory.DisconnectUser(User1).Should().Be(1);
+
+            // Assert: the events happened, and none above Debug names a user or an address.
+            var records = PoolRecords(server.App.Services.GetFakeLogCollector());
+            var evictingRecords = PoolRecords(evicting.App.Services.GetFakeLogCollector());
+            var rejected = records.Where(r => r.Id.Id == 1).Select(r => r.Message).ToList();
+            foreach (var reason in new[] { "user_limit", "rate_limited", "ip_rate_limited", "ip_limit", "global_limit" })
+            {
+                rejected.Should().Contain(m => m.Contains(reason + " (", StringComparison.Ordinal), "a {0} refusal is logged", reason);
+            }
+
+            records.Should().Contain(r => r.Id.Id == 101 && r.Message.Contains("origin", StringComparison.Ordinal));
+            records.Count(r => r.Id.Id == 5).Should().Be(2, "both kicks are logged");
+            evictingRecords.Should().Contain(r => r.Id.Id == 4, "the eviction is logged");
+            evictingRecords.Should().Contain(r => r.Id.Id == 5, "the kick is logged");
+            foreach (var record in records.Concat(evictingRecords).Where(r => r.Level >= LogLevel.Information))
+            {
+                var texts = new[] { record.Message }.Concat(record.StructuredState?.Select(kv => kv.Value ?? string.Empty) ?? []).ToList();
+                texts.Should().NotContain(t => t.Contains(Secret, StringComparison.Ordinal) || t.Contains("filler-", StringComparison.Ordinal),
+                    "event {0} ({1}) at {2} must not name a user", record.Id.Id, record.Id.Name, record.Level);
+                texts.Should().NotContain(t => t.Contains("127.0.0.", StringComparison.Ordinal),
+                    "event {0} ({1}) at {2} must not name a client address", record.Id.Id, record.Id.Name, record.Level);
+            }
+        }
+        finally
+        {
+            foreach (var client in open)
+            {
+                client.Reset();
+            }
+        }
+    }
+
+    private static async Task<int> AttemptAsync(PoolTestServer server, string user, IPAddress local, params (string Name, string Value)[] headers)
+    {
+        using var cts = new CancellationTokenSource(s_deadline);
+        await using var client = await RawWebSocketClient.OpenAsync(server.BaseUri, localAddress: local, cancellationToken: cts.Token);
+        await client.SendRawAsync(RawWebSocketClient.UpgradeRequest(server.BaseUri, user, "/ws", null, headers), cts.Token);
+        return await client.ReadHandshakeResponseAsync(cts.Token);
     }
 
     private static Task<PoolTestServer> StartAsync(Action<WebSocketPoolOptions>? configure) =>

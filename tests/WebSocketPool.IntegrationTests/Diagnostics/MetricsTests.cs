@@ -91,9 +91,37 @@ public sealed class MetricsTests
         rejected.Instrument!.Unit.Should().Be("{connection}");
 
         var snapshot = server.Factory.GetSnapshot();
-        snapshot.Rejected.Keys.Should().BeEquivalentTo(expected, "on a single node the snapshot's keys are exactly the metric's six reason tags");
+        snapshot.Rejected.Keys.Should().BeEquivalentTo([.. expected, "ip_rate_limited", "ip_limit"],
+            "on a single node the snapshot's keys are exactly the metric's eight local reason tags");
         expected.Should().BeSubsetOf(RejectionReasons.All);
         expected.Select(k => snapshot.Rejected[k]).Should().AllBeEquivalentTo(1L);
+        snapshot.Rejected["ip_limit"].Should().Be(0, "no per-IP limit is on");
+    }
+
+    [Fact]
+    public async Task RejectedConnections_PerIPReasons_TaggedWithTheStatsKeys()
+    {
+        // Arrange: one connection per client address, and two attempts per address in all.
+        await using var server = await PoolTestServer.StartAsync(o =>
+        {
+            o.MaxConnectionsPerIP = 1;
+            o.ConnectRateLimitPerIP = 0.001;
+            o.ConnectRateBurstPerIP = 2;
+        });
+        using var rejected = new MetricCollector<long>(server.App.Services.GetRequiredService<IMeterFactory>(), Meter, "websocketpool.rejected_connections");
+        using var a = await server.ConnectAsync("a");
+
+        // Act
+        await RefusedAsync(server, "b");                                     // ip_limit (second token)
+        await RefusedAsync(server, "c");                                     // ip_rate_limited (no token left)
+
+        // Assert
+        string[] expected = ["ip_limit", "ip_rate_limited"];
+        rejected.GetMeasurementSnapshot().Select(m => (string)m.Tags[ReasonTag]!).Should().BeEquivalentTo(expected);
+        expected.Should().BeSubsetOf(RejectionReasons.All);
+        var snapshot = server.Factory.GetSnapshot();
+        expected.Select(k => snapshot.Rejected[k]).Should().AllBeEquivalentTo(1L);
+        snapshot.Rejected.Where(kv => !expected.Contains(kv.Key)).Should().OnlyContain(kv => kv.Value == 0);
     }
 
     [Fact]

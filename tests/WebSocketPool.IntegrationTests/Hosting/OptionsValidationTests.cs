@@ -30,6 +30,17 @@ public sealed class OptionsValidationTests
         { "ConnectRateBurst", "0", ["ConnectRateBurst", "between 1 and"] },
         { "AlertThreshold", "2", ["AlertThreshold", "between 0.01 and 1"] },
         { "Path", "ws", ["Path", "start with '/'"] },
+        { "MaxConnectionsPerIP", "-1", ["MaxConnectionsPerIP", "between 0 and 1000000"] },
+        { "ConnectRateLimitPerIP", "-1", ["ConnectRateLimitPerIP", "between 0 and"] },
+        { "ConnectRateBurstPerIP", "0", ["ConnectRateBurstPerIP", "between 1 and"] },
+        { "IPv6PrefixLength", "8", ["IPv6PrefixLength", "between 16 and 128"] },
+        { "IPv6PrefixLength", "129", ["IPv6PrefixLength", "between 16 and 128"] },
+        { "AllowedOrigins:0", "https://example.com/chat", ["AllowedOrigins", "https://example.com/chat", "without a path"] },
+        { "AllowedOrigins:0", "https://example.com?x=1", ["AllowedOrigins", "without a path, query"] },
+        { "AllowedOrigins:0", "null", ["AllowedOrigins", "'null'"] },
+        { "AllowedOrigins:0", "example.com", ["AllowedOrigins", "http or https origin"] },
+        { "AllowedOrigins:0", "wss://example.com", ["AllowedOrigins", "http or https origin"] },
+        { "AllowedOrigins:0", "https://user@example.com", ["AllowedOrigins", "user"] },
     };
 
     [Theory]
@@ -65,6 +76,19 @@ public sealed class OptionsValidationTests
 
         failure.Should().BeOfType<OptionsValidationException>();
         failure!.Message.Should().Contain("MaxConnectionsPerUser").And.Contain("MaxConnections");
+    }
+
+    [Fact]
+    public async Task Start_PerIPLimitAboveGlobalLimit_Fails()
+    {
+        var failure = await StartAsync(new()
+        {
+            ["WebSocketPool:MaxConnections"] = "10",
+            ["WebSocketPool:MaxConnectionsPerIP"] = "11",
+        });
+
+        failure.Should().BeOfType<OptionsValidationException>();
+        failure!.Message.Should().Contain("MaxConnectionsPerIP").And.Contain("MaxConnections");
     }
 
     [Theory]
@@ -113,6 +137,16 @@ public sealed class OptionsValidationTests
             ["WebSocketPool:ShutdownTimeout"] = "00:00:00",
             ["WebSocketPool:OverflowPolicy"] = "EvictOldest",
             ["WebSocketPool:AllowedOrigins:0"] = "https://example.com",
+            ["WebSocketPool:AllowedOrigins:1"] = "http://localhost:5000/",
+            ["WebSocketPool:AllowedOrigins:2"] = "*",
+        },
+        new Dictionary<string, string?>
+        {
+            ["WebSocketPool:MaxConnections"] = "10",
+            ["WebSocketPool:MaxConnectionsPerIP"] = "10",
+            ["WebSocketPool:ConnectRateLimitPerIP"] = "0.5",
+            ["WebSocketPool:ConnectRateBurstPerIP"] = "1",
+            ["WebSocketPool:IPv6PrefixLength"] = "128",
         },
     };
 

@@ -11,12 +11,12 @@ namespace WebSocketPool.IntegrationTests.Reliability;
 public sealed class DescriptorBudgetTests
 {
     [Theory]
-    [InlineData(1024, 640)]
-    [InlineData(4096, 3712)]
+    [InlineData(1024, 512)]
+    [InlineData(4096, 3584)]
     [InlineData(20_000, 19_000)]
     [InlineData(1_048_576, 996_148)]
     [InlineData(100, 1)]
-    public void BudgetFor_OpenFilesLimit_ReservesFivePercentAndAtLeast384(long limit, int expected)
+    public void BudgetFor_OpenFilesLimit_ReservesFivePercentAndAtLeast512(long limit, int expected)
     {
         WebSocketPoolDescriptorBudget.BudgetFor(limit).Should().Be(expected);
     }

@@ -2,6 +2,7 @@
 
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -86,6 +87,96 @@ public sealed class PooledWebSocketManagerFactoryTests(ITestOutputHelper output)
         ExpireReuseWindow();
         factory.UserEntryCount.Should().Be(0);
         factory.WarmCount.Should().Be(0);
+    }
+
+    /// <summary>
+    /// Sixteen threads, thirteen names, one client address: the address's count never exceeds its limit while names and
+    /// threads contend (each admission takes the user's lock, then the address's), and it ends at 0 with no entry left.
+    /// </summary>
+    [Fact]
+    public void TryAdmit_SixteenThreadsManyNamesOneAddress_NeverExceedsTheAddressLimitAndEndsAtZero()
+    {
+        const int Threads = 16;
+        const int Iterations = 1_000;
+        const int Limit = 7;
+        var address = IPAddress.Parse("127.0.0.9");
+        var factory = Create(o =>
+        {
+            o.MaxConnectionsPerIP = Limit;
+            o.MaxConnectionsPerUser = 100;
+        });
+        var held = 0;
+        var maxHeld = 0;
+        var maxCounted = 0;
+        var refused = 0;
+        using var start = new Barrier(Threads);
+
+        RunThreads(Threads, () =>
+        {
+            start.SignalAndWait();
+            for (var i = 0; i < Iterations; i++)
+            {
+                var admission = factory.TryAdmit("name" + (i % 13), address);
+                if (!admission.IsAdmitted)
+                {
+                    admission.RejectionReason.Should().Be(RejectionReasons.IPLimit);
+                    admission.StatusCode.Should().Be(429);
+                    Interlocked.Increment(ref refused);
+                    continue;
+                }
+
+                RaiseMax(ref maxHeld, Interlocked.Increment(ref held));
+                RaiseMax(ref maxCounted, factory.GetAddressConnectionCount(address));
+                Thread.SpinWait(500);
+                Thread.Yield();
+                Interlocked.Decrement(ref held);
+                factory.Abandon(admission);
+            }
+        });
+
+        output.WriteLine($"refused {refused}, most held at once {maxHeld}, highest address count read {maxCounted}");
+        maxHeld.Should().BeLessThanOrEqualTo(Limit);
+        maxCounted.Should().BeLessThanOrEqualTo(Limit);
+        refused.Should().BePositive("sixteen threads holding slots must have met the address's limit");
+        factory.GetSnapshot(0).Rejected[RejectionReasons.IPLimit].Should().Be(refused);
+        factory.GetAddressConnectionCount(address).Should().Be(0);
+        factory.AddressEntryCount.Should().Be(0, "an address without connections keeps no entry");
+        factory.ActiveConnections.Should().Be(0);
+        factory.Audit().Mismatches.Should().Be(0);
+    }
+
+    [Fact]
+    public void TryAdmit_WithoutAnAddressOrWithTheLimitsOff_CountsNoAddress()
+    {
+        var limited = Create(o => o.MaxConnectionsPerIP = 1);
+        var off = Create();
+        var address = IPAddress.Parse("127.0.0.9");
+
+        limited.TryAdmit("a").IsAdmitted.Should().BeTrue();
+        limited.TryAdmit("b").IsAdmitted.Should().BeTrue("without an address no per-IP limit applies");
+        limited.TryAdmit("c", address).IsAdmitted.Should().BeTrue();
+        limited.TryAdmit("d", address).RejectionReason.Should().Be(RejectionReasons.IPLimit);
+        limited.Preview("d", address).RejectionReason.Should().Be(RejectionReasons.IPLimit);
+        limited.Preview("d").IsAdmitted.Should().BeTrue();
+        for (var i = 0; i < 5; i++)
+        {
+            off.TryAdmit("u" + i, address).IsAdmitted.Should().BeTrue();
+        }
+
+        off.AddressEntryCount.Should().Be(0, "no per-IP limit is on, so no address is counted");
+    }
+
+    /// <summary>A rate so slow that a bucket takes longer than TimeSpan can hold to refill still gives a factory (swept every minute).</summary>
+    [Fact]
+    public void Create_TinyPerIPConnectRate_Works()
+    {
+        var factory = Create(o =>
+        {
+            o.ConnectRateLimitPerIP = 1e-9;
+            o.ConnectRateBurstPerIP = 1_000_000;
+        });
+
+        factory.TryAdmit("a", IPAddress.Loopback).IsAdmitted.Should().BeTrue();
     }
 
     [Fact]

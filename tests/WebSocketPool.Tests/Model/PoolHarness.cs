@@ -3,6 +3,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
+using System.Net;
 using System.Net.WebSockets;
 using System.Text;
 using Microsoft.Extensions.Options;
@@ -16,8 +17,8 @@ namespace WebSocketPool.Tests.Model;
 /// <c>RunAsync</c> over a real (in-memory) WebSocket, a client close or a vanished client, <c>DisconnectUser</c>,
 /// <c>BeginDrain</c> and <c>Audit</c>. Each operation returns only once its effect is complete (a socket it closes has
 /// ended), so that it can be linearized against <see cref="PoolModel"/>. It checks the invariants on every step: a
-/// user's count never above the limit, the node's count never above the cap, neither ever negative, and the audit never
-/// finds a mismatch.
+/// user's count never above the limit, the node's count never above the cap, an address's count never above its limit,
+/// none ever negative, and the audit (which also proves the address counts) never finds a mismatch.
 /// </summary>
 internal sealed class PoolHarness
 {
@@ -41,6 +42,7 @@ internal sealed class PoolHarness
         {
             MaxConnectionsPerUser = config.LimitPerUser,
             MaxConnections = config.MaxConnections,
+            MaxConnectionsPerIP = config.LimitPerAddress,
             OverflowPolicy = config.EvictOldest ? OverflowPolicy.EvictOldest : OverflowPolicy.Reject,
             KeepAliveInterval = TimeSpan.Zero,
             AuditInterval = TimeSpan.Zero,
@@ -55,13 +57,16 @@ internal sealed class PoolHarness
 
     public static string UserKey(int user) => "user-" + user.ToString(CultureInfo.InvariantCulture);
 
-    public void Admit(int user)
+    /// <summary>The client address of index <paramref name="address"/>: 127.0.0.1, 127.0.0.2, ...</summary>
+    public static IPAddress Address(int address) => new([127, 0, 0, (byte)(address + 1)]);
+
+    public void Admit(int user, int address)
     {
         _exclusive.EnterReadLock();
         try
         {
-            var admission = Factory.TryAdmit(UserKey(user));
-            _trace.Enqueue($"admit u{user}: {admission.RejectionReason ?? "admitted #" + admission.Manager!.Number.ToString(CultureInfo.InvariantCulture)}");
+            var admission = Factory.TryAdmit(UserKey(user), Address(address));
+            _trace.Enqueue($"admit u{user} a{address}: {admission.RejectionReason ?? "admitted #" + admission.Manager!.Number.ToString(CultureInfo.InvariantCulture)}");
             if (admission.IsAdmitted)
             {
                 lock (_sync)
@@ -187,6 +192,11 @@ internal sealed class PoolHarness
         }
 
         var ok = Factory.ActiveConnections == model.Active;
+        for (var a = 0; a < _config.Addresses; a++)
+        {
+            ok &= Factory.GetAddressConnectionCount(Address(a)) == model.AddressCount(a);
+        }
+
         for (var u = 0; u < _config.Users; u++)
         {
             ok &= Factory.GetConnectionCount(UserKey(u)) == model.Count(u)
@@ -220,6 +230,11 @@ internal sealed class PoolHarness
         {
             text.Append(CultureInfo.InvariantCulture,
                 $" | u{u}: count={Factory.GetConnectionCount(UserKey(u))} open={CountOf(u, LeaseState.Running)} handshakes={CountOf(u, LeaseState.Handshake)}");
+        }
+
+        for (var a = 0; a < _config.Addresses; a++)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" | a{a}: count={Factory.GetAddressConnectionCount(Address(a))}");
         }
 
         text.Append(" trace: ").AppendJoin("; ", _trace);
@@ -391,6 +406,33 @@ internal sealed class PoolHarness
         {
             throw new InvalidOperationException(
                 $"Limits broken: {UserKey(user)} holds {count} of {_config.LimitPerUser}, the node {active} of {_config.MaxConnections}.");
+        }
+
+        for (var a = 0; a < _config.Addresses; a++)
+        {
+            var addressCount = Factory.GetAddressConnectionCount(Address(a));
+            if (addressCount < 0 || (_config.LimitPerAddress > 0 && addressCount > _config.LimitPerAddress))
+            {
+                throw new InvalidOperationException($"Limits broken: address {Address(a)} holds {addressCount} of {_config.LimitPerAddress}.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Ends every lease still live (handshakes abandoned, open connections closed by the client) and waits until none is
+    /// left: what any sequence of operations must come back from with nothing counted anywhere.
+    /// </summary>
+    public void EndEverything()
+    {
+        for (var u = 0; u < _config.Users; u++)
+        {
+            WaitQuiet(u);
+            for (var i = 0; i < 100 && (CountOf(u, LeaseState.Handshake) > 0 || CountOf(u, LeaseState.Running) > 0); i++)
+            {
+                Abandon(u);
+                Close(u);
+                WaitQuiet(u);
+            }
         }
     }
 

@@ -8,14 +8,15 @@ namespace WebSocketPool.Tests.Model;
 /// <summary>
 /// The sequential specification of the pool's admission and release, written from DESIGN.md's rules rather than from
 /// the code: a per-user count of slots (a pledge of EvictOldest counts nothing until its socket is accepted), a node
-/// count of handshakes, open and closing sockets, the victim that is evicted only once the newcomer is accepted, and a
-/// kick that frees the user's slots at once. Operations are the same as <see cref="PoolHarness"/>'s, acting on "the
+/// count of handshakes, open and closing sockets, a per-address count of the same (when a per-IP limit is on), the victim
+/// that is evicted only once the newcomer is accepted, and a kick that frees the user's slots at once. Operations are the same as <see cref="PoolHarness"/>'s, acting on "the
 /// first lease of user u in admission order" in a given state. Never thread safe: CsCheck runs it sequentially.
 /// </summary>
 internal sealed class PoolModel(PoolModelConfig config)
 {
     private readonly List<Lease> _leases = [];
     private readonly int[] _count = new int[config.Users];
+    private readonly int[] _addressCount = new int[config.Addresses];
     private int _active;
     private bool _draining;
 
@@ -23,13 +24,15 @@ internal sealed class PoolModel(PoolModelConfig config)
 
     public int Active => _active;
 
+    public int AddressCount(int address) => _addressCount[address];
+
     public int Open(int user) => _leases.Count(l => l.User == user && l.IsOpen);
 
     public int Handshakes(int user) => _leases.Count(l => l.User == user && !l.IsOpen);
 
-    public void Admit(int user)
+    public void Admit(int user, int address)
     {
-        if (_draining || _active >= config.MaxConnections)
+        if (_draining || (config.LimitPerAddress > 0 && _addressCount[address] >= config.LimitPerAddress) || _active >= config.MaxConnections)
         {
             return;
         }
@@ -38,7 +41,8 @@ internal sealed class PoolModel(PoolModelConfig config)
         {
             _count[user]++;
             _active++;
-            _leases.Add(new Lease(user) { HoldsSlot = true });
+            Count(address, +1);
+            _leases.Add(new Lease(user, address) { HoldsSlot = true });
             return;
         }
 
@@ -48,9 +52,10 @@ internal sealed class PoolModel(PoolModelConfig config)
             return;
         }
 
-        var newcomer = new Lease(user) { PledgeVictim = victim };
+        var newcomer = new Lease(user, address) { PledgeVictim = victim };
         victim.PledgedTo = newcomer;
         _active++;
+        Count(address, +1);
         _leases.Add(newcomer);
     }
 
@@ -135,17 +140,32 @@ internal sealed class PoolModel(PoolModelConfig config)
             text.Append(CultureInfo.InvariantCulture, $" | u{u}: count={_count[u]} open={Open(u)} handshakes={Handshakes(u)}");
         }
 
+        for (var a = 0; a < _addressCount.Length; a++)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" | a{a}: count={_addressCount[a]}");
+        }
+
         return text.ToString();
     }
 
     private Lease? FirstHandshake(int user) => _leases.FirstOrDefault(l => l.User == user && !l.IsOpen);
 
-    /// <summary>The socket has ended (or the handshake was given up): both of its places go.</summary>
+    /// <summary>The socket has ended (or the handshake was given up): all of its places go.</summary>
     private void End(Lease lease)
     {
         ReleaseUserSlot(lease);
         _active--;
+        Count(lease.Address, -1);
         _leases.Remove(lease);
+    }
+
+    /// <summary>An address is counted only while a per-IP limit is on.</summary>
+    private void Count(int address, int delta)
+    {
+        if (config.LimitPerAddress > 0)
+        {
+            _addressCount[address] += delta;
+        }
     }
 
     /// <summary>A slot another admission pledged passes to it; a pledge of its own is withdrawn; otherwise it is freed.</summary>
@@ -172,9 +192,11 @@ internal sealed class PoolModel(PoolModelConfig config)
         }
     }
 
-    private sealed class Lease(int user)
+    private sealed class Lease(int user, int address)
     {
         public int User { get; } = user;
+
+        public int Address { get; } = address;
 
         public bool IsOpen { get; set; }
 
