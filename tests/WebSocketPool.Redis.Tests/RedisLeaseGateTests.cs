@@ -168,6 +168,38 @@ public sealed class RedisLeaseGateTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task EvictOldest_AtTheNodesOwnLimit_OneNewcomerEvictsOneConnection()
+    {
+        var prefix = NewPrefix();
+        await using var node = await PoolNode.StartAsync(redis.Server.Configuration, prefix, o =>
+        {
+            o.MaxConnectionsPerUser = 2;
+            o.OverflowPolicy = OverflowPolicy.EvictOldest;
+        });
+
+        // The oldest connection talks; the second stays silent, so the node's own choice (silent longest) is the second,
+        // while the cluster's oldest is the first.
+        var oldest = await node.ConnectAsync("vera");
+        var silent = await node.ConnectAsync("vera");
+        await oldest.SendTextAsync("hello");
+        (await oldest.ReceiveTextAsync()).Should().Be("hello");
+
+        var newcomer = await node.ConnectAsync("vera");
+
+        (await silent.ReceiveCloseAsync()).Should().Be(WebSocketCloseCodes.Evicted);
+        await silent.CloseQuietlyAsync();
+        await oldest.SendTextAsync("still here");
+        (await oldest.ReceiveTextAsync()).Should().Be("still here", "one newcomer evicts one connection, not two");
+        node.Factory.GetSnapshot().Evicted.Should().Be(1);
+        await Conditions.WaitAsync(async () => await node.ClusterCountAsync("vera") == 2, Clients.Deadline, "the cluster counts the oldest and the newcomer");
+        node.Factory.GetConnectionCount("vera").Should().Be(2);
+
+        await oldest.CloseQuietlyAsync();
+        await newcomer.CloseQuietlyAsync();
+        await Conditions.WaitAsync(node.NoLeasesInRedisAsync, Clients.Deadline, "every lease is released");
+    }
+
+    [Fact]
     public async Task Connect_ManyAtOnceOnTwoNodes_ExactlyTheLimitAdmitted()
     {
         var prefix = NewPrefix();

@@ -33,4 +33,11 @@ internal sealed class LocalLease(string userKey)
     /// before that (the handshake failed), the victim gets its lease back if its node has not closed it yet.
     /// </summary>
     public volatile string? HandedOverFrom;
+
+    /// <summary>
+    /// The connection on this node that this one replaces (the node's own EvictOldest pledge), whose lease the admission
+    /// handed over. If this one is released while that connection is still open (its handshake failed, the pledge was
+    /// withdrawn), that connection is re-admitted at the next heartbeat.
+    /// </summary>
+    public string? ReplacedLocal { get; init; }
 }

@@ -67,16 +67,23 @@ internal sealed partial class RedisLeaseGate : IWebSocketAdmissionGate
     /// <summary>Gets how many releases wait for Redis to come back.</summary>
     public int PendingReleaseCount => _releases.Count;
 
-    public async ValueTask<WebSocketGateDecision> AdmitAsync(string userKey, string connectionId, CancellationToken cancellationToken)
+    public ValueTask<WebSocketGateDecision> AdmitAsync(string userKey, string connectionId, CancellationToken cancellationToken) =>
+        AdmitCoreAsync(userKey, connectionId, null, cancellationToken);
+
+    public ValueTask<WebSocketGateDecision> AdmitReplacingAsync(string userKey, string connectionId, string replacedConnectionId, CancellationToken cancellationToken) =>
+        AdmitCoreAsync(userKey, connectionId, replacedConnectionId, cancellationToken);
+
+    private async ValueTask<WebSocketGateDecision> AdmitCoreAsync(string userKey, string connectionId, string? replaced, CancellationToken cancellationToken)
     {
         var limit = _poolOptions.MaxConnectionsPerUser;
 
         // In the table before Redis is asked: whatever happens next (timeout, cancellation), the pool's release of this
         // id deletes the lease in Redis, so a script that lands late cannot leave a lease behind.
-        var lease = new LocalLease(userKey);
+        var lease = new LocalLease(userKey) { ReplacedLocal = replaced };
         _table.Add(connectionId, lease);
         var evict = _poolOptions.OverflowPolicy == OverflowPolicy.EvictOldest ? 1 : 0;
-        RedisValue[] args = [_connection.Keys.Tag, _connection.NodeId, connectionId, userKey, limit, evict, (long)_options.LeaseTtl.TotalMilliseconds];
+        RedisValue[] args = [_connection.Keys.Tag, _connection.NodeId, connectionId, userKey, limit, evict, (long)_options.LeaseTtl.TotalMilliseconds,
+            replaced ?? string.Empty];
 
         RedisResult[]? reply = null;
         for (var attempt = 0; attempt < 2; attempt++)
@@ -143,9 +150,18 @@ internal sealed partial class RedisLeaseGate : IWebSocketAdmissionGate
     {
         lock (_table.IssueLock)
         {
-            if (_table.TryRemove(connectionId, out var lease) && lease.SentToRedis)
+            if (!_table.TryRemove(connectionId, out var lease) || !lease.SentToRedis)
             {
-                _releases.Issue(new PendingRelease(userKey, connectionId, lease.HandedOverFrom));
+                return;
+            }
+
+            _releases.Issue(new PendingRelease(userKey, connectionId, lease.HandedOverFrom));
+
+            // Released while the connection it replaced is still open here (the handshake failed and the node withdrew
+            // its pledge): that connection's lease was handed over in Redis, so it is admitted again at the next heartbeat.
+            if (lease.ReplacedLocal is { } replaced && _table.TryGet(replaced, out var survivor) && survivor.State == LeaseState.Registered)
+            {
+                survivor.State = LeaseState.Unregistered;
             }
         }
     }

@@ -63,9 +63,10 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// ARGV: prefix, node, id, user, limit, evict (1 = EvictOldest), ttl ms. Returns { -1 } when the node's heartbeat is
-    /// missing (it must beat, and recover, first); else drops dead leases and admits when the user holds fewer than the
-    /// limit; with EvictOldest a user at the limit has the oldest lease removed, queued for its node to close, and its
+    /// ARGV: prefix, node, id, user, limit, evict (1 = EvictOldest), ttl ms, and the id of a connection on this node the
+    /// newcomer replaces (its node pledged it under EvictOldest) or ''. Returns { -1 } when the node's heartbeat is
+    /// missing (it must beat, and recover, first); else drops dead leases, hands the replaced lease over, and admits
+    /// when the user holds fewer than the limit; with EvictOldest a user at the limit has the oldest lease removed, queued for its node to close, and its
     /// place handed over. Returns { 1 admitted | 0 refused, the user's live leases, evicted id or nothing }.
     /// </summary>
     public const string Admit = Common + """
@@ -73,6 +74,9 @@ internal static class RedisScripts
         if not isAlive(node) then return { -1 } end
         local leases = P .. 'leases:' .. user
         local live = purge(leases)
+        if ARGV[8] ~= '' and redis.call('ZREM', leases, ARGV[8]) == 1 then
+          live = live - 1
+        end
         local victim = nil
         if live >= limit then
           if ARGV[6] ~= '1' then return { 0, live } end

@@ -234,6 +234,7 @@ internal sealed class AdmissionDecider(
             var (pledger, pledgerGeneration) = leases.Lease(entry, userKey, holdsSlot: false, address);
             pledger.PledgeVictim = victim;
             pledger.PledgeVictimGeneration = victim.Generation;
+            pledger.PledgeVictimConnectionId = victim.GetConnectionId();
             victim.PledgedTo = pledger;
             victim.PledgedToGeneration = pledgerGeneration;
             reserved = new Reservation(pledger, pledgerGeneration, count, CrossedAlert: false);

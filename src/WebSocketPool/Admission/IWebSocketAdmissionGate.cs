@@ -24,6 +24,22 @@ public interface IWebSocketAdmissionGate
     ValueTask<WebSocketGateDecision> AdmitAsync(string userKey, string connectionId, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Decides a connection the node has admitted in place of one of the user's connections on this node
+    /// (<see cref="OverflowPolicy.EvictOldest"/> at the node's own per-user limit): <paramref name="replacedConnectionId"/>
+    /// is closed with 4001 once the new socket is accepted, and its slot passes to <paramref name="connectionId"/> then
+    /// (the pool calls <see cref="Release"/> for it at that moment). A gate counting the user across nodes should count
+    /// the replaced connection as gone for this decision, so that one newcomer never evicts a second connection. If the
+    /// handshake fails instead, the replaced connection lives on and keeps its slot. The default calls <see cref="AdmitAsync"/>.
+    /// </summary>
+    /// <param name="userKey">The user opening the connection.</param>
+    /// <param name="connectionId">The id the connection will have.</param>
+    /// <param name="replacedConnectionId">The user's connection on this node that it replaces.</param>
+    /// <param name="cancellationToken">Signalled when the request is aborted.</param>
+    /// <returns>The decision.</returns>
+    ValueTask<WebSocketGateDecision> AdmitReplacingAsync(string userKey, string connectionId, string replacedConnectionId, CancellationToken cancellationToken) =>
+        AdmitAsync(userKey, connectionId, cancellationToken);
+
+    /// <summary>
     /// Answers what <see cref="AdmitAsync"/> would decide now, reserving nothing; used by the non-upgrade preview of the
     /// pool's path after the node's own preview admitted.
     /// </summary>

@@ -103,6 +103,9 @@ public sealed partial class IsolatedWebSocketManager : IResettable
 
     internal long PledgeVictimGeneration { get; set; }
 
+    /// <summary>The pledged victim's connection id, taken under the user's lock, for a cluster gate to hand its lease over.</summary>
+    internal string? PledgeVictimConnectionId { get; set; }
+
     /// <summary>Under the user's lock: the admitted lease that pledged this lease's slot, if any.</summary>
     internal IsolatedWebSocketManager? PledgedTo { get; set; }
 
@@ -319,6 +322,7 @@ public sealed partial class IsolatedWebSocketManager : IResettable
             Address = null;
             PledgeVictim = null;
             PledgeVictimGeneration = 0;
+            PledgeVictimConnectionId = null;
             PledgedTo = null;
             PledgedToGeneration = 0;
             GateVictim = null;

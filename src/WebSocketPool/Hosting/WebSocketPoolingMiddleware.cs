@@ -158,7 +158,12 @@ internal sealed partial class WebSocketPoolingMiddleware
         WebSocketGateDecision decision;
         try
         {
-            decision = await _gate!.AdmitAsync(userKey, admission.Manager!.GetConnectionId(), context.RequestAborted).ConfigureAwait(false);
+            // Under EvictOldest at the node's own limit the node has pledged a victim: the gate hands that victim's place
+            // over rather than choosing one of its own, so one newcomer never costs two connections.
+            var manager = admission.Manager!;
+            decision = manager.PledgeVictimConnectionId is { } replaced
+                ? await _gate!.AdmitReplacingAsync(userKey, manager.GetConnectionId(), replaced, context.RequestAborted).ConfigureAwait(false)
+                : await _gate!.AdmitAsync(userKey, manager.GetConnectionId(), context.RequestAborted).ConfigureAwait(false);
         }
         catch
         {
