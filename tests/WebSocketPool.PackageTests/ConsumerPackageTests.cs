@@ -5,35 +5,24 @@ using System.IO.Compression;
 using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
-using System.Reflection;
 using System.Text;
 using Xunit.Abstractions;
 
 namespace WebSocketPool.PackageTests;
 
 /// <summary>
-/// Packs the library with a version unique to this run, restores it into a private package folder (so no cached
-/// package from an earlier run can stand in for today's code), and builds and runs a fresh ASP.NET Core app that
-/// references it by version only.
+/// Builds and runs a fresh ASP.NET Core app that references the packed library by version only.
 /// </summary>
-public sealed class ConsumerPackageTests(ITestOutputHelper output) : IDisposable
+public sealed class ConsumerPackageTests(PackedFeed packed, ITestOutputHelper output) : IClassFixture<PackedFeed>
 {
-    private static readonly TimeSpan s_commandTimeout = TimeSpan.FromMinutes(5);
-    private readonly string _work = Directory.CreateTempSubdirectory("wsp-consumer-").FullName;
-
     [Fact]
     public async Task PackedLibrary_UsedByFreshApp_EchoesAndAnswers429AtUserLimit()
     {
-        // Arrange: pack into a local feed
-        var root = RepositoryRoot();
-        var version = "0.1.0-ci" + Guid.NewGuid().ToString("N")[..12];
-        var feed = Path.Combine(_work, "feed");
-        foreach (var project in new[] { "WebSocketPool", "WebSocketPool.Redis" })
-        {
-            await RunAsync("dotnet", ["pack", Path.Combine(root, "src", project, project + ".csproj"), "-c", "Release",
-                "-o", feed, $"-p:Version={version}", "--artifacts-path", Path.Combine(_work, "artifacts")], root);
-        }
-
+        // Arrange: the packages
+        var version = packed.Version;
+        var feed = packed.Feed;
+        var log = new ProcessLog();
+        log.Line += Log;
         var package = Path.Combine(feed, $"WebSocketPool.{version}.nupkg");
         File.Exists(package).Should().BeTrue();
         File.Exists(Path.Combine(feed, $"WebSocketPool.{version}.snupkg")).Should().BeTrue("symbols ship beside the package");
@@ -52,28 +41,15 @@ public sealed class ConsumerPackageTests(ITestOutputHelper output) : IDisposable
         File.Exists(Path.Combine(feed, $"WebSocketPool.Redis.{version}.snupkg")).Should().BeTrue();
 
         // Arrange: a fresh app outside the solution, referencing the package by version only
-        var app = Path.Combine(_work, "ConsumerApp");
-        Directory.CreateDirectory(app);
+        var app = await packed.CreateAppFolderAsync("ConsumerApp");
         var templates = Path.Combine(AppContext.BaseDirectory, "ConsumerApp");
         File.Copy(Path.Combine(templates, "Program.cs.txt"), Path.Combine(app, "Program.cs"));
         File.Copy(Path.Combine(templates, "ConsumerApp.csproj.txt"), Path.Combine(app, "ConsumerApp.csproj"));
-        await File.WriteAllTextAsync(Path.Combine(app, "nuget.config"), $"""
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <packageSources>
-                <clear />
-                <add key="local" value="{feed}" />
-                <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
-              </packageSources>
-            </configuration>
-            """);
-        await File.WriteAllTextAsync(Path.Combine(app, "Directory.Build.props"), "<Project />");
-        await File.WriteAllTextAsync(Path.Combine(app, "Directory.Packages.props"), "<Project />");
-        await RunAsync("dotnet", ["build", app, "-c", "Release", $"-p:WebSocketPoolVersion={version}", "--packages", Path.Combine(_work, "packages")], app);
+        await DotnetCommand.RunAsync(["build", app, "-c", "Release", $"-p:WebSocketPoolVersion={version}"], app, packed.Packages, log);
 
         // Act: run it on loopback
         var port = FreePort();
-        using var server = Start("dotnet", [Path.Combine(app, "bin", "Release", "net10.0", "ConsumerApp.dll"), "--urls", $"http://127.0.0.1:{port}"], app);
+        using var server = DotnetCommand.Start([Path.Combine(app, "bin", "Release", "net10.0", "ConsumerApp.dll"), "--urls", $"http://127.0.0.1:{port}"], app, packed.Packages, log);
         try
         {
             await WaitForHealthAsync(port, server);
@@ -99,20 +75,6 @@ public sealed class ConsumerPackageTests(ITestOutputHelper output) : IDisposable
             await server.WaitForExitAsync();
         }
     }
-
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_work, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-
-    private static string RepositoryRoot() =>
-        typeof(ConsumerPackageTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "RepositoryRoot").Value!;
 
     private static int FreePort()
     {
@@ -146,42 +108,6 @@ public sealed class ConsumerPackageTests(ITestOutputHelper output) : IDisposable
         }
 
         throw new TimeoutException("The consumer app did not answer /health within 60 s.");
-    }
-
-    private Process Start(string file, IEnumerable<string> args, string directory)
-    {
-        var info = new ProcessStartInfo(file) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        info.Environment["MSBUILDDISABLENODEREUSE"] = "1";
-        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        info.Environment["NUGET_PACKAGES"] = Path.Combine(_work, "packages");
-        var process = Process.Start(info)!;
-        process.OutputDataReceived += (_, e) => Log(e.Data);
-        process.ErrorDataReceived += (_, e) => Log(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    private async Task RunAsync(string file, IEnumerable<string> args, string directory)
-    {
-        using var process = Start(file, args, directory);
-        using var timeout = new CancellationTokenSource(s_commandTimeout);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"'{file} {string.Join(' ', args)}' did not finish within {s_commandTimeout}.");
-        }
-
-        process.ExitCode.Should().Be(0, $"'{file} {string.Join(' ', args)}' must succeed (see the test output)");
     }
 
     private void Log(string? line)
