@@ -2,6 +2,7 @@
 
 using System.Net.WebSockets;
 using System.Threading.Channels;
+using Microsoft.AspNetCore.Http;
 using WebSocketPool.Internal;
 
 namespace WebSocketPool;
@@ -22,7 +23,12 @@ public sealed partial class IsolatedWebSocketManager
     /// When the authentication the connection was opened with expires, if the pool closes connections then
     /// (<see cref="WebSocketPoolOptions.CloseOnAuthenticationExpiration"/>); <see langword="null"/> arms nothing.
     /// </param>
-    internal async Task RunAsync(WebSocket socket, WebSocketHandler handler, CancellationToken requestAborted, DateTimeOffset? authenticationExpiresAt = null)
+    /// <param name="httpContext">
+    /// The upgrade request, reachable from the connection while the lease lives; <see langword="null"/> when the socket
+    /// did not come through the middleware.
+    /// </param>
+    internal async Task RunAsync(
+        WebSocket socket, WebSocketHandler handler, CancellationToken requestAborted, DateTimeOffset? authenticationExpiresAt = null, HttpContext? httpContext = null)
     {
         var generation = Generation;
         var connection = new WebSocketConnection(this, generation, GetConnectionId(), _userKey!);
@@ -45,6 +51,7 @@ public sealed partial class IsolatedWebSocketManager
             {
                 _socket = socket;
                 _queue = queue;
+                _httpContext = httpContext;
 
                 // Kicked (or its user disconnected) while the handshake ran: close at once with that code.
                 closedBeforeOpen = _closeRequested == 1;
@@ -82,13 +89,14 @@ public sealed partial class IsolatedWebSocketManager
                     else
                     {
                         connected = true;
-                        if (await InvokeHandlerAsync(HandlerCallback.Connected, handler, connection, default, requestAborted).ConfigureAwait(false))
+                        if (await InvokeHandlerAsync(HandlerCallback.Connecting, handler, connection, default, requestAborted).ConfigureAwait(false)
+                            && await InvokeHandlerAsync(HandlerCallback.Connected, handler, connection, default, requestAborted).ConfigureAwait(false))
                         {
                             await ReceiveLoopAsync(socket, handler, connection, requestAborted).ConfigureAwait(false);
                         }
                         else
                         {
-                            // OnConnectedAsync threw and the 1011 close is on its way: wait for the peer's answer (bounded by
+                            // OnConnectingAsync or OnConnectedAsync threw and the 1011 close is on its way: wait for the peer's answer (bounded by
                             // the close deadline) instead of aborting at once, which would reset the socket before the frame.
                             await DrainUntilCloseAsync(socket, requestAborted).ConfigureAwait(false);
                         }
@@ -200,7 +208,11 @@ public sealed partial class IsolatedWebSocketManager
     {
         try
         {
-            if (callback == HandlerCallback.Connected)
+            if (callback == HandlerCallback.Connecting)
+            {
+                await handler.OnConnectingAsync(connection, cancellationToken).ConfigureAwait(false);
+            }
+            else if (callback == HandlerCallback.Connected)
             {
                 await handler.OnConnectedAsync(connection, cancellationToken).ConfigureAwait(false);
             }
@@ -227,6 +239,7 @@ public sealed partial class IsolatedWebSocketManager
 
     private enum HandlerCallback
     {
+        Connecting,
         Connected,
         Message,
         RateLimited,

@@ -1,6 +1,7 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
 using System.Net.WebSockets;
+using Microsoft.AspNetCore.Http;
 using System.Threading.Channels;
 using Microsoft.Extensions.ObjectPool;
 using WebSocketPool.Internal;
@@ -41,6 +42,10 @@ public sealed partial class IsolatedWebSocketManager : IResettable
     private volatile bool _queueCompleted;
     private volatile bool _ended;
     private Dictionary<object, object?>? _items;
+
+    // The upgrade request of the current lease: valid while the lease lives (the request ends only after the lease), read
+    // only under _sync with the generation checked, and cleared when the lease ends.
+    private HttpContext? _httpContext;
     private List<string>? _groups;
     private DateTimeOffset _connectedAt;
     private long _connectedTimestamp;
@@ -139,6 +144,39 @@ public sealed partial class IsolatedWebSocketManager : IResettable
             return _generation == generation ? _items ??= [] : null;
         }
     }
+
+    /// <summary>Gets a value indicating whether the manager still holds a request (for the invariant checks of tests).</summary>
+    internal bool HasRequest => Volatile.Read(ref _httpContext) is not null;
+
+    /// <summary>
+    /// Reads from the upgrade request of lease <paramref name="generation"/>, under the lock that ends the lease, so the
+    /// read can never see a later request. <paramref name="fallback"/> when the lease has no request (not served through
+    /// the middleware).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The lease has ended.</exception>
+    internal T ReadRequest<T>(long generation, Func<HttpContext, T> read, T fallback)
+    {
+        lock (_sync)
+        {
+            if (_generation != generation)
+            {
+                throw StaleHandle();
+            }
+
+            return _httpContext is { } context ? read(context) : fallback;
+        }
+    }
+
+    /// <summary>The upgrade request of lease <paramref name="generation"/>, or <see langword="null"/> once that lease has ended.</summary>
+    internal HttpContext? GetHttpContext(long generation)
+    {
+        lock (_sync)
+        {
+            return _generation == generation ? _httpContext : null;
+        }
+    }
+
+    private static InvalidOperationException StaleHandle() => new("The lease of this connection has ended; the handle is stale.");
 
     internal List<string> Groups => _groups ??= [];
 
@@ -331,6 +369,7 @@ public sealed partial class IsolatedWebSocketManager : IResettable
             _connectionId = null;
             _number = 0;
             _items = null;
+            _httpContext = null;
             _groups?.Clear();
             _connectedAt = default;
             _connectedTimestamp = 0;
@@ -360,7 +399,7 @@ public sealed partial class IsolatedWebSocketManager : IResettable
 
     private void EndLeaseIfNeeded()
     {
-        if (_queue is not null || _socket is not null || _connectionId is not null || Volatile.Read(ref _slotGeneration) != 0
+        if (_queue is not null || _socket is not null || _httpContext is not null || _connectionId is not null || Volatile.Read(ref _slotGeneration) != 0
             || Volatile.Read(ref _nodeSlotGeneration) != 0 || Volatile.Read(ref _addressSlotGeneration) != 0)
         {
             EndLease();

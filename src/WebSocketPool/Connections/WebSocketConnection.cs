@@ -1,7 +1,11 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
+using System.Net;
 using System.Net.WebSockets;
+using System.Security.Claims;
 using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using WebSocketPool.Internal;
 
 namespace WebSocketPool;
@@ -12,6 +16,15 @@ namespace WebSocketPool;
 /// <see cref="SendResult.StaleHandle"/> and <see cref="Items"/> throws, and the handle can never reach the next
 /// user's socket. Keeping a handle after the connection ended is therefore safe, but useless.
 /// </summary>
+/// <remarks>
+/// The request that opened the connection is reachable as SignalR's hub context offers it: <see cref="User"/>,
+/// <see cref="RemoteIpAddress"/>, <see cref="Query"/>, <see cref="RouteValues"/>, <see cref="SubProtocol"/> and
+/// <see cref="GetHttpContext"/>. All of them are valid only while the connection lives, until
+/// <see cref="WebSocketHandler.OnDisconnectedAsync"/> has returned; after that nothing of the request stays reachable
+/// through the handle (the properties throw and <see cref="GetHttpContext"/> returns <see langword="null"/>). Copy what
+/// you need later (a claim, a query value) while the connection is open, and never keep the <see cref="HttpContext"/>
+/// itself: ASP.NET Core reuses it for later requests.
+/// </remarks>
 public readonly struct WebSocketConnection : IEquatable<WebSocketConnection>
 {
     private readonly IsolatedWebSocketManager? _manager;
@@ -51,10 +64,54 @@ public readonly struct WebSocketConnection : IEquatable<WebSocketConnection>
     public IDictionary<object, object?> Items =>
         _manager?.GetItems(_generation) ?? throw new InvalidOperationException($"The lease of connection '{ConnectionId}' has ended; the handle is stale.");
 
+    /// <summary>
+    /// Gets the user of the upgrade request: the principal authentication had set when the connection was accepted (an
+    /// unauthenticated principal for anonymous connections).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The handle outlived its lease.</exception>
+    public ClaimsPrincipal User => Manager.ReadRequest(_generation, static c => c.User, s_anonymous);
+
+    /// <summary>Gets the client's address as the upgrade request saw it (after forwarded headers), or <see langword="null"/> when unknown.</summary>
+    /// <exception cref="InvalidOperationException">The handle outlived its lease.</exception>
+    public IPAddress? RemoteIpAddress => Manager.ReadRequest<IPAddress?>(_generation, static c => c.Connection.RemoteIpAddress, null);
+
+    /// <summary>Gets the query string of the upgrade request.</summary>
+    /// <exception cref="InvalidOperationException">The handle outlived its lease.</exception>
+    public IQueryCollection Query => Manager.ReadRequest(_generation, static c => c.Request.Query, QueryCollection.Empty);
+
+    /// <summary>
+    /// Gets a copy of the route values of the upgrade request (<c>HttpContext.Request.RouteValues</c>): empty for the
+    /// middleware's fixed path, filled by an endpoint's route pattern.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The handle outlived its lease.</exception>
+    public RouteValueDictionary RouteValues => Manager.ReadRequest(_generation, static c => new RouteValueDictionary(c.Request.RouteValues), []);
+
+    /// <summary>
+    /// Gets the WebSocket subprotocol selected at the upgrade, or <see langword="null"/> when none was (the pool does not
+    /// negotiate subprotocols yet, so this is always <see langword="null"/>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The handle outlived its lease.</exception>
+    public string? SubProtocol => Manager.ReadRequest<string?>(_generation, static _ => null, null);
+
+    private static readonly ClaimsPrincipal s_anonymous = new(new ClaimsIdentity());
+
+    private IsolatedWebSocketManager Manager =>
+        _manager ?? throw new InvalidOperationException("The handle is default: it names no connection.");
+
     private IsolatedWebSocketManager Current =>
         _manager is { } m && m.IsCurrent(_generation)
             ? m
             : throw new InvalidOperationException($"The lease of connection '{ConnectionId}' has ended; the handle is stale.");
+
+    /// <summary>
+    /// Gets the upgrade request's <see cref="HttpContext"/> while the connection lives, as SignalR's
+    /// <c>GetHttpContext()</c>: for headers, features and anything else of the request. Returns <see langword="null"/>
+    /// once the lease has ended. Use it during a callback and do not keep it: ASP.NET Core reuses the context for later
+    /// requests once the connection has ended. Its <c>RequestServices</c> scope is the request's, which lives as long
+    /// as the connection.
+    /// </summary>
+    /// <returns>The request's context, or <see langword="null"/> when the handle is stale or the connection did not come through the middleware.</returns>
+    public HttpContext? GetHttpContext() => _manager?.GetHttpContext(_generation);
 
     /// <summary>Queues a text message for this connection.</summary>
     /// <param name="text">The text to send.</param>

@@ -9,6 +9,18 @@ namespace WebSocketPool;
 /// </summary>
 public abstract class WebSocketHandler
 {
+    /// <summary>
+    /// Called once the socket is accepted, before <see cref="OnConnectedAsync"/>: the place to fill
+    /// <see cref="WebSocketConnection.Items"/> from the request (<see cref="WebSocketConnection.User"/>,
+    /// <see cref="WebSocketConnection.Query"/>, <see cref="WebSocketConnection.GetHttpContext"/>), for example in a base
+    /// handler that others derive from. If it throws, the connection closes with 1011, <see cref="OnConnectedAsync"/> is
+    /// not called and <see cref="OnDisconnectedAsync"/> is.
+    /// </summary>
+    /// <param name="connection">The connection.</param>
+    /// <param name="cancellationToken">Cancelled when the connection ends.</param>
+    /// <returns>A task that completes when the handler is done.</returns>
+    public virtual ValueTask OnConnectingAsync(WebSocketConnection connection, CancellationToken cancellationToken) => default;
+
     /// <summary>Called once the socket is accepted, before any message is received.</summary>
     /// <param name="connection">The connection; send through it.</param>
     /// <param name="cancellationToken">Cancelled when the connection ends.</param>

@@ -146,7 +146,7 @@ internal sealed partial class WebSocketPoolingMiddleware
 
         // From here the run owns the lease: it commits the admission (an eviction happens only now that the newcomer is
         // certain), and every way out of it releases the slot.
-        await admission.Manager!.RunAsync(socket, _handler, context.RequestAborted, authenticationExpiresAt).ConfigureAwait(false);
+        await admission.Manager!.RunAsync(socket, _handler, context.RequestAborted, authenticationExpiresAt, context).ConfigureAwait(false);
     }
 
     /// <summary>

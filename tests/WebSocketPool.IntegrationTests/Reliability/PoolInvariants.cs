@@ -77,6 +77,7 @@ internal static class PoolInvariants
                     manager.HoldsSlot.Should().BeFalse("a warm manager counts against nothing");
                     manager.HasGroups.Should().BeFalse("a warm manager is in no group");
                     manager.HasItems.Should().BeFalse("a warm manager keeps none of the app's per-connection state");
+                    manager.HasRequest.Should().BeFalse("a warm manager keeps nothing of its last request");
                     manager.UserKey.Should().Be(entry.UserKey, "a warm manager is kept only for its own user");
                     entry.Active.Should().NotContain(manager);
                 }
