@@ -54,7 +54,7 @@ internal sealed class ConnectionLifecycle(
     /// one before, so that no exception (a handler, a logging provider) can skip a later one: the slots are released and
     /// the connection leaves the registry and its groups; the drain hears of it; the handler's
     /// <see cref="WebSocketHandler.OnDisconnectedAsync"/> runs (the handle's <see cref="WebSocketConnection.Items"/> still
-    /// usable); the lease ends and the manager goes warm or to the pool.
+    /// usable); the connection's DI scope is disposed; the lease ends and the manager goes warm or to the pool.
     /// </summary>
     public async Task EndAsync(
         IsolatedWebSocketManager manager, long generation, WebSocketConnection connection, WebSocketDisconnect disconnect, WebSocketHandler? handler)
@@ -94,7 +94,21 @@ internal sealed class ConnectionLifecycle(
         }
         finally
         {
-            leases.Return(manager, generation);
+            try
+            {
+                // The connection's DI scope (if the app used one) ends after OnDisconnectedAsync, before the lease does.
+                await manager.DisposeScopeAsync(generation).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // A scoped service that fails to dispose must not cost the release of the lease.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                HandlerFailed(connection, ex);
+            }
+            finally
+            {
+                leases.Return(manager, generation);
+            }
         }
     }
 

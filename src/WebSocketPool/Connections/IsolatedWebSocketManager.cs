@@ -2,6 +2,7 @@
 
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using System.Threading.Channels;
 using Microsoft.Extensions.ObjectPool;
 using WebSocketPool.Internal;
@@ -46,6 +47,11 @@ public sealed partial class IsolatedWebSocketManager : IResettable
     // The upgrade request of the current lease: valid while the lease lives (the request ends only after the lease), read
     // only under _sync with the generation checked, and cleared when the lease ends.
     private HttpContext? _httpContext;
+
+    // The connection's DI scope: made on first use of WebSocketConnection.Services, disposed by the lease's end
+    // (ConnectionLifecycle.EndAsync, after OnDisconnectedAsync). Once disposed, no new one is made for this lease.
+    private AsyncServiceScope? _scope;
+    private bool _scopeEnded;
     private List<string>? _groups;
     private DateTimeOffset _connectedAt;
     private long _connectedTimestamp;
@@ -174,6 +180,60 @@ public sealed partial class IsolatedWebSocketManager : IResettable
         {
             return _generation == generation ? _httpContext : null;
         }
+    }
+
+    /// <summary>Gets a value indicating whether the manager still holds a DI scope (for the invariant checks of tests).</summary>
+    internal bool HasScope => _scope is not null;
+
+    /// <summary>
+    /// The services of lease <paramref name="generation"/>'s DI scope, made on first use from the root provider (reached
+    /// through the request). One scope per connection; it lives until <see cref="DisposeScopeAsync"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The lease has ended, its scope is already disposed, or it has no request.</exception>
+    internal IServiceProvider GetServices(long generation)
+    {
+        lock (_sync)
+        {
+            if (_generation != generation)
+            {
+                throw StaleHandle();
+            }
+
+            if (_scope is { } scope)
+            {
+                return scope.ServiceProvider;
+            }
+
+            if (_scopeEnded)
+            {
+                throw new InvalidOperationException("The connection has ended; its service scope is disposed.");
+            }
+
+            var root = _httpContext?.RequestServices
+                ?? throw new InvalidOperationException("The connection did not come through the pool's middleware, so it has no services.");
+            var created = root.GetRequiredService<IServiceScopeFactory>().CreateAsyncScope();
+            _scope = created;
+            return created.ServiceProvider;
+        }
+    }
+
+    /// <summary>Disposes lease <paramref name="generation"/>'s DI scope, if one was made; no scope is made for it afterwards.</summary>
+    internal ValueTask DisposeScopeAsync(long generation)
+    {
+        AsyncServiceScope? scope;
+        lock (_sync)
+        {
+            if (_generation != generation)
+            {
+                return default;
+            }
+
+            scope = _scope;
+            _scope = null;
+            _scopeEnded = true;
+        }
+
+        return scope is { } s ? s.DisposeAsync() : default;
     }
 
     private static InvalidOperationException StaleHandle() => new("The lease of this connection has ended; the handle is stale.");
@@ -370,6 +430,8 @@ public sealed partial class IsolatedWebSocketManager : IResettable
             _number = 0;
             _items = null;
             _httpContext = null;
+            _scope = null;
+            _scopeEnded = false;
             _groups?.Clear();
             _connectedAt = default;
             _connectedTimestamp = 0;

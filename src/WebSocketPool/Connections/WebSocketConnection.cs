@@ -87,6 +87,16 @@ public readonly struct WebSocketConnection : IEquatable<WebSocketConnection>
     public RouteValueDictionary RouteValues => Manager.ReadRequest(_generation, static c => new RouteValueDictionary(c.Request.RouteValues), []);
 
     /// <summary>
+    /// Gets the services of the connection's own DI scope: one scope per connection, made on first use and disposed
+    /// after <see cref="WebSocketHandler.OnDisconnectedAsync"/> has returned, on every path out (close, drop, kick,
+    /// eviction, shutdown). Resolve scoped services (a <c>DbContext</c>, a unit of work) here: the handler itself is a
+    /// singleton, so it must not take them in its constructor. The scope serves the connection's callbacks one at a
+    /// time, as they run; a scoped service that is not thread-safe must not be used from other threads meanwhile.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The handle outlived its lease, or the connection has ended.</exception>
+    public IServiceProvider Services => Manager.GetServices(_generation);
+
+    /// <summary>
     /// Gets the WebSocket subprotocol selected at the upgrade, or <see langword="null"/> when none was (the pool does not
     /// negotiate subprotocols yet, so this is always <see langword="null"/>).
     /// </summary>

@@ -78,6 +78,7 @@ internal static class PoolInvariants
                     manager.HasGroups.Should().BeFalse("a warm manager is in no group");
                     manager.HasItems.Should().BeFalse("a warm manager keeps none of the app's per-connection state");
                     manager.HasRequest.Should().BeFalse("a warm manager keeps nothing of its last request");
+                    manager.HasScope.Should().BeFalse("a warm manager holds no service scope");
                     manager.UserKey.Should().Be(entry.UserKey, "a warm manager is kept only for its own user");
                     entry.Active.Should().NotContain(manager);
                 }
