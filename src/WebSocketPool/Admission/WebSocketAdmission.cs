@@ -7,7 +7,7 @@ namespace WebSocketPool;
 /// the admission came from <see cref="PooledWebSocketManagerFactory.TryAdmit(string, System.Net.IPAddress?)"/>, a slot is reserved and must be
 /// either used for the accepted socket or given back with <see cref="PooledWebSocketManagerFactory.Abandon"/>.
 /// </summary>
-public readonly struct WebSocketAdmission
+internal readonly struct WebSocketAdmission
 {
     internal WebSocketAdmission(string? rejectionReason, int statusCode, int limit, int current, TimeSpan? retryAfter,
         IsolatedWebSocketManager? manager = null, long generation = 0)

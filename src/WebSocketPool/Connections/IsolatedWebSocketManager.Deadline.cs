@@ -8,7 +8,7 @@ namespace WebSocketPool;
 /// expiry. The timer is created on first use and armed for the earliest pending deadline, so a connection that never
 /// waits on a send, never waits inside a message and has no expiry never has one. Never throws.
 /// </summary>
-public sealed partial class IsolatedWebSocketManager
+internal sealed partial class IsolatedWebSocketManager
 {
     private static readonly TimeSpan s_minimumRearm = TimeSpan.FromMilliseconds(1);
 

@@ -10,7 +10,7 @@ namespace WebSocketPool;
 /// buffered, a message that stops arriving closed after <see cref="WebSocketPoolOptions.MessageAssemblyTimeout"/>, the
 /// peer's close.
 /// </summary>
-public sealed partial class IsolatedWebSocketManager
+internal sealed partial class IsolatedWebSocketManager
 {
     private async Task ReceiveLoopAsync(WebSocket socket, WebSocketHandler handler, WebSocketConnection connection, CancellationToken cancellationToken)
     {

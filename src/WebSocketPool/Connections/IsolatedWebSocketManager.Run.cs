@@ -8,7 +8,7 @@ using WebSocketPool.Internal;
 namespace WebSocketPool;
 
 /// <summary>The run of one accepted socket, from its open to the one way out through <see cref="PooledWebSocketManagerFactory"/>.</summary>
-public sealed partial class IsolatedWebSocketManager
+internal sealed partial class IsolatedWebSocketManager
 {
     /// <summary>
     /// Runs the accepted socket until it ends, then ends the lease. Never throws. Whatever happens inside (a handler, a

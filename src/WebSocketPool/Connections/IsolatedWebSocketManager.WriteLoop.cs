@@ -6,7 +6,7 @@ using System.Threading.Channels;
 namespace WebSocketPool;
 
 /// <summary>The single writer draining the bounded outbound queue, and the queueing itself (the slow-consumer policy).</summary>
-public sealed partial class IsolatedWebSocketManager
+internal sealed partial class IsolatedWebSocketManager
 {
     private static readonly Action<Outbound> s_onDropped = static _ => s_droppedOldest = true;
 

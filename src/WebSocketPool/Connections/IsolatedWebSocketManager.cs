@@ -15,7 +15,7 @@ namespace WebSocketPool;
 /// <see cref="PooledWebSocketManagerFactory"/>; a reset wipes every trace of the previous connection and user.
 /// The app reaches a manager only through a <see cref="WebSocketConnection"/> handle bound to one lease.
 /// </summary>
-public sealed partial class IsolatedWebSocketManager : IResettable
+internal sealed partial class IsolatedWebSocketManager : IResettable
 {
     private const string MessageAssemblyTimeoutReason = "Message not completed in time.";
     private const string AuthenticationExpiredReason = "Authentication expired.";

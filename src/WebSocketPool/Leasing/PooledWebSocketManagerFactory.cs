@@ -131,7 +131,7 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
     /// </summary>
     /// <param name="userKey">The user opening the connection.</param>
     /// <returns>The decision; an admitted one holds a reservation that must be used or abandoned.</returns>
-    public WebSocketAdmission TryAdmit(string userKey) => TryAdmit(userKey, clientAddress: null);
+    internal WebSocketAdmission TryAdmit(string userKey) => TryAdmit(userKey, clientAddress: null);
 
     /// <summary>
     /// Decides a connection attempt and, when admitted, reserves its slot and leases a manager for it. Checks, in order:
@@ -141,7 +141,7 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
     /// <param name="userKey">The user opening the connection.</param>
     /// <param name="clientAddress">The client's address (<c>HttpContext.Connection.RemoteIpAddress</c>), or <see langword="null"/>.</param>
     /// <returns>The decision; an admitted one holds a reservation that must be used or abandoned.</returns>
-    public WebSocketAdmission TryAdmit(string userKey, IPAddress? clientAddress)
+    internal WebSocketAdmission TryAdmit(string userKey, IPAddress? clientAddress)
     {
         ArgumentException.ThrowIfNullOrEmpty(userKey);
         return _admission.TryAdmit(userKey, clientAddress);
@@ -150,13 +150,13 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
     /// <summary>Answers what <see cref="TryAdmit(string)"/> would decide right now, reserving and consuming nothing.</summary>
     /// <param name="userKey">The user.</param>
     /// <returns>The decision; never holds a reservation.</returns>
-    public WebSocketAdmission Preview(string userKey) => Preview(userKey, clientAddress: null);
+    internal WebSocketAdmission Preview(string userKey) => Preview(userKey, clientAddress: null);
 
     /// <summary>Answers what <see cref="TryAdmit(string, IPAddress?)"/> would decide right now, reserving and consuming nothing.</summary>
     /// <param name="userKey">The user.</param>
     /// <param name="clientAddress">The client's address, or <see langword="null"/>.</param>
     /// <returns>The decision; never holds a reservation.</returns>
-    public WebSocketAdmission Preview(string userKey, IPAddress? clientAddress)
+    internal WebSocketAdmission Preview(string userKey, IPAddress? clientAddress)
     {
         ArgumentException.ThrowIfNullOrEmpty(userKey);
         return _admission.Preview(userKey, clientAddress);
@@ -167,7 +167,7 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
     /// would have evicted (EvictOldest) keeps its slot and lives on.
     /// </summary>
     /// <param name="admission">The admission returned by <see cref="TryAdmit(string, IPAddress?)"/>.</param>
-    public void Abandon(in WebSocketAdmission admission)
+    internal void Abandon(in WebSocketAdmission admission)
     {
         if (admission.Manager is { } manager && manager.IsCurrent(admission.Generation))
         {
@@ -184,7 +184,7 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
 
     /// <summary>Counts a refusal decided outside the factory (origin, authentication) under its reason tag.</summary>
     /// <param name="reason">One of <see cref="RejectionReasons"/>.</param>
-    public void RecordRejection(string reason) => _admission.RecordRejection(reason);
+    internal void RecordRejection(string reason) => _admission.RecordRejection(reason);
 
     /// <summary>Takes a point-in-time snapshot of the pool.</summary>
     /// <param name="top">How many users to list, most connections first (clamped to 0–1000).</param>
@@ -241,7 +241,7 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
     }
 
     /// <summary>Starts draining: refuses new connections and sends 1001 to every open socket.</summary>
-    public void BeginDrain() => _drain.Begin();
+    internal void BeginDrain() => _drain.Begin();
 
     /// <summary>
     /// Drains the node: 1001 to every socket, waits up to <see cref="WebSocketPoolOptions.ShutdownTimeout"/> for them to
@@ -249,7 +249,7 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
     /// </summary>
     /// <param name="cancellationToken">Stops waiting (the host's own shutdown deadline).</param>
     /// <returns>A task that completes when every socket has ended or waiting was cancelled.</returns>
-    public Task DrainAsync(CancellationToken cancellationToken = default) => _drain.DrainAsync(cancellationToken);
+    internal Task DrainAsync(CancellationToken cancellationToken = default) => _drain.DrainAsync(cancellationToken);
 
     /// <inheritdoc/>
     public void Dispose()
