@@ -11,10 +11,13 @@ internal static class ProblemResponses
 {
     private const string TypePrefix = "urn:websocketpool:problem:";
 
-    public static Task WriteRejectionAsync(HttpContext context, in WebSocketAdmission admission)
+    /// <param name="context">The request.</param>
+    /// <param name="admission">The refusal.</param>
+    /// <param name="detail">A detail that says more than the reason's standard one (which Origin, which claim), or <see langword="null"/>.</param>
+    public static Task WriteRejectionAsync(HttpContext context, in WebSocketAdmission admission, string? detail = null)
     {
         var reason = admission.RejectionReason!;
-        var (title, detail) = reason switch
+        var (title, standardDetail) = reason switch
         {
             RejectionReasons.Draining => ("Server shutting down", "The server is draining for shutdown and accepts no new WebSockets; retry later or elsewhere."),
             RejectionReasons.Origin => ("Origin not allowed", "The request's Origin is not allowed to open WebSockets here."),
@@ -37,7 +40,7 @@ internal static class ProblemResponses
             extensions["current"] = admission.Current;
         }
 
-        return WriteAsync(context, admission.StatusCode, reason, title, detail, admission.RetryAfter, extensions);
+        return WriteAsync(context, admission.StatusCode, reason, title, detail ?? standardDetail, admission.RetryAfter, extensions);
     }
 
     public static Task WriteAsync(HttpContext context, int status, string type, string title, string detail, TimeSpan? retryAfter,

@@ -67,4 +67,14 @@ internal static partial class PoolLog
 
     [LoggerMessage(20, LogLevel.Error, "Self-audit found {Mismatches} mismatches between counted leases and live sockets; repaired {Repaired}.", EventName = "AuditMismatch")]
     public static partial void AuditMismatch(ILogger logger, int mismatches, int repaired);
+
+    [LoggerMessage(50, LogLevel.Warning,
+        "No WebSocket handler is registered: connections to {Path} are accepted and their messages ignored. Register one with AddWebSocketPooling().AddHandler<THandler>().",
+        EventName = "NoHandlerRegistered")]
+    public static partial void NoHandlerRegistered(ILogger logger, string path);
+
+    [LoggerMessage(51, LogLevel.Warning,
+        "A request reached the WebSocket pool at {Path} before authentication ran for it, so it has no user. Call app.UseAuthentication() before app.UseWebSocketPooling(). Logged once.",
+        EventName = "AuthenticationNotRun")]
+    public static partial void AuthenticationNotRun(ILogger logger, string path);
 }

@@ -33,6 +33,8 @@ internal sealed partial class WebSocketPoolDescriptorBudget(ILogger<WebSocketPoo
     /// <summary>The least number of HTTP connections Kestrel is given, even when an app's upgraded limit leaves less.</summary>
     internal const int MinimumHttpConnections = 64;
 
+    private int _loggedConfigured;
+
     public void PostConfigure(string? name, WebSocketPoolOptions options)
     {
         if (TryReadOpenFilesLimit() is not { } limit)
@@ -46,7 +48,13 @@ internal sealed partial class WebSocketPoolDescriptorBudget(ILogger<WebSocketPoo
             return;
         }
 
-        SafeDiagnostics.Run(static (l, s) => Log.CapLowered(l, s.configured, s.budget, s.limit), logger, (configured: options.MaxConnections, budget, limit));
+        // Options are built more than once (IOptions and IOptionsMonitor each build their own instance, and a reload
+        // builds again): the same lowering is logged once.
+        if (Interlocked.Exchange(ref _loggedConfigured, options.MaxConnections) != options.MaxConnections)
+        {
+            SafeDiagnostics.Run(static (l, s) => Log.CapLowered(l, s.configured, s.budget, s.limit), logger, (configured: options.MaxConnections, budget, limit));
+        }
+
         options.MaxConnections = budget;
         options.MaxConnectionsPerUser = Math.Min(options.MaxConnectionsPerUser, budget);
         options.MaxConnectionsPerIP = Math.Min(options.MaxConnectionsPerIP, budget);

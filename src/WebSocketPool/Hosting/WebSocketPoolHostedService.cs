@@ -1,13 +1,15 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace WebSocketPool.Internal;
 
 /// <summary>
 /// Ties the pool to the host's lifetime. When the application starts stopping, new upgrades are refused (503) and every
 /// socket gets 1001 at once, so that Kestrel's own shutdown finds no request left hanging; stopping then waits for the
-/// drain (at most <see cref="WebSocketPoolOptions.ShutdownTimeout"/>, then aborts). It also starts the self-audit.
+/// drain (at most <see cref="WebSocketPoolOptions.ShutdownTimeout"/>, then aborts). It also starts the self-audit, and
+/// warns at start when no handler is registered (connections would be accepted and their messages silently ignored).
 /// </summary>
 /// <remarks>
 /// The drain is awaited in <see cref="StoppingAsync"/>, which the host runs before any hosted service's
@@ -18,7 +20,9 @@ namespace WebSocketPool.Internal;
 internal sealed class WebSocketPoolHostedService(
     PooledWebSocketManagerFactory factory,
     WebSocketPoolAuditor auditor,
-    IHostApplicationLifetime lifetime) : IHostedLifecycleService
+    IHostApplicationLifetime lifetime,
+    WebSocketHandler handler,
+    ILogger<PooledWebSocketManagerFactory> logger) : IHostedLifecycleService
 {
     private CancellationTokenRegistration _stopping;
     private Task? _drain;
@@ -27,6 +31,11 @@ internal sealed class WebSocketPoolHostedService(
     {
         _stopping = lifetime.ApplicationStopping.Register(static s => ((WebSocketPoolHostedService)s!).StartDrain(), this);
         auditor.Start();
+        if (handler is NoOpWebSocketHandler)
+        {
+            SafeDiagnostics.Run(static (l, path) => PoolLog.NoHandlerRegistered(l, path), logger, factory.Options.Path);
+        }
+
         return Task.CompletedTask;
     }
 

@@ -1,5 +1,8 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
+using System.ComponentModel.DataAnnotations;
+using System.Globalization;
+using System.Reflection;
 using Microsoft.Extensions.Options;
 
 namespace WebSocketPool.Internal;
@@ -35,6 +38,8 @@ internal sealed class WebSocketPoolOptionsCrossValidator : IValidateOptions<WebS
             }
         }
 
+        AddParsedTimeSpans(builder, options);
+
         if (options.Path.Contains('?', StringComparison.Ordinal) || options.Path.Contains('#', StringComparison.Ordinal))
         {
             builder.AddError("Path must be a plain path without a query or fragment.", nameof(options.Path));
@@ -42,4 +47,34 @@ internal sealed class WebSocketPoolOptionsCrossValidator : IValidateOptions<WebS
 
         return builder.Build();
     }
+
+    /// <summary>
+    /// The generated validator says a duration is out of range but not what it read. A bare number binds as days
+    /// (<c>KeepAliveInterval=15</c> is 15 days), so say the parsed value and how to write seconds.
+    /// </summary>
+    private static void AddParsedTimeSpans(ValidateOptionsResultBuilder builder, WebSocketPoolOptions options)
+    {
+        foreach (var property in typeof(WebSocketPoolOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            if (property.PropertyType != typeof(TimeSpan) || property.GetCustomAttribute<RangeAttribute>() is not { } range)
+            {
+                continue;
+            }
+
+            var value = (TimeSpan)property.GetValue(options)!;
+            if (range.IsValid(value))
+            {
+                continue;
+            }
+
+            builder.AddError(
+                string.Create(CultureInfo.InvariantCulture,
+                    $"{property.Name} was read as {value:c} ({Describe(value)}), outside {range.Minimum}–{range.Maximum}. Durations are written [d.]hh:mm:ss: a bare number counts days, so 15 seconds is 00:00:15."),
+                property.Name);
+        }
+    }
+
+    private static string Describe(TimeSpan value) => value.TotalDays >= 1
+        ? string.Create(CultureInfo.InvariantCulture, $"{value.TotalDays:0.##} days")
+        : string.Create(CultureInfo.InvariantCulture, $"{value.TotalSeconds:0.###} seconds");
 }

@@ -1,6 +1,7 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
 using System.Net.WebSockets;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -27,6 +28,8 @@ internal sealed partial class WebSocketPoolingMiddleware
     private readonly PathString _path;
     private readonly OriginPolicy _origins;
     private readonly IWebSocketAdmissionGate? _gate;
+    private readonly bool _authenticationRegistered;
+    private int _authenticationNotRunLogged;
 
     public WebSocketPoolingMiddleware(
         RequestDelegate next,
@@ -35,7 +38,8 @@ internal sealed partial class WebSocketPoolingMiddleware
         WebSocketHandler handler,
         IOptions<WebSocketPoolOptions> options,
         ILogger<WebSocketPoolingMiddleware> logger,
-        IEnumerable<IWebSocketAdmissionGate> gates)
+        IEnumerable<IWebSocketAdmissionGate> gates,
+        IServiceProvider services)
     {
         _next = next;
         _factory = factory;
@@ -45,6 +49,7 @@ internal sealed partial class WebSocketPoolingMiddleware
         _logger = logger;
         _path = new PathString(_options.Path);
         _origins = new OriginPolicy(_options.AllowedOrigins);
+        _authenticationRegistered = services.GetService(typeof(IAuthenticationSchemeProvider)) is not null;
 
         // At most one gate: the last registered wins, as with any DI service. It hears of every slot given up.
         _gate = gates.LastOrDefault();
@@ -77,14 +82,15 @@ internal sealed partial class WebSocketPoolingMiddleware
 
         if (!_origins.IsAllowed(context.Request))
         {
-            await RefuseAsync(context, RejectionReasons.Origin, null).ConfigureAwait(false);
+            await RefuseAsync(context, RejectionReasons.Origin, null, OriginDetail(context)).ConfigureAwait(false);
             return;
         }
 
+        WarnIfAuthenticationHasNotRun(context);
         var userKey = await _resolver.ResolveUserKeyAsync(context).ConfigureAwait(false);
         if (string.IsNullOrEmpty(userKey))
         {
-            await RefuseAsync(context, RejectionReasons.Unauthenticated, null).ConfigureAwait(false);
+            await RefuseAsync(context, RejectionReasons.Unauthenticated, null, UnauthenticatedDetail(context)).ConfigureAwait(false);
             return;
         }
 
@@ -98,7 +104,8 @@ internal sealed partial class WebSocketPoolingMiddleware
         var authenticationExpiresAt = AuthenticationExpiry(context);
         if (HasExpired(authenticationExpiresAt))
         {
-            await RefuseAsync(context, RejectionReasons.Unauthenticated, null).ConfigureAwait(false);
+            await RefuseAsync(context, RejectionReasons.Unauthenticated, null,
+                "The request's authentication has expired; sign in again (or get a fresh token), then connect.").ConfigureAwait(false);
             return;
         }
 
@@ -219,7 +226,7 @@ internal sealed partial class WebSocketPoolingMiddleware
         decision.Current ?? 0,
         decision.RetryAfter);
 
-    private Task RefuseAsync(HttpContext context, string reason, TimeSpan? retryAfter)
+    private Task RefuseAsync(HttpContext context, string reason, TimeSpan? retryAfter, string? detail = null)
     {
         // Only upgrades are attempts: a preview (plain GET) is answered the same way but counted nowhere.
         if (context.WebSockets.IsWebSocketRequest)
@@ -229,7 +236,7 @@ internal sealed partial class WebSocketPoolingMiddleware
         }
 
         var admission = new WebSocketAdmission(reason, PooledWebSocketManagerFactory.StatusCodeOf(reason), _options.MaxConnectionsPerUser, 0, retryAfter);
-        return ProblemResponses.WriteRejectionAsync(context, admission);
+        return ProblemResponses.WriteRejectionAsync(context, admission, detail);
     }
 
     private sealed record AdmissionPreview(string User, int Connections, int Limit);

@@ -21,7 +21,10 @@ public static class WebSocketPoolingServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         AddCore(services);
-        services.AddOptions<WebSocketPoolOptions>().BindConfiguration(WebSocketPoolOptions.SectionName, static binder => binder.ErrorOnUnknownConfiguration = true);
+        services.AddOptions<WebSocketPoolOptions>()
+            .Configure<IConfiguration>(static (options, configuration) => WebSocketPoolOptionsBinding.Bind(options, configuration.GetSection(WebSocketPoolOptions.SectionName)));
+        services.AddSingleton<IOptionsChangeTokenSource<WebSocketPoolOptions>>(static sp =>
+            new ConfigurationChangeTokenSource<WebSocketPoolOptions>(sp.GetRequiredService<IConfiguration>().GetSection(WebSocketPoolOptions.SectionName)));
         return new WebSocketPoolBuilder(services);
     }
 
@@ -46,7 +49,8 @@ public static class WebSocketPoolingServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
         AddCore(services);
-        services.AddOptions<WebSocketPoolOptions>().Bind(configuration, static binder => binder.ErrorOnUnknownConfiguration = true);
+        services.AddOptions<WebSocketPoolOptions>().Configure(options => WebSocketPoolOptionsBinding.Bind(options, configuration));
+        services.AddSingleton<IOptionsChangeTokenSource<WebSocketPoolOptions>>(new ConfigurationChangeTokenSource<WebSocketPoolOptions>(configuration));
         return new WebSocketPoolBuilder(services);
     }
 

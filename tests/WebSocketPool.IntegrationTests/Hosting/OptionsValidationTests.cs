@@ -181,6 +181,46 @@ public sealed class OptionsValidationTests
         applied.MaxConnectionsPerUser.Should().Be(10);
     }
 
+    [Theory]
+    [InlineData("KeepAliveInterval", "15", "15.00:00:00", "15 days")]
+    [InlineData("SendTimeout", "30", "30.00:00:00", "30 days")]
+    [InlineData("KeepAliveTimeout", "00:00:00.5", "00:00:00.5000000", "0.5 seconds")]
+    public async Task Start_DurationOutOfRange_MessageShowsTheParsedValue(string option, string value, string parsed, string described)
+    {
+        var failure = await StartAsync(new() { [$"WebSocketPool:{option}"] = value });
+
+        failure.Should().BeOfType<OptionsValidationException>();
+        failure!.Message.Should().Contain($"{option} was read as {parsed} ({described})").And.Contain("00:00:15");
+    }
+
+    [Theory]
+    [InlineData("https://a.example,https://b.example:8443")]
+    [InlineData(" https://a.example , https://b.example:8443 ,")]
+    public async Task Start_AllowedOriginsAsOneCommaSeparatedValue_AllowsEach(string value)
+    {
+        WebSocketPoolOptions? applied = null;
+        var failure = await StartAsync(
+            new() { ["WebSocketPool:AllowedOrigins"] = value },
+            services => services.AddWebSocketPooling(),
+            app => applied = app.Services.GetRequiredService<IOptions<WebSocketPoolOptions>>().Value);
+
+        failure.Should().BeNull();
+        applied!.AllowedOrigins.Should().Equal("https://a.example", "https://b.example:8443");
+    }
+
+    [Fact]
+    public async Task Start_AllowedOriginsCommaSeparatedThroughTheConfigurationOverload_AllowsEach()
+    {
+        WebSocketPoolOptions? applied = null;
+        var failure = await StartAsync(
+            new() { ["Pool:AllowedOrigins"] = "https://a.example,https://b.example" },
+            (services, configuration) => services.AddWebSocketPooling(configuration.GetSection("Pool")),
+            app => applied = app.Services.GetRequiredService<IOptions<WebSocketPoolOptions>>().Value);
+
+        failure.Should().BeNull();
+        applied!.AllowedOrigins.Should().Equal("https://a.example", "https://b.example");
+    }
+
     private static Task<Exception?> StartAsync(Dictionary<string, string?> configuration, Action<IServiceCollection>? services = null, Action<WebApplication>? started = null) =>
         StartAsync(configuration, (s, _) => (services ?? (x => x.AddWebSocketPooling()))(s), started);
 
