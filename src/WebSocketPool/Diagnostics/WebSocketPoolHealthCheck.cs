@@ -5,9 +5,12 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace WebSocketPool.Internal;
 
 /// <summary>
-/// Healthy; Degraded when the node's connections reach <see cref="WebSocketPoolOptions.AlertThreshold"/> of
-/// <see cref="WebSocketPoolOptions.MaxConnections"/> or any user reaches it of the per-user limit; Unhealthy while
-/// draining or when the last self-audit left a mismatch unrepaired.
+/// The node's health as operators read it: Healthy; Degraded when the node's connections reach
+/// <see cref="WebSocketPoolOptions.AlertThreshold"/> of its own <see cref="WebSocketPoolOptions.MaxConnections"/>, or
+/// when the last self-audit found (and repaired) a mismatch; Unhealthy while draining or when the last self-audit left a
+/// mismatch unrepaired. A user near their personal limit is that user's matter, not the node's: it is reported (the
+/// <c>UserNearLimit</c> event and log, the <c>websocketpool.users_near_limit</c> metric, the data's
+/// <c>usersNearLimit</c> and <c>topUsers</c>) but never degrades the node.
 /// </summary>
 internal sealed class WebSocketPoolHealthCheck(PooledWebSocketManagerFactory factory, WebSocketPoolAuditor auditor) : IHealthCheck
 {
@@ -38,22 +41,26 @@ internal sealed class WebSocketPoolHealthCheck(PooledWebSocketManagerFactory fac
                 $"The self-audit found {auditor.LastResult.Unrepaired} mismatches it could not repair.", data: data));
         }
 
-        var globalThreshold = options.AlertThreshold * options.MaxConnections;
-        if (active >= globalThreshold || nearLimit > 0)
+        if (nearLimit > 0)
         {
-            if (nearLimit > 0)
-            {
-                var threshold = Math.Max(1, (int)Math.Ceiling(options.AlertThreshold * options.MaxConnectionsPerUser));
-                data["topUsers"] = factory.GetSnapshot(TopUsers).Users
-                    .Where(u => u.Connections >= threshold)
-                    .Select(u => $"{u.User}:{u.Connections}/{u.Limit}")
-                    .ToArray();
-            }
+            var threshold = Math.Max(1, (int)Math.Ceiling(options.AlertThreshold * options.MaxConnectionsPerUser));
+            data["topUsers"] = factory.GetSnapshot(TopUsers).Users
+                .Where(u => u.Connections >= threshold)
+                .Select(u => $"{u.User}:{u.Connections}/{u.Limit}")
+                .ToArray();
+        }
 
-            var description = active >= globalThreshold
-                ? $"{active} of {options.MaxConnections} connections in use (alert at {options.AlertThreshold:P0})."
-                : $"{nearLimit} users at or above {options.AlertThreshold:P0} of their connection limit.";
-            return Task.FromResult(HealthCheckResult.Degraded(description, data: data));
+        var globalThreshold = options.AlertThreshold * options.MaxConnections;
+        if (active >= globalThreshold)
+        {
+            return Task.FromResult(HealthCheckResult.Degraded(
+                $"{active} of {options.MaxConnections} connections in use (alert at {options.AlertThreshold:P0}).", data: data));
+        }
+
+        if (auditor.LastResult.Mismatches > 0)
+        {
+            return Task.FromResult(HealthCheckResult.Degraded(
+                $"The last self-audit found {auditor.LastResult.Mismatches} mismatches between counted leases and sockets (repaired).", data: data));
         }
 
         return Task.FromResult(HealthCheckResult.Healthy($"{active} of {options.MaxConnections} connections in use.", data));

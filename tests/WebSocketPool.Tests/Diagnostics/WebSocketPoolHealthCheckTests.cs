@@ -8,21 +8,43 @@ namespace WebSocketPool.Tests.Diagnostics;
 public sealed class WebSocketPoolHealthCheckTests
 {
     [Fact]
-    public async Task CheckHealthAsync_UserAtThresholdThenBelow_DegradedThenHealthy()
+    public async Task CheckHealthAsync_OneUserAtHalfTheirLimit_StaysHealthyAndReportsTheUser()
     {
+        // Arrange: 4 per user, so 2 connections reach the 50 % alert threshold of the user's own limit
         using var fixture = new ObservabilityFixture(o => o.MaxConnectionsPerUser = 4);
         fixture.Admit("a");
-        (await CheckAsync(fixture)).Status.Should().Be(HealthStatus.Healthy);
+        fixture.Admit("a");
 
-        var second = fixture.Admit("a");
-        var degraded = await CheckAsync(fixture);
-        fixture.Factory.Abandon(second);
-        var healthy = await CheckAsync(fixture);
+        // Act
+        var result = await CheckAsync(fixture);
 
-        degraded.Status.Should().Be(HealthStatus.Degraded);
-        degraded.Data["usersNearLimit"].Should().Be(1);
-        degraded.Data["topUsers"].Should().BeEquivalentTo(new[] { "a:2/4" });
-        healthy.Status.Should().Be(HealthStatus.Healthy);
+        // Assert: the node is far from its own capacity; the user is reported, not the node degraded
+        result.Status.Should().Be(HealthStatus.Healthy);
+        result.Data["usersNearLimit"].Should().Be(1);
+        result.Data["topUsers"].Should().BeEquivalentTo(new[] { "a:2/4" });
+    }
+
+    [Fact]
+    public async Task CheckHealthAsync_LastAuditFoundARepairedMismatch_DegradedUntilACleanAudit()
+    {
+        // Arrange
+        using var fixture = new ObservabilityFixture();
+        var admission = fixture.Admit("u");
+        fixture.Auditor.Start();
+        fixture.Factory.InjectCountDriftForTesting("u", 3);
+
+        // Act
+        fixture.Time.Advance(TimeSpan.FromMinutes(1));
+        var afterMismatch = await CheckAsync(fixture);
+        fixture.Factory.Abandon(admission);
+        fixture.Time.Advance(TimeSpan.FromMinutes(1));
+        var afterCleanAudit = await CheckAsync(fixture);
+
+        // Assert
+        fixture.Auditor.Runs.Should().Be(2);
+        afterMismatch.Status.Should().Be(HealthStatus.Degraded);
+        afterMismatch.Description.Should().Contain("self-audit");
+        afterCleanAudit.Status.Should().Be(HealthStatus.Healthy);
     }
 
     [Theory]
