@@ -1,33 +1,27 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
-using System.Net;
+using Microsoft.AspNetCore.Authorization;
 
 namespace WebSocketPool.Samples;
 
 /// <summary>
-/// Lets operational endpoints (<c>/stats</c>, <c>/health</c>) answer only loopback callers, unless the configuration
-/// key <c>Diagnostics:AllowRemote</c> is true. Other callers get 404, as if the route did not exist.
+/// Lets operational endpoints (<c>/stats</c>, <c>/health</c>) answer only loopback callers, through the library's
+/// <c>RequireLoopback()</c>, unless the configuration key <c>Diagnostics:AllowRemote</c> is true: then the endpoint is
+/// opened on purpose (<c>AllowAnonymous</c>). Other callers get 404, as if the route did not exist; a request without a
+/// remote address (a Unix socket behind a proxy) is not loopback.
 /// </summary>
 internal static class LoopbackOnlyConventions
 {
     public static TBuilder RequireLoopbackUnlessConfigured<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder
     {
+        builder.RequireLoopback();
         builder.Add(static endpoint =>
         {
-            var inner = endpoint.RequestDelegate!;
-            endpoint.RequestDelegate = context =>
+            if (endpoint.ApplicationServices.GetRequiredService<IConfiguration>().GetValue<bool>("Diagnostics:AllowRemote"))
             {
-                var remote = context.Connection.RemoteIpAddress;
-                var allowRemote = context.RequestServices.GetRequiredService<IConfiguration>().GetValue<bool>("Diagnostics:AllowRemote");
-                if (allowRemote || remote is null || IPAddress.IsLoopback(remote))
-                {
-                    return inner(context);
-                }
-
-                context.Response.StatusCode = StatusCodes.Status404NotFound;
-                return Task.CompletedTask;
-            };
+                endpoint.Metadata.Add(new AllowAnonymousAttribute());
+            }
         });
         return builder;
     }

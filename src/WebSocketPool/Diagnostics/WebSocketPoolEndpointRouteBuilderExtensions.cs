@@ -14,8 +14,11 @@ public static class WebSocketPoolEndpointRouteBuilderExtensions
     public const int MaxTopUsers = 1000;
 
     /// <summary>
-    /// Maps <c>GET <paramref name="pattern"/></c> to the pool snapshot as camelCase JSON; <c>?top=N</c> lists the top N users
-    /// (default 100, clamped to 0–1000). The snapshot names users: protect the endpoint (authorization, loopback only).
+    /// Maps <c>GET <paramref name="pattern"/></c> to the pool snapshot as camelCase JSON (<c>Cache-Control: no-store</c>);
+    /// <c>?top=N</c> lists the top N users (default 100, clamped to 0–1000). The snapshot names users, so the endpoint is
+    /// safe by default: it answers only loopback callers (<see cref="LoopbackEndpointConventionBuilderExtensions.RequireLoopback"/>;
+    /// others, and requests without a remote address, get 404) until the app attaches its own authorization to it
+    /// (<c>.RequireAuthorization("ops")</c>), or opens it on purpose with <c>.AllowAnonymous()</c>.
     /// </summary>
     /// <param name="endpoints">The endpoint route builder.</param>
     /// <param name="pattern">The route pattern.</param>
@@ -34,7 +37,8 @@ public static class WebSocketPoolEndpointRouteBuilderExtensions
             }
 
             var factory = context.RequestServices.GetRequiredService<PooledWebSocketManagerFactory>();
+            context.Response.Headers.CacheControl = "no-store";
             return TypedResults.Json(factory.GetSnapshot(top));
-        });
+        }).RequireLoopback();
     }
 }
