@@ -76,6 +76,51 @@ public sealed class ConsumerPackageTests(PackedFeed packed, ITestOutputHelper ou
         }
     }
 
+    [Theory]
+    [InlineData("WebSocketPool")]
+    [InlineData("WebSocketPool.Redis")]
+    public async Task Package_CarriesIconReleaseNotesAndAReadmeWithoutRepositoryMaterial(string id)
+    {
+        // Arrange
+        using var zip = ZipFile.OpenRead(Path.Combine(packed.Feed, $"{id}.{packed.Version}.nupkg"));
+
+        // Act
+        string nuspec;
+        using (var reader = new StreamReader(zip.GetEntry($"{id}.nuspec")!.Open()))
+        {
+            nuspec = await reader.ReadToEndAsync();
+        }
+
+        string readme;
+        using (var reader = new StreamReader(zip.GetEntry("README.md")!.Open()))
+        {
+            readme = await reader.ReadToEndAsync();
+        }
+
+        // Assert
+        zip.GetEntry("icon.png").Should().NotBeNull();
+        nuspec.Should().Contain("<icon>icon.png</icon>").And.Contain("<releaseNotes>").And.Contain("<readme>README.md</readme>");
+        readme.Should().Contain($"dotnet add package {id}");
+        readme.Should().NotContainAny(["samples/", "tests/", "dotnet test", "test.sh", "Program.cs)"]);
+    }
+
+    [Fact]
+    public async Task Pack_WithoutAVersion_IsRefusedSoNoCachedPackageCanStandIn()
+    {
+        // Arrange
+        var log = new ProcessLog();
+        var project = Path.Combine(PackedFeed.RepositoryRoot, "src", "WebSocketPool", "WebSocketPool.csproj");
+
+        // Act
+        var pack = () => DotnetCommand.RunAsync(["pack", project, "-c", "Release", "-o", Path.Combine(packed.Work, "unversioned"),
+            "--artifacts-path", Path.Combine(packed.Work, "artifacts-unversioned"), "-p:CI=false"], PackedFeed.RepositoryRoot, packed.Packages, log);
+
+        // Assert
+        await pack.Should().ThrowAsync<Exception>();
+        log.ToString().Should().Contain("eng/pack-local.sh");
+        Directory.Exists(Path.Combine(packed.Work, "unversioned")).Should().BeFalse("no package of the default version was written");
+    }
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

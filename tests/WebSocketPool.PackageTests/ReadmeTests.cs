@@ -13,6 +13,7 @@ public sealed class ReadmeTests(PackedFeed packed, ITestOutputHelper output) : I
     [Theory]
     [InlineData("README.md")]
     [InlineData("src/WebSocketPool/README.md")]
+    [InlineData("src/WebSocketPool.Redis/README.md")]
     public async Task Readme_CSharpBlocks_CompileAgainstThePackage(string readme)
     {
         // Arrange
@@ -42,6 +43,7 @@ public sealed class ReadmeTests(PackedFeed packed, ITestOutputHelper output) : I
 
         // Assert
         programs.Should().Be(1, "the Quick start is one whole Program.cs, from its usings to app.Run()");
+        blocks[0].Should().StartWith("using ", "the first C# block is the Quick start, with its usings");
         await build.Should().NotThrowAsync();
         output.WriteLine($"{blocks.Count} C# blocks of {readme} compiled.");
     }
