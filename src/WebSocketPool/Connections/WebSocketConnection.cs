@@ -69,7 +69,7 @@ public readonly struct WebSocketConnection : IEquatable<WebSocketConnection>
     /// unauthenticated principal for anonymous connections).
     /// </summary>
     /// <exception cref="InvalidOperationException">The handle outlived its lease.</exception>
-    public ClaimsPrincipal User => Manager.ReadRequest(_generation, static c => c.User, s_anonymous);
+    public ClaimsPrincipal User => Manager.ReadRequest<ClaimsPrincipal?>(_generation, static c => c.User, null) ?? new ClaimsPrincipal(new ClaimsIdentity());
 
     /// <summary>Gets the client's address as the upgrade request saw it (after forwarded headers), or <see langword="null"/> when unknown.</summary>
     /// <exception cref="InvalidOperationException">The handle outlived its lease.</exception>
@@ -102,8 +102,6 @@ public readonly struct WebSocketConnection : IEquatable<WebSocketConnection>
     /// </summary>
     /// <exception cref="InvalidOperationException">The handle outlived its lease.</exception>
     public string? SubProtocol => Manager.ReadRequest<string?>(_generation, static _ => null, null);
-
-    private static readonly ClaimsPrincipal s_anonymous = new(new ClaimsIdentity());
 
     private IsolatedWebSocketManager Manager =>
         _manager ?? throw new InvalidOperationException("The handle is default: it names no connection.");
