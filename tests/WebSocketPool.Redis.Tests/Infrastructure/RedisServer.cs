@@ -109,6 +109,21 @@ public sealed class RedisServer : IAsyncDisposable
     /// <summary>Makes the server slow: it answers no client command for <paramref name="duration"/> (<c>CLIENT PAUSE … ALL</c>).</summary>
     public Task PauseAsync(TimeSpan duration) => CliAsync("client", "pause", ((long)duration.TotalMilliseconds).ToString(), "all");
 
+    /// <summary>Runs one <c>redis-cli</c> command (INFO, PUBSUB, ACL, CLIENT, CONFIG …) and returns what it printed.</summary>
+    public async Task<string> CommandAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo(CliPath) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { "-h", "127.0.0.1", "-p", Port.ToString() }.Concat(args))
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var cli = Process.Start(info)!;
+        var output = cli.StandardOutput.ReadToEndAsync();
+        await cli.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(15));
+        return (await output).Trim();
+    }
+
     private async Task CliAsync(params string[] args)
     {
         var info = new ProcessStartInfo(CliPath) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
