@@ -15,11 +15,12 @@ namespace ChatServer;
 /// every client sees the lists in the order they were made and the last one it gets is the current one.
 /// </summary>
 /// <remarks>
-/// On a node of a cluster (<paramref name="cluster"/> is set) the list comes from the cluster's leases instead of this
-/// node's counts, and goes to the room on every node. Lists made on two nodes at nearly the same time have no common
-/// order, and a node that dies sends no update, so <see cref="RefreshAsync"/> (run on a timer) sends the current list
-/// to this node's own connections again: every panel converges on the cluster's list within one period. It is sent
-/// whether or not it changed, because a node cannot know which list its connections last got from another node.
+/// On a node of a cluster (<paramref name="cluster"/> is set) the list is the cluster's: read once at start
+/// (<see cref="StartWatchingAsync"/>), then kept current by the cluster's presence changes, each applied here and sent
+/// to this node's own connections. Every node hears the changes in the same order, so every panel shows the same list,
+/// and a change costs Redis O(1) work however many users are online. A node that dies announces nothing, so
+/// <see cref="RefreshAsync"/> (run on a timer) reads the list again and sends it to this node's connections: every
+/// panel converges on the cluster's list within one period.
 /// </remarks>
 internal sealed class ChatPresence(IWebSocketSender sender, PooledWebSocketManagerFactory factory, WebSocketClusterPresence? cluster = null) : IDisposable
 {
@@ -29,6 +30,8 @@ internal sealed class ChatPresence(IWebSocketSender sender, PooledWebSocketManag
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, WebSocketConnection> _members = new(StringComparer.Ordinal);
     private readonly SortedDictionary<string, int> _counts = new(StringComparer.Ordinal);
+    private readonly SortedDictionary<string, int> _clusterCounts = new(StringComparer.Ordinal);
+    private IAsyncDisposable? _watch;
 
     /// <summary>Gets a value indicating whether this node is part of a cluster (the counts then span every node).</summary>
     public bool IsCluster => cluster is not null;
@@ -39,6 +42,28 @@ internal sealed class ChatPresence(IWebSocketSender sender, PooledWebSocketManag
     /// <summary>Counts a user's connections: on every node of the cluster, or on this node alone.</summary>
     public async ValueTask<int> GetConnectionCountAsync(string user, CancellationToken cancellationToken) =>
         cluster is null ? factory.GetConnectionCount(user) : await cluster.GetConnectionCountAsync(user, cancellationToken);
+
+    /// <summary>On a node of a cluster: starts following the cluster's presence changes, then reads the list once.</summary>
+    public async Task StartWatchingAsync(CancellationToken cancellationToken)
+    {
+        if (cluster is null)
+        {
+            return;
+        }
+
+        // Watch first, then read: no change made after the read can be missed (one made just before it may come after
+        // it, a little stale until the user's next change or the next refresh).
+        _watch = await cluster.WatchAsync(OnClusterChangeAsync, cancellationToken);
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            await ReadClusterListAsync();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
 
     /// <summary>Adds a connection to the room and tells everyone.</summary>
     public async Task JoinAsync(WebSocketConnection connection)
@@ -55,7 +80,15 @@ internal sealed class ChatPresence(IWebSocketSender sender, PooledWebSocketManag
             await sender.AddToGroupAsync(connection.ConnectionId, UserGroup(connection.UserKey));
             _members.Add(connection.ConnectionId, connection);
             _counts[connection.UserKey] = _counts.GetValueOrDefault(connection.UserKey) + 1;
-            await BroadcastAsync();
+            if (cluster is null)
+            {
+                await BroadcastAsync();
+            }
+            else
+            {
+                // Everyone hears of the join through the cluster's change; the newcomer gets the list as it stands.
+                connection.Send(Serialize(ClusterUsers()), WebSocketMessageType.Text);
+            }
         }
         finally
         {
@@ -86,7 +119,10 @@ internal sealed class ChatPresence(IWebSocketSender sender, PooledWebSocketManag
                 _counts[user] = left;
             }
 
-            await BroadcastAsync();
+            if (cluster is null)
+            {
+                await BroadcastAsync(); // in a cluster, everyone hears of it through the cluster's change
+            }
         }
         finally
         {
@@ -100,11 +136,12 @@ internal sealed class ChatPresence(IWebSocketSender sender, PooledWebSocketManag
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            var payload = Serialize(await UsersAsync());
-            foreach (var connection in _members.Values)
+            if (cluster is not null)
             {
-                connection.Send(payload, WebSocketMessageType.Text); // a connection closing meanwhile just misses it
+                await ReadClusterListAsync();
             }
+
+            SendToMembers(Serialize(cluster is null ? LocalUsers() : ClusterUsers()));
         }
         finally
         {
@@ -112,16 +149,65 @@ internal sealed class ChatPresence(IWebSocketSender sender, PooledWebSocketManag
         }
     }
 
+    /// <summary>Stops following the cluster's presence changes (at shutdown).</summary>
+    public async Task StopWatchingAsync()
+    {
+        if (Interlocked.Exchange(ref _watch, null) is { } watch)
+        {
+            await watch.DisposeAsync();
+        }
+    }
+
     public void Dispose() => _gate.Dispose();
+
+    /// <summary>A user's connections changed somewhere in the cluster: apply it and show this node's connections the list.</summary>
+    private async ValueTask OnClusterChangeAsync(UserConnectionCount change)
+    {
+        await _gate.WaitAsync(CancellationToken.None);
+        try
+        {
+            if (change.Connections == 0)
+            {
+                _clusterCounts.Remove(change.User);
+            }
+            else
+            {
+                _clusterCounts[change.User] = change.Connections;
+            }
+
+            SendToMembers(Serialize(ClusterUsers()));
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Under the gate: replaces the cluster's list with a fresh read (this node's users while Redis does not answer).</summary>
+    private async Task ReadClusterListAsync()
+    {
+        var online = await cluster!.GetOnlineUsersAsync();
+        _clusterCounts.Clear();
+        foreach (var user in online)
+        {
+            _clusterCounts[user.User] = user.Connections;
+        }
+    }
+
+    private void SendToMembers(byte[] payload)
+    {
+        foreach (var connection in _members.Values)
+        {
+            connection.Send(payload, WebSocketMessageType.Text); // a connection closing meanwhile just misses it
+        }
+    }
 
     private async Task BroadcastAsync()
     {
         // One payload for everyone; the sender queues it without copying, so it is never changed afterwards.
-        var payload = Serialize(await UsersAsync());
+        var payload = Serialize(LocalUsers());
         await sender.SendToGroupAsync(Room, payload, WebSocketMessageType.Text);
     }
-
-    private async ValueTask<PresenceUser[]> UsersAsync() => cluster is null ? LocalUsers() : await ClusterUsersAsync(cluster);
 
     private static byte[] Serialize(PresenceUser[] users) =>
         JsonSerializer.SerializeToUtf8Bytes(new PresenceMessage(users), ChatJsonContext.Default.PresenceMessage);
@@ -138,14 +224,14 @@ internal sealed class ChatPresence(IWebSocketSender sender, PooledWebSocketManag
         return users;
     }
 
-    // Ordered by name, as the local list is; it falls back to this node's connections while Redis does not answer.
-    private static async Task<PresenceUser[]> ClusterUsersAsync(WebSocketClusterPresence cluster)
+    // Ordered by name, as the local list is.
+    private PresenceUser[] ClusterUsers()
     {
-        var online = await cluster.GetOnlineUsersAsync();
-        var users = new PresenceUser[online.Count];
-        for (var i = 0; i < users.Length; i++)
+        var users = new PresenceUser[_clusterCounts.Count];
+        var i = 0;
+        foreach (var (name, connections) in _clusterCounts)
         {
-            users[i] = new PresenceUser(online[i].User, online[i].Connections);
+            users[i++] = new PresenceUser(name, connections);
         }
 
         return users;
