@@ -95,21 +95,25 @@ internal sealed class ChannelSubscriptions(IChannelSubscriber subscriber, Action
     /// </summary>
     public async Task<bool> ReconcileAllAsync(bool force)
     {
-        var all = true;
+        // Every channel's step is queued first, then awaited: channels do not wait for each other, and the client
+        // pipelines their commands.
+        var steps = new List<(Interest Interest, Task<bool> Step)>();
         foreach (var interest in _interests.Values)
         {
-            Task<bool> step;
             lock (interest)
             {
-                if (interest.Removed)
+                if (!interest.Removed)
                 {
-                    continue;
+                    steps.Add((interest, Enqueue(interest, force)));
                 }
-
-                step = Enqueue(interest, force);
             }
+        }
 
-            all &= await step.ConfigureAwait(false);
+        var all = true;
+        foreach (var (interest, step) in steps)
+        {
+            // A channel nobody wants any more counts as done.
+            all &= await step.ConfigureAwait(false) || References(interest.Name) == 0;
         }
 
         return all;

@@ -212,7 +212,19 @@ internal sealed partial class RedisBus : IDisposable
         }
     }
 
-    private void OnSubscriptionRestored() => _ = EnsureAsync(wait: true);
+    private void OnSubscriptionRestored() => _ = RecoverQuietlyAsync();
+
+    private async Task RecoverQuietlyAsync()
+    {
+        try
+        {
+            await EnsureAsync(wait: true).ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The host is stopping: nothing left to recover.
+        }
+    }
 
     private void OnSubscribeFailed(Exception exception)
     {
