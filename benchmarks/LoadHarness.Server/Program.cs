@@ -183,25 +183,46 @@ app.MapGet("/bench/stats", (HttpContext context) =>
 app.MapGet("/bench/releases", (ReleaseLog releases) => Results.Json(releases.Drain(1_000_000)));
 
 // With stamp=1 every message carries the Stopwatch timestamp of its send (BenchPayload.Stamped*), still 32 bytes, so
-// receivers in another process can tell each message's latency; the cluster benchmark sends this way.
+// receivers in another process can tell each message's latency; the cluster benchmark sends this way. The sends are
+// awaited one after another, as an app's loop would; with concurrent=1 all of them are started first and then
+// awaited together, which lets a sender whose await includes a Redis round trip (SignalR's backplane) pipeline them.
 app.MapPost("/bench/send-to-user", async (HttpContext context) =>
 {
     var user = context.Request.Query["user"].ToString();
     var count = Math.Clamp(int.TryParse(context.Request.Query["count"], out var c) ? c : 1, 1, 100_000);
     var stamp = context.Request.Query["stamp"] == "1";
     var ct = context.RequestAborted;
+    var services = context.RequestServices;
     long delivered = 0;
-    for (var i = 0; i < count; i++)
+    if (context.Request.Query["concurrent"] == "1")
     {
-        delivered += mode switch
+        var sends = new Task<int>[count];
+        for (var i = 0; i < count; i++)
         {
-            ServerMode.Bare => await context.RequestServices.GetRequiredService<BareRegistry>().SendToUserAsync(user, stamp ? BenchPayload.StampedBytes() : BenchPayload.Bytes, ct),
-            ServerMode.SignalR => await SendSignalRAsync(context.RequestServices.GetRequiredService<IHubContext<BenchHub>>().Clients.User(user), stamp ? BenchPayload.StampedText() : BenchPayload.Text, ct),
-            _ => await context.RequestServices.GetRequiredService<IWebSocketSender>().SendToUserAsync(user, stamp ? BenchPayload.StampedBytes() : BenchPayload.Bytes, System.Net.WebSockets.WebSocketMessageType.Text, ct),
-        };
+            sends[i] = SendOnceAsync().AsTask();
+        }
+
+        foreach (var n in await Task.WhenAll(sends))
+        {
+            delivered += n;
+        }
+    }
+    else
+    {
+        for (var i = 0; i < count; i++)
+        {
+            delivered += await SendOnceAsync();
+        }
     }
 
     return Results.Json(new { sent = count, delivered });
+
+    ValueTask<int> SendOnceAsync() => mode switch
+    {
+        ServerMode.Bare => new(services.GetRequiredService<BareRegistry>().SendToUserAsync(user, stamp ? BenchPayload.StampedBytes() : BenchPayload.Bytes, ct)),
+        ServerMode.SignalR => new(SendSignalRAsync(services.GetRequiredService<IHubContext<BenchHub>>().Clients.User(user), stamp ? BenchPayload.StampedText() : BenchPayload.Text, ct)),
+        _ => services.GetRequiredService<IWebSocketSender>().SendToUserAsync(user, stamp ? BenchPayload.StampedBytes() : BenchPayload.Bytes, System.Net.WebSockets.WebSocketMessageType.Text, ct),
+    };
 });
 
 app.MapPost("/bench/broadcast", async (HttpContext context) =>
