@@ -33,7 +33,7 @@ internal static class ClusterChart
             ("Cross-node send to one user", "messages/s, higher is better",
                 [("awaited one by one", "throughput.deliveredPerSecond"), ("started together", "throughputConcurrent.deliveredPerSecond")]),
             ("Cross-node latency p99", "ms, lower is better",
-                [("one message at a time", "paced.p99Ms"), ("bursts of 500", "throughput.p99Ms")]),
+                [("one message at a time", "paced.p99Ms"), ("bursts of 500, one by one", "throughput.p99Ms")]),
             ("Idle Redis commands/s", "lower and flat is better",
                 [($"{small:N0} conn./node", "idleSmall.commandsPerSecond"), ($"{large:N0} conn./node", "idleLarge.commandsPerSecond")]),
         };

@@ -216,6 +216,7 @@ internal static class ClusterReportCommand
         text.AppendLine("### Idle Redis load");
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture, $"INFO deltas over {settings["idleWindowSeconds"]} s with every connection held and nothing sent (the harness's own INFO calls left out).");
+        text.AppendLine("Redis counts the commands a Lua script runs as well as the script call itself (`evalsha`); `info` and `ping` calls come from StackExchange.Redis's own periodic checks.");
         text.AppendLine();
         text.AppendLine("| Server | Idle connections per node | Commands/s | Commands in the window | Redis CPU (% of a core) | Redis used memory | Keys |");
         text.AppendLine("|---|---:|---:|---|---:|---:|---:|");
