@@ -8,14 +8,17 @@ namespace LoadHarness.Client;
 
 /// <summary>
 /// A child client process that opens and holds idle connections (a process may open at most 20,000 files, so large
-/// counts are spread over several). Protocol on stdout/stdin: it prints
+/// counts are spread over several). Given several server addresses (a cluster's nodes), connection i goes to node
+/// i mod n and belongs to user <c>PREFIX-(i / n)</c>, so every user has one connection on each node. Protocol on
+/// stdout/stdin: it prints
 /// <c>ready opened=N failed=N statuses=S:N,… cpu=SECONDS</c>, then waits for a <c>close</c> line (or end of input, or
 /// its time limit), closes everything and prints <c>closed cpu=SECONDS</c>.
 /// </summary>
 internal static class HoldCommand
 {
-    public static async Task<int> RunAsync(string baseUrl, string mode, int count, string prefix, TimeSpan maxLifetime)
+    public static async Task<int> RunAsync(string baseUrls, string mode, int count, string prefix, TimeSpan maxLifetime)
     {
+        var nodes = baseUrls.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var signalR = ClientMode.IsSignalR(mode);
         var sockets = new ConcurrentBag<ClientWebSocket>();
         var statuses = new ConcurrentDictionary<int, int>();
@@ -27,7 +30,9 @@ internal static class HoldCommand
             for (var i = 0; i < count; i++)
             {
                 await gate.WaitAsync(lifetime.Token).ConfigureAwait(false);
-                var uri = Wire.UriFor(baseUrl, mode, $"{prefix}-{i}");
+                var uri = nodes.Length == 1
+                    ? Wire.UriFor(nodes[0], mode, $"{prefix}-{i}")
+                    : Wire.UriFor(nodes[i % nodes.Length], mode, $"{prefix}-{i / nodes.Length}");
                 opening.Add(Task.Run(async () =>
                 {
                     try

@@ -20,8 +20,13 @@ internal sealed class HoldWorkers : IAsyncDisposable
 
     public double ClosedCpuSeconds { get; private set; }
 
-    /// <summary>Starts processes holding <paramref name="total"/> connections, at most <paramref name="perProcess"/> each, and waits until all report ready.</summary>
-    public static async Task<HoldWorkers> StartAsync(string baseUrl, string mode, int total, int perProcess, string prefix, TimeSpan timeout)
+    /// <summary>
+    /// Starts processes holding <paramref name="total"/> connections, at most <paramref name="perProcess"/> each, and
+    /// waits until all report ready. <paramref name="baseUrl"/> may list several nodes, comma-separated (see
+    /// <see cref="HoldCommand"/>); a worker gives up its connections by itself after <paramref name="lifetime"/>
+    /// (default 15 minutes).
+    /// </summary>
+    public static async Task<HoldWorkers> StartAsync(string baseUrl, string mode, int total, int perProcess, string prefix, TimeSpan timeout, TimeSpan? lifetime = null)
     {
         var workers = new HoldWorkers();
         var processes = (total + perProcess - 1) / perProcess;
@@ -29,7 +34,8 @@ internal sealed class HoldWorkers : IAsyncDisposable
         {
             var count = (total / processes) + (p < total % processes ? 1 : 0);
             var info = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
-            foreach (var arg in new[] { typeof(HoldWorkers).Assembly.Location, "hold", "--url", baseUrl, "--mode", mode, "--count", count.ToString(CultureInfo.InvariantCulture), "--prefix", $"{prefix}{p}" })
+            foreach (var arg in new[] { typeof(HoldWorkers).Assembly.Location, "hold", "--url", baseUrl, "--mode", mode, "--count", count.ToString(CultureInfo.InvariantCulture), "--prefix", $"{prefix}{p}",
+                "--lifetime-minutes", (lifetime ?? TimeSpan.FromMinutes(15)).TotalMinutes.ToString(CultureInfo.InvariantCulture) })
             {
                 info.ArgumentList.Add(arg);
             }

@@ -5,8 +5,10 @@ using LoadHarness.Client;
 
 // Commands:
 //   suite  --server DLL --out DIR [--quick|--full] [--repetitions N] [--modes bare,signalr,pool] [--only idle,echo,sendToUser,sendToUserAmongOthers,broadcast,churn,cap] [--others N]
-//   hold   --url URL --mode MODE --count N --prefix P        (a child process started by the suite)
+//   hold   --url URL[,URL…] --mode MODE --count N --prefix P [--lifetime-minutes M]   (a child process started by the suite)
 //   report --raw DIR --out DIR [--micro FILE] [--footprint FILE] [--readme FILE] [--commit SHA] [--note TEXT]
+//   cluster --server DLL --out DIR [--quick|--full] [--modes signalr,pool] [--redis-server PATH] [--small-per-node N] [--large-per-node N]
+//   cluster-report --raw DIR --out DIR [--readme FILE] [--commit SHA] [--note TEXT]
 var options = ParseOptions(args.Skip(1));
 switch (args.FirstOrDefault())
 {
@@ -20,12 +22,35 @@ switch (args.FirstOrDefault())
         var modes = options.TryGetValue("modes", out var m) ? m.Split(',') : ClientMode.All;
         return await SuiteCommand.RunAsync(Required("server"), Required("out"), settings, modes, options.TryGetValue("only", out var only) ? only.Split(',') : null);
     case "hold":
-        return await HoldCommand.RunAsync(Required("url"), Required("mode"), int.Parse(Required("count"), CultureInfo.InvariantCulture), Required("prefix"), TimeSpan.FromMinutes(15));
+        var lifetime = TimeSpan.FromMinutes(options.TryGetValue("lifetime-minutes", out var minutes) ? double.Parse(minutes, CultureInfo.InvariantCulture) : 15);
+        return await HoldCommand.RunAsync(Required("url"), Required("mode"), int.Parse(Required("count"), CultureInfo.InvariantCulture), Required("prefix"), lifetime);
     case "report":
         return ReportCommand.Run(Required("raw"), Required("out"), new ReportInputs(
             options.GetValueOrDefault("micro"), options.GetValueOrDefault("footprint"), options.GetValueOrDefault("readme"), options.GetValueOrDefault("commit"), options.GetValueOrDefault("note")));
+    case "cluster":
+        var cluster = ClusterSettings.For(quick: !options.ContainsKey("full"));
+        if (options.TryGetValue("small-per-node", out var smallPerNode))
+        {
+            cluster = cluster with { SmallPerNode = int.Parse(smallPerNode, CultureInfo.InvariantCulture) };
+        }
+
+        if (options.TryGetValue("large-per-node", out var largePerNode))
+        {
+            cluster = cluster with { LargePerNode = int.Parse(largePerNode, CultureInfo.InvariantCulture) };
+        }
+
+        if (cluster.SmallPerNode < 1 || cluster.LargePerNode <= cluster.SmallPerNode || cluster.LargePerNode + cluster.ReceiversPerNode > cluster.NodeCap)
+        {
+            Console.Error.WriteLine($"Sizes must satisfy 1 <= small < large and large + {cluster.ReceiversPerNode} <= {cluster.NodeCap} (a node's cap).");
+            return 2;
+        }
+
+        return await ClusterCommand.RunAsync(Required("server"), options.GetValueOrDefault("redis-server", "/usr/bin/redis-server"), Required("out"),
+            cluster, options.TryGetValue("modes", out var clusterModes) ? clusterModes.Split(',') : ClusterCommand.Modes);
+    case "cluster-report":
+        return ClusterReportCommand.Run(Required("raw"), Required("out"), new ReportInputs(null, null, options.GetValueOrDefault("readme"), options.GetValueOrDefault("commit"), options.GetValueOrDefault("note")));
     default:
-        Console.Error.WriteLine("usage: LoadHarness.Client suite|hold|report [options] (see benchmarks/README.md)");
+        Console.Error.WriteLine("usage: LoadHarness.Client suite|hold|report|cluster|cluster-report [options] (see benchmarks/README.md)");
         return 2;
 }
 

@@ -315,7 +315,7 @@ internal static class ReportCommand
         return text.ToString();
     }
 
-    private static string Format(JsonNode? value)
+    internal static string Format(JsonNode? value)
     {
         if (value is null)
         {
@@ -326,9 +326,9 @@ internal static class ReportCommand
         return Math.Abs(d) >= 100 ? d.ToString("N0", CultureInfo.InvariantCulture) : d.ToString("0.###", CultureInfo.InvariantCulture);
     }
 
-    private static string Ratio(JsonNode? value) => value is null ? "–" : value.GetValue<double>().ToString("0.00", CultureInfo.InvariantCulture) + "×";
+    internal static string Ratio(JsonNode? value) => value is null ? "–" : value.GetValue<double>().ToString("0.00", CultureInfo.InvariantCulture) + "×";
 
-    private static JsonObject Machine()
+    internal static JsonObject Machine()
     {
         var model = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown";
         var memKb = File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemTotal:", StringComparison.Ordinal))?.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];

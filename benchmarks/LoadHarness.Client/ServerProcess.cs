@@ -24,7 +24,8 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public int Pid => _process.Id;
 
-    public static async Task<ServerProcess> StartAsync(string serverDll, string mode, int cap)
+    /// <summary>Starts a server; <paramref name="extraArguments"/> are passed on (e.g. <c>--redis HOST:PORT</c> for a cluster node).</summary>
+    public static async Task<ServerProcess> StartAsync(string serverDll, string mode, int cap, IReadOnlyList<string>? extraArguments = null)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -32,7 +33,7 @@ internal sealed class ServerProcess : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { serverDll, mode, "--cap", cap.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        foreach (var arg in new[] { serverDll, mode, "--cap", cap.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(extraArguments ?? []))
         {
             info.ArgumentList.Add(arg);
         }
@@ -82,8 +83,31 @@ internal sealed class ServerProcess : IAsyncDisposable
     public async Task<Dictionary<string, long>> ReleasesAsync() =>
         await Http.GetFromJsonAsync<Dictionary<string, long>>("/bench/releases").ConfigureAwait(false) ?? [];
 
+    /// <summary>The user's connections on every node of the cluster, as this (pool) node reads them from Redis.</summary>
+    public async Task<int> ClusterCountAsync(string user)
+    {
+        var answer = await Http.GetFromJsonAsync<JsonObject>($"/bench/cluster-count?user={Uri.EscapeDataString(user)}").ConfigureAwait(false);
+        return (int)answer!["count"]!;
+    }
+
+    /// <summary>Ends the server at once with SIGKILL, as a crash would: no drain, no release, no goodbye to Redis.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (_process.HasExited)
+        {
+            Http.Dispose();
+            _process.Dispose();
+            return;
+        }
+
         try
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));

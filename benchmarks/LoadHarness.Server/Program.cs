@@ -11,17 +11,23 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR;
 using WebSocketPool;
+using WebSocketPool.Redis;
 
-// Usage: LoadHarness.Server bare|signalr|pool [--port N] [--cap N]
+// Usage: LoadHarness.Server bare|signalr|pool [--port N] [--cap N] [--redis HOST:PORT] [--lease-ttl SECONDS]
 // Listens on 127.0.0.1 only and prints "listening http://127.0.0.1:PORT pid PID mode MODE" once ready.
+// With --redis, signalr and pool run as one node of a cluster on that Redis: SignalR through its Redis backplane,
+// the pool through WebSocketPool.Redis (cross-node sends, cluster-wide per-user limit, leases with LeaseTtl).
 if (args.Length == 0 || !Enum.TryParse<ServerMode>(args[0], ignoreCase: true, out var mode))
 {
-    Console.Error.WriteLine("usage: LoadHarness.Server bare|signalr|pool [--port N] [--cap N]");
+    Console.Error.WriteLine("usage: LoadHarness.Server bare|signalr|pool [--port N] [--cap N] [--redis HOST:PORT] [--lease-ttl SECONDS]");
     return 2;
 }
 
 var port = 0;
 var cap = 19_000;
+string? redis = null;
+const string clusterPrefix = "bench"; // Redis keys and channels of both clusters (each cluster run gets a Redis of its own)
+var leaseTtl = TimeSpan.FromSeconds(15);
 for (var i = 1; i + 1 < args.Length; i += 2)
 {
     switch (args[i])
@@ -32,10 +38,22 @@ for (var i = 1; i + 1 < args.Length; i += 2)
         case "--cap":
             cap = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
             break;
+        case "--redis":
+            redis = args[i + 1];
+            break;
+        case "--lease-ttl":
+            leaseTtl = TimeSpan.FromSeconds(double.Parse(args[i + 1], CultureInfo.InvariantCulture));
+            break;
         default:
             Console.Error.WriteLine($"unknown option {args[i]}");
             return 2;
     }
+}
+
+if (redis is not null && mode == ServerMode.Bare)
+{
+    Console.Error.WriteLine("--redis applies to signalr and pool only: bare Kestrel has no scale-out.");
+    return 2;
 }
 
 var keepAliveInterval = TimeSpan.FromSeconds(15);
@@ -60,18 +78,25 @@ builder.Services.AddSingleton<BareRegistry>();
 switch (mode)
 {
     case ServerMode.SignalR:
-        builder.Services.AddSignalR(o =>
+        var signalR = builder.Services.AddSignalR(o =>
         {
             o.KeepAliveInterval = keepAliveInterval;
             o.ClientTimeoutInterval = keepAliveTimeout;
             o.MaximumReceiveMessageSize = 64 * 1024;
             o.EnableDetailedErrors = false;
         });
+        if (redis is not null)
+        {
+            // SignalR's own backplane: Clients.User publishes on the user's channel, which the nodes holding that
+            // user's connections subscribe to.
+            signalR.AddStackExchangeRedis(redis, o => o.Configuration.ChannelPrefix = StackExchange.Redis.RedisChannel.Literal(clusterPrefix));
+        }
+
         builder.Services.AddSingleton<IUserIdProvider, QueryStringUserIdProvider>();
         break;
     case ServerMode.Pool:
         builder.Services.AddHttpContextAccessor();
-        builder.Services.AddWebSocketPooling(o =>
+        var pool = builder.Services.AddWebSocketPooling(o =>
         {
             o.MaxConnections = cap;
             o.MaxConnectionsPerUser = 10;
@@ -85,6 +110,17 @@ switch (mode)
         })
             .AddHandler<PoolEchoHandler>()
             .AddUserKeyResolver<EchoServer.QueryStringUserKeyResolver>();
+        if (redis is not null)
+        {
+            // IWebSocketSender becomes the cluster-wide sender, and MaxConnectionsPerUser counts every node's connections.
+            pool.AddRedis(o =>
+            {
+                o.Configuration = redis;
+                o.Prefix = clusterPrefix;
+                o.LeaseTtl = leaseTtl;
+            });
+        }
+
         break;
     default:
         break;
@@ -130,6 +166,8 @@ app.MapGet("/bench/stats", (HttpContext context) =>
         ["managedHeapAfterGc"] = gc,
         ["cpuSeconds"] = ProcessStats.CpuSeconds(),
         ["threads"] = System.Diagnostics.Process.GetCurrentProcess().Threads.Count,
+        ["redis"] = redis,
+        ["leaseTtlSeconds"] = redis is not null && mode == ServerMode.Pool ? leaseTtl.TotalSeconds : null,
     };
     if (mode == ServerMode.Pool)
     {
@@ -144,23 +182,47 @@ app.MapGet("/bench/stats", (HttpContext context) =>
 
 app.MapGet("/bench/releases", (ReleaseLog releases) => Results.Json(releases.Drain(1_000_000)));
 
+// With stamp=1 every message carries the Stopwatch timestamp of its send (BenchPayload.Stamped*), still 32 bytes, so
+// receivers in another process can tell each message's latency; the cluster benchmark sends this way. The sends are
+// awaited one after another, as an app's loop would; with concurrent=1 all of them are started first and then
+// awaited together, which lets a sender whose await includes a Redis round trip (SignalR's backplane) pipeline them.
 app.MapPost("/bench/send-to-user", async (HttpContext context) =>
 {
     var user = context.Request.Query["user"].ToString();
     var count = Math.Clamp(int.TryParse(context.Request.Query["count"], out var c) ? c : 1, 1, 100_000);
+    var stamp = context.Request.Query["stamp"] == "1";
     var ct = context.RequestAborted;
+    var services = context.RequestServices;
     long delivered = 0;
-    for (var i = 0; i < count; i++)
+    if (context.Request.Query["concurrent"] == "1")
     {
-        delivered += mode switch
+        var sends = new Task<int>[count];
+        for (var i = 0; i < count; i++)
         {
-            ServerMode.Bare => await context.RequestServices.GetRequiredService<BareRegistry>().SendToUserAsync(user, BenchPayload.Bytes, ct),
-            ServerMode.SignalR => await SendSignalRAsync(context.RequestServices.GetRequiredService<IHubContext<BenchHub>>().Clients.User(user), ct),
-            _ => await context.RequestServices.GetRequiredService<IWebSocketSender>().SendToUserAsync(user, BenchPayload.Bytes, System.Net.WebSockets.WebSocketMessageType.Text, ct),
-        };
+            sends[i] = SendOnceAsync().AsTask();
+        }
+
+        foreach (var n in await Task.WhenAll(sends))
+        {
+            delivered += n;
+        }
+    }
+    else
+    {
+        for (var i = 0; i < count; i++)
+        {
+            delivered += await SendOnceAsync();
+        }
     }
 
     return Results.Json(new { sent = count, delivered });
+
+    ValueTask<int> SendOnceAsync() => mode switch
+    {
+        ServerMode.Bare => new(services.GetRequiredService<BareRegistry>().SendToUserAsync(user, stamp ? BenchPayload.StampedBytes() : BenchPayload.Bytes, ct)),
+        ServerMode.SignalR => new(SendSignalRAsync(services.GetRequiredService<IHubContext<BenchHub>>().Clients.User(user), stamp ? BenchPayload.StampedText() : BenchPayload.Text, ct)),
+        _ => services.GetRequiredService<IWebSocketSender>().SendToUserAsync(user, stamp ? BenchPayload.StampedBytes() : BenchPayload.Bytes, System.Net.WebSockets.WebSocketMessageType.Text, ct),
+    };
 });
 
 app.MapPost("/bench/broadcast", async (HttpContext context) =>
@@ -173,12 +235,31 @@ app.MapPost("/bench/broadcast", async (HttpContext context) =>
         delivered += mode switch
         {
             ServerMode.Bare => await context.RequestServices.GetRequiredService<BareRegistry>().BroadcastAsync(BenchPayload.Bytes, ct),
-            ServerMode.SignalR => await SendSignalRAsync(context.RequestServices.GetRequiredService<IHubContext<BenchHub>>().Clients.All, ct),
+            ServerMode.SignalR => await SendSignalRAsync(context.RequestServices.GetRequiredService<IHubContext<BenchHub>>().Clients.All, BenchPayload.Text, ct),
             _ => await context.RequestServices.GetRequiredService<IWebSocketSender>().SendToAllAsync(BenchPayload.Bytes, System.Net.WebSockets.WebSocketMessageType.Text, ct),
         };
     }
 
     return Results.Json(new { sent = count, delivered });
+});
+
+// Pool nodes of a cluster: the user's connections on every node, from the leases in Redis (a killed node's leases
+// stop counting once its heartbeat has expired, within LeaseTtl).
+app.MapGet("/bench/cluster-count", async (HttpContext context) =>
+{
+    if (context.RequestServices.GetService<WebSocketClusterPresence>() is not { } presence)
+    {
+        return Results.Problem("Only pool nodes started with --redis count across the cluster.", statusCode: StatusCodes.Status404NotFound);
+    }
+
+    var user = context.Request.Query["user"].ToString();
+    if (string.IsNullOrEmpty(user))
+    {
+        return Results.Problem("Query parameter 'user' is required.", statusCode: StatusCodes.Status400BadRequest);
+    }
+
+    var count = await presence.GetConnectionCountAsync(user, context.RequestAborted);
+    return Results.Json(new { user, count, clusterWide = presence.IsClusterWide });
 });
 
 app.MapPost("/bench/shutdown", (IHostApplicationLifetime lifetime) =>
@@ -194,8 +275,8 @@ await app.WaitForShutdownAsync();
 return 0;
 
 // SignalR's SendAsync to a user or to all does not say how many connections it reached; the client counts deliveries.
-static async Task<int> SendSignalRAsync(IClientProxy clients, CancellationToken cancellationToken)
+static async Task<int> SendSignalRAsync(IClientProxy clients, string text, CancellationToken cancellationToken)
 {
-    await clients.SendAsync("m", BenchPayload.Text, cancellationToken);
+    await clients.SendAsync("m", text, cancellationToken);
     return 0;
 }

@@ -6,9 +6,11 @@ using WebSocketPool.Redis;
 namespace ChatServer;
 
 /// <summary>
-/// On a node of a cluster: every <see cref="RedisWebSocketPoolOptions.LeaseTtl"/>, sends the cluster's presence list to
-/// this node's connections again, so that their panels catch up with what no join or leave announced: a list from
-/// another node that raced this node's own, or a node that died, whose users drop out when their leases expire.
+/// On a node of a cluster: at start, reads the cluster's presence list and follows its changes
+/// (<see cref="ChatPresence.StartWatchingAsync"/>); then every <see cref="RedisWebSocketPoolOptions.LeaseTtl"/> reads
+/// the list again and sends it to this node's connections, so that their panels catch up with what no change
+/// announced: a node that died, whose users drop out when their leases expire, or changes missed while this node could
+/// not hear the bus.
 /// </summary>
 internal sealed partial class ChatPresenceRefresher(
     ChatPresence presence,
@@ -16,6 +18,18 @@ internal sealed partial class ChatPresenceRefresher(
     TimeProvider timeProvider,
     ILogger<ChatPresenceRefresher> logger) : BackgroundService
 {
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await presence.StartWatchingAsync(cancellationToken);
+        await base.StartAsync(cancellationToken);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        await presence.StopWatchingAsync();
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.Value.LeaseTtl, timeProvider);

@@ -52,6 +52,20 @@ public sealed class RedisWebSocketPoolOptionsTests
         error.Should().BeOfType<OptionsValidationException>().Which.Message.Should().Contain(option).And.Contain("00:00:01");
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1_000_001)]
+    public async Task Start_MaxInFlightPublishesOutOfRange_FailsNamingTheRange(int value)
+    {
+        var error = await StartWithAsync(p => p.AddRedis(o =>
+        {
+            o.Configuration = "127.0.0.1:1";
+            o.MaxInFlightPublishes = value;
+        }));
+
+        error.Should().BeOfType<OptionsValidationException>().Which.Message.Should().Contain("MaxInFlightPublishes").And.Contain("1000000");
+    }
+
     [Fact]
     public async Task Start_OperationTimeoutAboveHalfTheTtl_Fails()
     {

@@ -6,13 +6,15 @@ using WebSocketPool.Internal;
 namespace WebSocketPool.Redis.Internal;
 
 /// <summary>
-/// The cluster-wide <see cref="IWebSocketSender"/>. Broadcasts are delivered to this node's connections first, with no
-/// round trip through Redis, and then published for the other nodes without waiting. A connection id starts with its
-/// node's id, so a send or kick for one connection goes straight to that node's channel (or nowhere, when local).
+/// The cluster-wide <see cref="IWebSocketSender"/>. Sends to a user, a group or everyone are delivered to this node's
+/// connections first, with no round trip through Redis, then published without waiting on the user's, the group's or
+/// everyone's channel, which only the nodes holding such connections hear. A connection id starts with its node's id,
+/// so a send, kick or group change for one connection goes straight to that node's channel (or nowhere, when local).
 /// Return values count this node's deliveries, as the interface says; for a connection on another node they tell
-/// whether that node received the request.
+/// whether that node received the request, and a group change waits for that node to confirm it.
 /// </summary>
-internal sealed class RedisWebSocketSender(RedisLocalSender local, RedisBus bus, PooledWebSocketManagerFactory factory) : IWebSocketSender
+internal sealed class RedisWebSocketSender(RedisLocalSender local, RedisBus bus, PooledWebSocketManagerFactory factory, TimeProvider timeProvider)
+    : IWebSocketSender
 {
     private readonly IWebSocketSender _local = local.Inner;
     private readonly string _nodeId = factory.NodeId;
@@ -33,21 +35,29 @@ internal sealed class RedisWebSocketSender(RedisLocalSender local, RedisBus bus,
     public async ValueTask<int> SendToUserAsync(string userKey, ReadOnlyMemory<byte> payload, WebSocketMessageType messageType, CancellationToken cancellationToken = default)
     {
         var delivered = await _local.SendToUserAsync(userKey, payload, messageType, cancellationToken).ConfigureAwait(false);
-        bus.Publish(Message(BusMessageKind.User, userKey, (int)messageType, null, payload));
+        if (userKey.Length > 0)
+        {
+            bus.Publish(bus.Channels.User(userKey), Message(BusMessageKind.User, userKey, (int)messageType, null, payload));
+        }
+
         return delivered;
     }
 
     public async ValueTask<int> SendToGroupAsync(string group, ReadOnlyMemory<byte> payload, WebSocketMessageType messageType, CancellationToken cancellationToken = default)
     {
         var delivered = await _local.SendToGroupAsync(group, payload, messageType, cancellationToken).ConfigureAwait(false);
-        bus.Publish(Message(BusMessageKind.Group, group, (int)messageType, null, payload));
+        if (group.Length > 0)
+        {
+            bus.Publish(bus.Channels.Group(group), Message(BusMessageKind.Group, group, (int)messageType, null, payload));
+        }
+
         return delivered;
     }
 
     public async ValueTask<int> SendToAllAsync(ReadOnlyMemory<byte> payload, WebSocketMessageType messageType, CancellationToken cancellationToken = default)
     {
         var delivered = await _local.SendToAllAsync(payload, messageType, cancellationToken).ConfigureAwait(false);
-        bus.Publish(Message(BusMessageKind.All, string.Empty, (int)messageType, null, payload));
+        bus.Publish(bus.Channels.All, Message(BusMessageKind.All, string.Empty, (int)messageType, null, payload));
         return delivered;
     }
 
@@ -55,24 +65,18 @@ internal sealed class RedisWebSocketSender(RedisLocalSender local, RedisBus bus,
     {
         ArgumentNullException.ThrowIfNull(connectionId);
         ArgumentException.ThrowIfNullOrEmpty(group);
-        if (!TryGetRemoteNode(connectionId, out var node))
-        {
-            return await _local.AddToGroupAsync(connectionId, group, cancellationToken).ConfigureAwait(false);
-        }
-
-        return await bus.PublishToNodeAsync(node, Message(BusMessageKind.AddToGroup, connectionId, 0, group, default), cancellationToken).ConfigureAwait(false) > 0;
+        return TryGetRemoteNode(connectionId, out var node)
+            ? await ChangeRemoteGroupAsync(node, BusMessageKind.AddToGroup, connectionId, group, cancellationToken).ConfigureAwait(false)
+            : await bus.Interests.JoinAsync(connectionId, group).ConfigureAwait(false);
     }
 
     public async ValueTask<bool> RemoveFromGroupAsync(string connectionId, string group, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(connectionId);
         ArgumentException.ThrowIfNullOrEmpty(group);
-        if (!TryGetRemoteNode(connectionId, out var node))
-        {
-            return await _local.RemoveFromGroupAsync(connectionId, group, cancellationToken).ConfigureAwait(false);
-        }
-
-        return await bus.PublishToNodeAsync(node, Message(BusMessageKind.RemoveFromGroup, connectionId, 0, group, default), cancellationToken).ConfigureAwait(false) > 0;
+        return TryGetRemoteNode(connectionId, out var node)
+            ? await ChangeRemoteGroupAsync(node, BusMessageKind.RemoveFromGroup, connectionId, group, cancellationToken).ConfigureAwait(false)
+            : await bus.Interests.LeaveAsync(connectionId, group).ConfigureAwait(false);
     }
 
     public async ValueTask<int> DisconnectUserAsync(string userKey, int closeCode = WebSocketCloseCodes.Kicked, string? reason = null, CancellationToken cancellationToken = default)
@@ -80,7 +84,11 @@ internal sealed class RedisWebSocketSender(RedisLocalSender local, RedisBus bus,
         ArgumentNullException.ThrowIfNull(userKey);
         CloseArguments.ThrowIfInvalid(closeCode, reason);
         var closed = await _local.DisconnectUserAsync(userKey, closeCode, reason, cancellationToken).ConfigureAwait(false);
-        bus.Publish(Message(BusMessageKind.KickUser, userKey, closeCode, reason, default));
+        if (userKey.Length > 0)
+        {
+            bus.Publish(bus.Channels.User(userKey), Message(BusMessageKind.KickUser, userKey, closeCode, reason, default));
+        }
+
         return closed;
     }
 
@@ -94,6 +102,40 @@ internal sealed class RedisWebSocketSender(RedisLocalSender local, RedisBus bus,
         }
 
         return await bus.PublishToNodeAsync(node, Message(BusMessageKind.KickConnection, connectionId, closeCode, reason, default), cancellationToken).ConfigureAwait(false) > 0;
+    }
+
+    /// <summary>
+    /// Asks the owning node to change a membership and waits for its answer, so that a send issued after this returns
+    /// reaches (or no longer reaches) the connection. <see langword="false"/> when no node with that id listens, Redis
+    /// refused or did not take the request, or the owning node holds no such open connection.
+    /// </summary>
+    /// <exception cref="TimeoutException">The node received the request but did not answer within the operation timeout: the change may or may not have been made.</exception>
+    private async Task<bool> ChangeRemoteGroupAsync(string node, BusMessageKind kind, string connectionId, string group, CancellationToken cancellationToken)
+    {
+        var (id, answer) = bus.Acks.Create();
+        try
+        {
+            var receivers = await bus.PublishToNodeAsync(node, Message(kind, connectionId, id, group, default), cancellationToken).ConfigureAwait(false);
+            if (receivers == 0)
+            {
+                return false;
+            }
+
+            try
+            {
+                return await answer.WaitAsync(bus.OperationTimeout, timeProvider, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException ex)
+            {
+                throw new TimeoutException(
+                    $"Node '{node}' received the request to {(kind == BusMessageKind.AddToGroup ? "add" : "remove")} connection '{connectionId}' " +
+                    $"{(kind == BusMessageKind.AddToGroup ? "to" : "from")} a group but did not confirm it within {bus.OperationTimeout}; the change may or may not have been made.", ex);
+            }
+        }
+        finally
+        {
+            bus.Acks.Forget(id);
+        }
     }
 
     /// <summary>True when the id names a connection of another node (ids are "NODE-NUMBER").</summary>

@@ -107,10 +107,10 @@ internal sealed partial class RedisCommandGuard
 
     private static partial class Log
     {
-        [LoggerMessage(231, LogLevel.Warning, "Redis keeps failing: the circuit is open for {BreakDuration}; the failure policy answers without asking Redis.", EventName = "RedisCircuitOpened")]
+        [LoggerMessage(241, LogLevel.Warning, "Redis keeps failing: the circuit is open for {BreakDuration}; the failure policy answers without asking Redis.", EventName = "RedisCircuitOpened")]
         public static partial void CircuitOpened(ILogger logger, TimeSpan breakDuration);
 
-        [LoggerMessage(232, LogLevel.Information, "Redis answers again: the circuit is closed.", EventName = "RedisCircuitClosed")]
+        [LoggerMessage(242, LogLevel.Information, "Redis answers again: the circuit is closed.", EventName = "RedisCircuitClosed")]
         public static partial void CircuitClosed(ILogger logger);
     }
 }

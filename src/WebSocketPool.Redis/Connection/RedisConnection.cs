@@ -35,6 +35,12 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     /// <summary>Raised when the interactive connection comes back after a failure (not on the first connect).</summary>
     public event Action? Restored;
 
+    /// <summary>Raised when the pub/sub (subscription) connection is lost; its subscriptions hear nothing until it is back.</summary>
+    public event Action? SubscriptionLost;
+
+    /// <summary>Raised when the pub/sub connection is back (the client then subscribes its channels again by itself).</summary>
+    public event Action? SubscriptionRestored;
+
     public RedisKeys Keys { get; }
 
     public string NodeId { get; }
@@ -133,10 +139,20 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         {
             MarkFailed("connection", e.Exception);
         }
+        else if (e.ConnectionType == ConnectionType.Subscription)
+        {
+            Raise(SubscriptionLost);
+        }
     }
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
+        if (e.ConnectionType == ConnectionType.Subscription)
+        {
+            Raise(SubscriptionRestored);
+            return;
+        }
+
         if (e.ConnectionType != ConnectionType.Interactive)
         {
             return;
@@ -146,6 +162,20 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         try
         {
             Restored?.Invoke();
+        }
+#pragma warning disable CA1031 // A failing subscriber must not break the multiplexer's event thread.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.RestoreHandlerFailed(_logger, ex);
+        }
+    }
+
+    private void Raise(Action? handlers)
+    {
+        try
+        {
+            handlers?.Invoke();
         }
 #pragma warning disable CA1031 // A failing subscriber must not break the multiplexer's event thread.
         catch (Exception ex)

@@ -59,4 +59,15 @@ public sealed class RedisWebSocketPoolOptions
     /// <value>The default is 5 seconds.</value>
     [Range(typeof(TimeSpan), "00:00:00.500", "00:05:00", ErrorMessage = "BreakDuration must be between 00:00:00.500 and 00:05:00.")]
     public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Gets or sets how many publications to other nodes (and presence announcements) may wait for Redis's answer at
+    /// once. When Redis is slow and this many wait, further cross-node sends are refused at once rather than queued:
+    /// <c>SendToConnectionAsync</c> answers <see cref="SendResult.NotFound"/>, group changes answer
+    /// <see langword="false"/>, and fan-out sends deliver on this node only (each refusal is counted in
+    /// <c>websocketpool.redis.publish.rejected</c>). Memory held for publications stays below this many messages.
+    /// </summary>
+    /// <value>The default is 4096.</value>
+    [Range(1, 1_000_000, ErrorMessage = "MaxInFlightPublishes must be between 1 and 1000000.")]
+    public int MaxInFlightPublishes { get; set; } = 4096;
 }

@@ -83,6 +83,8 @@ public static class WebSocketPoolRedisBuilderExtensions
         services.AddSingleton<RedisWebSocketPoolMetrics>();
         services.AddSingleton<RedisConnection>();
         services.AddSingleton(sp => new RedisLocalSender(CreateInner(sp, inner)));
+        services.AddSingleton<BusPublisher>();
+        services.AddSingleton<PresenceFeed>();
         services.AddSingleton<RedisBus>();
         services.AddSingleton<RedisCommandGuard>();
         services.AddSingleton<LeaseTable>();
@@ -91,16 +93,24 @@ public static class WebSocketPoolRedisBuilderExtensions
             sp.GetRequiredService<IOptions<RedisWebSocketPoolOptions>>().Value,
             sp.GetRequiredService<IOptions<WebSocketPoolOptions>>().Value.MaxConnectionsPerUser));
         services.AddSingleton<NodeHeartbeat>();
+        services.AddSingleton<PresenceAnnouncer>();
         services.AddSingleton<RedisLeaseGate>();
-        services.AddSingleton<IWebSocketAdmissionGate>(static sp => sp.GetRequiredService<RedisLeaseGate>());
+
+        // The pool's gate is the lease gate with the bus's interest in the user's channel and presence around it.
+        services.AddSingleton<RoutingAdmissionGate>();
+        services.AddSingleton<IWebSocketAdmissionGate>(static sp => sp.GetRequiredService<RoutingAdmissionGate>());
         services.Replace(ServiceDescriptor.Singleton<IWebSocketSender>(static sp => new RedisWebSocketSender(
-            sp.GetRequiredService<RedisLocalSender>(), sp.GetRequiredService<RedisBus>(), sp.GetRequiredService<PooledWebSocketManagerFactory>())));
+            sp.GetRequiredService<RedisLocalSender>(), sp.GetRequiredService<RedisBus>(), sp.GetRequiredService<PooledWebSocketManagerFactory>(),
+            sp.GetRequiredService<TimeProvider>())));
         services.AddSingleton(static sp => new WebSocketClusterPresence(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<RedisLeaseGate>(),
-            sp.GetRequiredService<RedisCommandGuard>(),
+            sp.GetRequiredService<RedisBus>(),
+            sp.GetRequiredService<PresenceFeed>(),
             sp.GetRequiredService<PooledWebSocketManagerFactory>(),
-            sp.GetRequiredService<IOptions<WebSocketPoolOptions>>()));
+            sp.GetRequiredService<IOptions<RedisWebSocketPoolOptions>>(),
+            sp.GetRequiredService<IOptions<WebSocketPoolOptions>>(),
+            sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<RedisWebSocketPoolService>();
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<RedisWebSocketPoolService>());
         services.AddHealthChecks().AddCheck<RedisWebSocketPoolHealthCheck>(HealthCheckName, tags: ["websocketpool", "redis"]);

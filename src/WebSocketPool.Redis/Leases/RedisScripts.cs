@@ -22,7 +22,8 @@ namespace WebSocketPool.Redis.Internal;
 /// </remarks>
 internal static class RedisScripts
 {
-    private const string Common = """
+    /// <summary>The helpers every lease and presence script starts with: liveness by heartbeat, purge, add.</summary>
+    internal const string Common = """
         local P = ARGV[1]
         local alive = {}
         local function nodeOf(id)
@@ -185,24 +186,5 @@ internal static class RedisScripts
           add(ARGV[i], P .. 'leases:' .. ARGV[i], ARGV[i + 1])
         end
         return 1
-        """;
-
-    /// <summary>
-    /// ARGV: prefix. Every user with live leases and their count, flattened { user, count, … }; users left with none
-    /// (their node died) are pruned on the way.
-    /// </summary>
-    public const string Online = Common + """
-        local users = redis.call('SMEMBERS', P .. 'online')
-        local out = {}
-        for i = 1, #users do
-          local leases = P .. 'leases:' .. users[i]
-          local live = purge(leases)
-          forgetIfEmpty(users[i], leases, live)
-          if live > 0 then
-            out[#out + 1] = users[i]
-            out[#out + 1] = live
-          end
-        end
-        return out
         """;
 }

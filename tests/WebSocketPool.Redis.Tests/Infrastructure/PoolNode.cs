@@ -1,5 +1,6 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
+using System.Diagnostics.Metrics;
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -16,6 +17,7 @@ namespace WebSocketPool.Redis.Tests.Infrastructure;
 public sealed class PoolNode : IAsyncDisposable
 {
     private readonly PoolTestServer _server;
+    private RedisWebSocketPoolHealthCheck? _healthCheck;
 
     private PoolNode(PoolTestServer server)
     {
@@ -33,6 +35,11 @@ public sealed class PoolNode : IAsyncDisposable
     public WebSocketClusterPresence Presence => App.Services.GetRequiredService<WebSocketClusterPresence>();
 
     internal RedisLeaseGate Gate => App.Services.GetRequiredService<RedisLeaseGate>();
+
+    internal RedisBus Bus => App.Services.GetRequiredService<RedisBus>();
+
+    /// <summary>The node's own meter factory, for a <c>MetricCollector</c> of its instruments alone.</summary>
+    public IMeterFactory Meters => App.Services.GetRequiredService<IMeterFactory>();
 
     public static async Task<PoolNode> StartAsync(
         string redisConfiguration,
@@ -100,6 +107,30 @@ public sealed class PoolNode : IAsyncDisposable
         var report = await App.Services.GetRequiredService<HealthCheckService>()
             .CheckHealthAsync(r => r.Name == WebSocketPoolRedisBuilderExtensions.HealthCheckName);
         return report.Status;
+    }
+
+    /// <summary>
+    /// The Redis health check's answer right now, without the health service's scheduling: cheap enough to poll every
+    /// millisecond, to catch a short Degraded period.
+    /// </summary>
+    public HealthStatus RedisHealthNow()
+    {
+        _healthCheck ??= ActivatorUtilities.CreateInstance<RedisWebSocketPoolHealthCheck>(App.Services);
+        return _healthCheck.CheckHealthAsync(new HealthCheckContext()).GetAwaiter().GetResult().Status;
+    }
+
+    /// <summary>
+    /// How many channels the node's StackExchange.Redis client has registered (with their handlers and queues), whether or
+    /// not the server holds them. The client has no public count, so this reads its internal one; if a client upgrade
+    /// removes it, this throws rather than let a test pass without checking.
+    /// </summary>
+    internal int ClientChannelRegistrations()
+    {
+        var multiplexer = App.Services.GetRequiredService<RedisConnection>().Multiplexer
+            ?? throw new InvalidOperationException("The node is not connected to Redis.");
+        var count = multiplexer.GetType().GetMethod("GetSubscriptionsCount", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)
+            ?? throw new InvalidOperationException("StackExchange.Redis no longer has ConnectionMultiplexer.GetSubscriptionsCount.");
+        return (int)count.Invoke(multiplexer, null)!;
     }
 
     public ValueTask DisposeAsync() => _server.DisposeAsync();

@@ -116,6 +116,20 @@ public sealed class RedisServer : IAsyncDisposable
 
     /// <summary>Closes every client connection of one type (<c>normal</c>, <c>pubsub</c>); clients reconnect by themselves.</summary>
     public Task KillClientsAsync(string type) => CliAsync("client", "kill", "type", type);
+    /// <summary>Runs one <c>redis-cli</c> command (INFO, PUBSUB, ACL, CLIENT, CONFIG …) and returns what it printed.</summary>
+    public async Task<string> CommandAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo(CliPath) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { "-h", "127.0.0.1", "-p", Port.ToString() }.Concat(args))
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var cli = Process.Start(info)!;
+        var output = cli.StandardOutput.ReadToEndAsync();
+        await cli.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(15));
+        return (await output).Trim();
+    }
 
     private async Task CliAsync(params string[] args)
     {
