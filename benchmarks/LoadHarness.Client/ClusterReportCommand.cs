@@ -316,21 +316,6 @@ internal static class ClusterReportCommand
         static string Name(JsonObject run) => (string?)run["mode"] == "pool" ? "WebSocketPool" : "SignalR";
     }
 
-    private static void UpdateReadme(string readme, string markdown)
-    {
-        var text = File.ReadAllText(readme);
-        var start = text.IndexOf(ReadmeStart, StringComparison.Ordinal);
-        var end = text.IndexOf(ReadmeEnd, StringComparison.Ordinal);
-        if (start < 0 || end < start)
-        {
-            return;
-        }
-
-        // The README sits one folder above results/: point the chart there, and demote the headings.
-        var body = markdown.Replace("](cluster-latest.svg)", "](results/cluster-latest.svg)", StringComparison.Ordinal)
-            .Replace("\n### ", "\n##### ", StringComparison.Ordinal)
-            .Replace("\n## ", "\n#### ", StringComparison.Ordinal)
-            .Replace("# WebSocketPool cluster benchmark", "### Latest cluster results", StringComparison.Ordinal);
-        File.WriteAllText(readme, text[..(start + ReadmeStart.Length)] + "\n" + body + text[end..]);
-    }
+    private static void UpdateReadme(string readme, string markdown) =>
+        ReadmeSection.Replace(readme, ReadmeStart, ReadmeEnd, markdown, "cluster-latest.svg", "# WebSocketPool cluster benchmark", "### Latest cluster results");
 }

@@ -343,20 +343,6 @@ internal static class ReportCommand
         };
     }
 
-    private static void UpdateReadme(string readme, string markdown)
-    {
-        var text = File.ReadAllText(readme);
-        var start = text.IndexOf(ReadmeStart, StringComparison.Ordinal);
-        var end = text.IndexOf(ReadmeEnd, StringComparison.Ordinal);
-        if (start < 0 || end < start)
-        {
-            return;
-        }
-
-        // The README sits one folder above results/: point the chart there, and demote the headings one level.
-        var body = markdown.Replace("](latest.svg)", "](results/latest.svg)", StringComparison.Ordinal)
-            .Replace("\n## ", "\n#### ", StringComparison.Ordinal)
-            .Replace("# WebSocketPool side-by-side benchmark", "### Latest results", StringComparison.Ordinal);
-        File.WriteAllText(readme, text[..(start + ReadmeStart.Length)] + "\n" + body + text[end..]);
-    }
+    private static void UpdateReadme(string readme, string markdown) =>
+        ReadmeSection.Replace(readme, ReadmeStart, ReadmeEnd, markdown, "latest.svg", "# WebSocketPool side-by-side benchmark", "### Latest results");
 }
