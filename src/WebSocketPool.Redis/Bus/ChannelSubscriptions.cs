@@ -174,6 +174,9 @@ internal sealed class ChannelSubscriptions(IChannelSubscriber subscriber, Action
         {
             if (interest.References == 0 && !interest.Subscribed)
             {
+                // Released while its subscribe failed: nobody wants it any more, so it is not failing either (a step
+                // still queued behind this one finds it retired and changes nothing).
+                SetFailing(interest, false);
                 interest.Removed = true;
                 _interests.TryRemove(new KeyValuePair<string, Interest>(interest.Name, interest));
             }
