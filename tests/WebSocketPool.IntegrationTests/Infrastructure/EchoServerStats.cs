@@ -21,4 +21,24 @@ internal static class EchoServerStats
             return null;
         }
     }
+
+    /// <summary>
+    /// Reads <c>/stats</c> until it shows no active connection (every lease released) or <paramref name="deadline"/>
+    /// passes; a server that does not answer meanwhile counts as not yet released.
+    /// </summary>
+    /// <returns>Whether the server reported no active connection in time.</returns>
+    public static async Task<bool> WaitForNoConnectionsAsync(this ServerProcess server, TimeSpan deadline)
+    {
+        try
+        {
+            await Conditions.WaitAsync(
+                async () => await server.TryGetStatsAsync(TimeSpan.FromSeconds(5)) is { } stats && stats.GetProperty("activeConnections").GetInt32() == 0,
+                deadline, "the server reports no active connection");
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
 }

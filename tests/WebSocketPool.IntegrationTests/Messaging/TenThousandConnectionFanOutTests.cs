@@ -105,7 +105,7 @@ public sealed class TenThousandConnectionFanOutTests(ITestOutputHelper output)
         }
 
         var closed = await Task.WhenAll(clients.Select(c => c.ReadReportAsync("closed", s_stepDeadline)));
-        var released = await WaitForNoConnectionsAsync(server, TimeSpan.FromSeconds(60));
+        var released = await server.WaitForNoConnectionsAsync(TimeSpan.FromSeconds(60));
         output.WriteLine($"closed and released in {closing.Elapsed.TotalSeconds:F1} s; whole test {watch.Elapsed.TotalSeconds:F1} s");
 
         // Assert
@@ -131,22 +131,6 @@ public sealed class TenThousandConnectionFanOutTests(ITestOutputHelper output)
         response.EnsureSuccessStatusCode();
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();
         return body.GetProperty("queued").GetInt32();
-    }
-
-    private static async Task<bool> WaitForNoConnectionsAsync(ServerProcess server, TimeSpan deadline)
-    {
-        var watch = Stopwatch.StartNew();
-        while (watch.Elapsed < deadline)
-        {
-            if (await server.TryGetStatsAsync(TimeSpan.FromSeconds(5)) is { } stats && stats.GetProperty("activeConnections").GetInt32() == 0)
-            {
-                return true;
-            }
-
-            await Task.Delay(50);
-        }
-
-        return false;
     }
 
     /// <summary>The server's resident memory from /proc (Linux), for the test log only; 0 elsewhere.</summary>

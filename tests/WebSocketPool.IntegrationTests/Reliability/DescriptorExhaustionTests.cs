@@ -73,17 +73,7 @@ public sealed class DescriptorExhaustionTests(ITestOutputHelper output)
             }
 
             // Serves again once the connections are gone: /stats answers and shows every lease released.
-            var released = false;
-            var started = System.Diagnostics.Stopwatch.StartNew();
-            while (!released && started.Elapsed < TimeSpan.FromSeconds(60))
-            {
-                var stats = await server.TryGetStatsAsync(TimeSpan.FromSeconds(2));
-                released = stats is { } s && s.GetProperty("activeConnections").GetInt32() == 0;
-                if (!released)
-                {
-                    await Task.Delay(100);
-                }
-            }
+            var released = await server.WaitForNoConnectionsAsync(TimeSpan.FromSeconds(60));
 
             released.Should().BeTrue("after the flood the server answers /stats with no leases left:{0}{1}", Environment.NewLine, server.Output);
             await using (var client = await RawWebSocketClient.ConnectAsync(server.BaseUri, "after"))
