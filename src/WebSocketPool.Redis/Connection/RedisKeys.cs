@@ -27,6 +27,12 @@ internal sealed class RedisKeys
     /// </summary>
     public string Tag { get; }
 
+    /// <summary>A node's heartbeat key (the lease scripts build the same name from <see cref="Tag"/>).</summary>
+    public RedisKey Heartbeat(string nodeId) => Tag + "hb:" + nodeId;
+
+    /// <summary>The list of evictions queued for a node (the lease scripts build the same name from <see cref="Tag"/>).</summary>
+    public RedisKey Evictions(string nodeId) => Tag + "evict:" + nodeId;
+
     /// <summary>The keys passed to every lease script: one key in the prefix's slot, so a Redis Cluster routes the script there.</summary>
     public RedisKey[] Routing { get; }
 

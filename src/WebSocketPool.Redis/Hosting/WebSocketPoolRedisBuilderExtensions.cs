@@ -99,9 +99,10 @@ public static class WebSocketPoolRedisBuilderExtensions
         // The pool's gate is the lease gate with the bus's interest in the user's channel and presence around it.
         services.AddSingleton<RoutingAdmissionGate>();
         services.AddSingleton<IWebSocketAdmissionGate>(static sp => sp.GetRequiredService<RoutingAdmissionGate>());
-        services.Replace(ServiceDescriptor.Singleton<IWebSocketSender>(static sp => new RedisWebSocketSender(
+        services.AddSingleton(static sp => new RedisWebSocketSender(
             sp.GetRequiredService<RedisLocalSender>(), sp.GetRequiredService<RedisBus>(), sp.GetRequiredService<PooledWebSocketManagerFactory>(),
-            sp.GetRequiredService<TimeProvider>())));
+            sp.GetRequiredService<TimeProvider>()));
+        services.Replace(ServiceDescriptor.Singleton<IWebSocketSender>(static sp => sp.GetRequiredService<RedisWebSocketSender>()));
         services.AddSingleton(static sp => new WebSocketClusterPresence(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<RedisLeaseGate>(),

@@ -3,6 +3,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using WebSocketPool.Internal;
 
 namespace WebSocketPool.Redis.Internal;
 
@@ -112,7 +113,7 @@ internal sealed partial class NodeHeartbeat : IDisposable
             }
 
             // Commands run in order on one connection: when the delete answers, every release before it has run.
-            await database.KeyDeleteAsync([HeartbeatKey, EvictionsKey])
+            await database.KeyDeleteAsync([_connection.Keys.Heartbeat(_connection.NodeId), _connection.Keys.Evictions(_connection.NodeId)])
                 .WaitAsync(_options.OperationTimeout, _timeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or OperationCanceledException)
@@ -120,10 +121,6 @@ internal sealed partial class NodeHeartbeat : IDisposable
             Log.StopFailed(_logger, _releases.Count, ex);
         }
     }
-
-    private RedisKey HeartbeatKey => _connection.Keys.Tag + "hb:" + _connection.NodeId;
-
-    private RedisKey EvictionsKey => _connection.Keys.Tag + "evict:" + _connection.NodeId;
 
     private async Task<bool> BeatOnceAsync(CancellationToken cancellationToken)
     {
@@ -177,7 +174,7 @@ internal sealed partial class NodeHeartbeat : IDisposable
         foreach (var id in evicted)
         {
             // Usually closed already by the kick on the bus; this covers a kick that was lost.
-            _factory.DisconnectConnection((string)id!, WebSocketCloseCodes.Evicted, "Replaced by a newer connection.");
+            _factory.DisconnectConnection((string)id!, WebSocketCloseCodes.Evicted, CloseArguments.EvictedReason);
         }
     }
 
@@ -192,14 +189,7 @@ internal sealed partial class NodeHeartbeat : IDisposable
             registered = _table.InState(LeaseState.Registered);
             foreach (var batch in registered.Chunk(ReadmitBatch))
             {
-                var args = new List<RedisValue>(batch.Length * 2 + 1) { _connection.Keys.Tag };
-                foreach (var (user, id, _) in batch)
-                {
-                    args.Add(user);
-                    args.Add(id);
-                }
-
-                tasks.Add(database.ScriptEvaluateAsync(RedisScripts.Register, _connection.Keys.Routing, [.. args]));
+                tasks.Add(database.ScriptEvaluateAsync(RedisScripts.Register, _connection.Keys.Routing, PairArguments(batch, _connection.Keys.Tag)));
             }
         }
 
@@ -216,15 +206,12 @@ internal sealed partial class NodeHeartbeat : IDisposable
             pending = _table.InState(LeaseState.Unregistered);
             foreach (var batch in pending.Chunk(ReadmitBatch))
             {
-                var args = new List<RedisValue>(batch.Length * 2 + 2) { _connection.Keys.Tag, _limit };
-                foreach (var (user, id, lease) in batch)
+                foreach (var (_, _, lease) in batch)
                 {
                     lease.SentToRedis = true;
-                    args.Add(user);
-                    args.Add(id);
                 }
 
-                batches.Add((batch, database.ScriptEvaluateAsync(RedisScripts.Readmit, _connection.Keys.Routing, [.. args])));
+                batches.Add((batch, database.ScriptEvaluateAsync(RedisScripts.Readmit, _connection.Keys.Routing, PairArguments(batch, _connection.Keys.Tag, _limit))));
             }
         }
 
@@ -259,6 +246,20 @@ internal sealed partial class NodeHeartbeat : IDisposable
         }
 
         Log.Readmitted(_logger, pending.Count - refused, refused);
+    }
+
+    /// <summary>The script arguments <paramref name="head"/> followed by each lease's user and id.</summary>
+    private static RedisValue[] PairArguments((string User, string Id, LocalLease Lease)[] batch, params RedisValue[] head)
+    {
+        var args = new RedisValue[head.Length + batch.Length * 2];
+        head.CopyTo(args, 0);
+        for (var i = 0; i < batch.Length; i++)
+        {
+            args[head.Length + i * 2] = batch[i].User;
+            args[head.Length + i * 2 + 1] = batch[i].Id;
+        }
+
+        return args;
     }
 
     private static partial class Log

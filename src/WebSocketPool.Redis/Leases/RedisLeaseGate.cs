@@ -3,6 +3,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using WebSocketPool.Internal;
 
 namespace WebSocketPool.Redis.Internal;
 
@@ -27,8 +28,7 @@ internal sealed partial class RedisLeaseGate : IWebSocketAdmissionGate
     private readonly NodeHeartbeat _heartbeat;
     private readonly RedisCommandGuard _guard;
     private readonly RedisConnection _connection;
-    private readonly RedisBus _bus;
-    private readonly PooledWebSocketManagerFactory _factory;
+    private readonly RedisWebSocketSender _sender;
     private readonly RedisWebSocketPoolOptions _options;
     private readonly WebSocketPoolOptions _poolOptions;
     private readonly RedisWebSocketPoolMetrics _metrics;
@@ -40,8 +40,7 @@ internal sealed partial class RedisLeaseGate : IWebSocketAdmissionGate
         NodeHeartbeat heartbeat,
         RedisCommandGuard guard,
         RedisConnection connection,
-        RedisBus bus,
-        PooledWebSocketManagerFactory factory,
+        RedisWebSocketSender sender,
         IOptions<RedisWebSocketPoolOptions> options,
         IOptions<WebSocketPoolOptions> poolOptions,
         RedisWebSocketPoolMetrics metrics,
@@ -52,8 +51,7 @@ internal sealed partial class RedisLeaseGate : IWebSocketAdmissionGate
         _heartbeat = heartbeat;
         _guard = guard;
         _connection = connection;
-        _bus = bus;
-        _factory = factory;
+        _sender = sender;
         _options = options.Value;
         _poolOptions = poolOptions.Value;
         _metrics = metrics;
@@ -210,19 +208,11 @@ internal sealed partial class RedisLeaseGate : IWebSocketAdmissionGate
         }
 
         _metrics.ClusterEviction();
-        const string Reason = "Replaced by a newer connection.";
-        var dash = victimId.IndexOf('-', StringComparison.Ordinal);
-        var node = dash > 0 ? victimId[..dash] : string.Empty;
         Log.ClusterEviction(_logger, victimId);
-        if (string.Equals(node, _factory.NodeId, StringComparison.Ordinal))
-        {
-            _factory.DisconnectConnection(victimId, WebSocketCloseCodes.Evicted, Reason);
-            return;
-        }
 
-        // The fast path; the victim's node also finds the eviction queued in Redis at its next heartbeat.
-        var message = new BusMessage(BusMessageKind.KickConnection, _factory.NodeId, victimId, WebSocketCloseCodes.Evicted, Reason, ReadOnlyMemory<byte>.Empty);
-        await _bus.PublishToNodeAsync(node, message, cancellationToken).ConfigureAwait(false);
+        // Closed at once on its node (here, or through that node's channel); the victim's node also finds the eviction
+        // queued in Redis at its next heartbeat, in case this kick is lost.
+        await _sender.DisconnectConnectionAsync(victimId, WebSocketCloseCodes.Evicted, CloseArguments.EvictedReason, cancellationToken).ConfigureAwait(false);
     }
 
     private static partial class Log

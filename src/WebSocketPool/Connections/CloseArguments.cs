@@ -14,6 +14,9 @@ internal static class CloseArguments
     /// <summary>The longest close reason a close frame can carry: 125 payload bytes less the 2-byte code.</summary>
     public const int MaxReasonBytes = 123;
 
+    /// <summary>The reason sent with 4001 to a connection replaced by a newer one of its user, on this node or across a cluster.</summary>
+    public const string EvictedReason = "Replaced by a newer connection.";
+
     /// <summary>
     /// True for the codes an application may send (RFC 6455 §7.4): 1000–1003 and 1007–1014 from the registry, and
     /// 3000–4999 for libraries and applications. 1004 is reserved; 1005, 1006 and 1015 must never be sent; 1016–2999

@@ -190,7 +190,7 @@ internal sealed class ConnectionLifecycle(
 
         Interlocked.Increment(ref _evicted);
         gate.Release(entry.UserKey, victimNumber);
-        victim.RequestClose(victimGeneration, WebSocketCloseCodes.Evicted, "Replaced by a newer connection.", DisconnectReason.Evicted, discardPending: true);
+        victim.RequestClose(victimGeneration, WebSocketCloseCodes.Evicted, CloseArguments.EvictedReason, DisconnectReason.Evicted, discardPending: true);
         SafeDiagnostics.Run(static (self, id) =>
         {
             self._metrics.Evicted();
