@@ -15,7 +15,7 @@ namespace WebSocketPool.IntegrationTests.Reliability;
 /// </summary>
 public sealed class ProtocolViolationTests(ITestOutputHelper output)
 {
-    private const int MaxMessageBytes = 1024;
+    internal const int MaxMessageBytes = 1024;
     private const string Attacker = "mallory";
 
     private static readonly TimeSpan s_endDeadline = TimeSpan.FromSeconds(15);
