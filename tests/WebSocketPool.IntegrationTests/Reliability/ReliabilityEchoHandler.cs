@@ -13,7 +13,6 @@ internal sealed class ReliabilityEchoHandler : WebSocketHandler
 {
     private static int s_dirtyLeases;
     private static int s_connected;
-    private static int s_disconnected;
     private static readonly int[] s_reasons = new int[Enum.GetValues<DisconnectReason>().Length];
 
     /// <summary>Gets how many connections started with a manager that still held an earlier connection's items.</summary>
@@ -21,9 +20,6 @@ internal sealed class ReliabilityEchoHandler : WebSocketHandler
 
     /// <summary>Gets how many connections this handler has seen accepted, in this process.</summary>
     public static int Connected => Volatile.Read(ref s_connected);
-
-    /// <summary>Gets how many connections this handler has seen end, in this process.</summary>
-    public static int Disconnected => Volatile.Read(ref s_disconnected);
 
     /// <summary>Gets the exception of the last connection that ended with one, for diagnostics.</summary>
     public static Exception? LastException { get; private set; }
@@ -57,7 +53,6 @@ internal sealed class ReliabilityEchoHandler : WebSocketHandler
     {
         Interlocked.Increment(ref s_reasons[(int)disconnect.Reason]);
         LastException = disconnect.Exception;
-        Interlocked.Increment(ref s_disconnected);
         return default;
     }
 
