@@ -17,7 +17,12 @@ public sealed class WebSocketCompressionOptions
     /// <remarks>
     /// <para>
     /// <b>Memory.</b> A compressed connection keeps a zlib deflater and inflater between messages (context takeover), in
-    /// native memory outside the GC heap, created on its first message.
+    /// native memory outside the GC heap, made on its first message. Measured on the server over 1,000 connections
+    /// (<c>benchmarks/CompressionFootprint</c>, resident memory after one 1 KiB message each way): about 28 KiB per
+    /// connection with compression off, 256 KiB with it on (so about +228 KiB each: 228 MB per 1,000 connections),
+    /// 189 KiB with <see cref="ServerMaxWindowBits"/> 9, and 70 KiB with <see cref="DisableServerContextTakeover"/> (the
+    /// inflater a client's own context takeover keeps). A connection that has not exchanged a message yet costs no more.
+    /// Size <see cref="WebSocketPoolOptions.MaxConnections"/> for it.
     /// </para>
     /// <para>
     /// <b>Secrets.</b> Compression leaks how well a message compresses. When one message mixes a secret (a token, another
