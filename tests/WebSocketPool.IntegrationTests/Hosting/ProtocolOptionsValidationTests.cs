@@ -111,6 +111,19 @@ public sealed class ProtocolOptionsValidationTests
         applied.Compression.DisableServerContextTakeover.Should().BeTrue();
     }
 
+    [Fact]
+    public async Task Start_SubProtocolsAsOneCommaSeparatedValue_KeepsTheirOrder()
+    {
+        WebSocketPoolOptions? applied = null;
+        var failure = await StartAsync(
+            new() { ["WebSocketPool:SubProtocols"] = " chat.v2 , chat.v1,", ["WebSocketPool:AllowedOrigins"] = "https://a.example" },
+            started: app => applied = app.Services.GetRequiredService<IOptions<WebSocketPoolOptions>>().Value);
+
+        failure.Should().BeNull();
+        applied!.SubProtocols.Should().Equal("chat.v2", "chat.v1");
+        applied.AllowedOrigins.Should().Equal("https://a.example");
+    }
+
     /// <summary>Builds and starts a real host; returns what stopped it, or null when it started.</summary>
     private static async Task<Exception?> StartAsync(
         Dictionary<string, string?> configuration, Action<IServiceCollection>? services = null, Action<WebApplication>? started = null)
