@@ -149,7 +149,7 @@ public sealed class WebSocketPoolOptions
 
     /// <summary>
     /// Gets or sets the connection attempts per second one client IP address (or IPv6 network) may make; 0 turns the
-    /// limit off. A token bucket of <see cref="ConnectRateBurstPerIP"/> tokens; checked first after authentication, so an
+    /// limit off. A token bucket of <see cref="ConnectRateBurstPerIP"/> tokens; checked first after authentication and the subprotocol check, so an
     /// attempt refused by a later check still spends its token. A refusal is 429 <c>ip_rate_limited</c> with Retry-After.
     /// </summary>
     /// <value>The default is 0 (off).</value>
