@@ -180,6 +180,7 @@ internal sealed class AdmissionDecider(
         RejectionReasons.Draining or RejectionReasons.GlobalLimit or RejectionReasons.ClusterUnavailable => 503,
         RejectionReasons.Origin => 403,
         RejectionReasons.Unauthenticated => 401,
+        RejectionReasons.SubProtocol => 400,
         _ => 429,
     };
 

@@ -22,6 +22,7 @@ internal static class ProblemResponses
             RejectionReasons.Draining => ("Server shutting down", "The server is draining for shutdown and accepts no new WebSockets; retry later or elsewhere."),
             RejectionReasons.Origin => ("Origin not allowed", "The request's Origin is not allowed to open WebSockets here."),
             RejectionReasons.Unauthenticated => ("Authentication required", "A WebSocket needs an authenticated user."),
+            RejectionReasons.SubProtocol => ("WebSocket subprotocol not supported", "None of the WebSocket subprotocols offered is spoken here."),
             RejectionReasons.RateLimited => ("Too many connection attempts", $"Too many connection attempts; retry after {Seconds(admission.RetryAfter)} s."),
             RejectionReasons.IPRateLimited => ("Too many connection attempts from this address",
                 $"Too many connection attempts from your network address; retry after {Seconds(admission.RetryAfter)} s."),

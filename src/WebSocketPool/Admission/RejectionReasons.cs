@@ -23,6 +23,12 @@ public static class RejectionReasons
     /// <summary>The request has no user and anonymous connections are not allowed (401).</summary>
     public const string Unauthenticated = "unauthenticated";
 
+    /// <summary>
+    /// The client offered WebSocket subprotocols of which the pool speaks none, or offered none where the pool requires
+    /// one (<see cref="WebSocketPoolOptions.SubProtocols"/>, <see cref="WebSocketPoolOptions.RequireSubProtocol"/>) (400).
+    /// </summary>
+    public const string SubProtocol = "subprotocol";
+
     /// <summary>The client's IP address (or IPv6 network) exceeded <see cref="WebSocketPoolOptions.ConnectRateLimitPerIP"/> (429).</summary>
     public const string IPRateLimited = "ip_rate_limited";
 
@@ -40,5 +46,5 @@ public static class RejectionReasons
 
     /// <summary>All reasons, in admission order.</summary>
     public static IReadOnlyList<string> All { get; } =
-        [Draining, Origin, Unauthenticated, IPRateLimited, IPLimit, RateLimited, GlobalLimit, UserLimit, ClusterUnavailable];
+        [Draining, Origin, Unauthenticated, SubProtocol, IPRateLimited, IPLimit, RateLimited, GlobalLimit, UserLimit, ClusterUnavailable];
 }

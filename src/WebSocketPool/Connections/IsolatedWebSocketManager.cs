@@ -173,6 +173,15 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
         }
     }
 
+    /// <summary>The subprotocol lease <paramref name="generation"/>'s socket was accepted with, or <see langword="null"/>.</summary>
+    internal string? GetSubProtocol(long generation)
+    {
+        lock (_sync)
+        {
+            return _generation == generation ? _socket?.SubProtocol : throw StaleHandle();
+        }
+    }
+
     /// <summary>The upgrade request of lease <paramref name="generation"/>, or <see langword="null"/> once that lease has ended.</summary>
     internal HttpContext? GetHttpContext(long generation)
     {

@@ -97,11 +97,11 @@ public readonly struct WebSocketConnection : IEquatable<WebSocketConnection>
     public IServiceProvider Services => Manager.GetServices(_generation);
 
     /// <summary>
-    /// Gets the WebSocket subprotocol selected at the upgrade, or <see langword="null"/> when none was (the pool does not
-    /// negotiate subprotocols yet, so this is always <see langword="null"/>).
+    /// Gets the WebSocket subprotocol selected at the upgrade (the first the client offered that
+    /// <see cref="WebSocketPoolOptions.SubProtocols"/> lists), or <see langword="null"/> when none was.
     /// </summary>
     /// <exception cref="InvalidOperationException">The handle outlived its lease.</exception>
-    public string? SubProtocol => Manager.ReadRequest<string?>(_generation, static _ => null, null);
+    public string? SubProtocol => Manager.GetSubProtocol(_generation);
 
     private IsolatedWebSocketManager Manager =>
         _manager ?? throw new InvalidOperationException("The handle is default: it names no connection.");

@@ -56,7 +56,7 @@ internal sealed class SnapshotBuilder(
             var count = admission.RejectedCount(i);
             if (count == 0 && RejectionReasons.All[i] == RejectionReasons.ClusterUnavailable && !gate.IsAttached)
             {
-                // Only a cluster gate gives this reason; a single node reports exactly the eight local reasons.
+                // Only a cluster gate gives this reason; a single node reports exactly the nine local reasons.
                 continue;
             }
 

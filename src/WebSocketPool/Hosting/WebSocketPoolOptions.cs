@@ -1,6 +1,7 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace WebSocketPool;
 
@@ -81,6 +82,31 @@ public sealed class WebSocketPoolOptions
     /// <value>The default is empty (same origin only).</value>
     public IList<string> AllowedOrigins { get; } = [];
 
+    /// <summary>
+    /// Gets the WebSocket subprotocols (<c>Sec-WebSocket-Protocol</c>) the pool speaks. Of those a client offers, the
+    /// first in the client's order that is listed here is selected (RFC 6455 lets the server choose; the client's order is
+    /// its preference) and is <see cref="WebSocketConnection.SubProtocol"/>. Names compare ordinally (case-sensitive), as
+    /// browsers compare the server's answer. A client that offers subprotocols of which the pool speaks none is refused
+    /// before the upgrade with 400 <c>subprotocol</c> (browsers and <c>ClientWebSocket</c> fail a 101 that selects none of
+    /// their offers). Each entry is an RFC 6455 token (printable ASCII without separators), listed once; checked at start.
+    /// </summary>
+    /// <value>The default is empty: the pool speaks no subprotocol and accepts only clients that offer none.</value>
+    public IList<string> SubProtocols { get; } = [];
+
+    /// <summary>
+    /// Gets or sets a value indicating whether a client must offer one of <see cref="SubProtocols"/>: a client that offers
+    /// none is then refused with 400 <c>subprotocol</c> before the upgrade. Needs at least one entry in <see cref="SubProtocols"/>.
+    /// </summary>
+    /// <value>The default is <see langword="false"/>: a client that offers no subprotocol is accepted without one.</value>
+    public bool RequireSubProtocol { get; set; }
+
+    /// <summary>
+    /// Gets the per-message compression (permessage-deflate, RFC 7692) settings. Off by default: see
+    /// <see cref="WebSocketCompressionOptions.Enabled"/> for its memory cost and its risk for secrets.
+    /// </summary>
+    [ValidateObjectMembers]
+    public WebSocketCompressionOptions Compression { get; } = new();
+
     /// <summary>Gets or sets a value indicating whether unauthenticated requests are admitted, keyed by their remote IP address.</summary>
     /// <value>The default is <see langword="false"/> (401 without a user).</value>
     public bool AllowAnonymous { get; set; }
@@ -123,7 +149,7 @@ public sealed class WebSocketPoolOptions
 
     /// <summary>
     /// Gets or sets the connection attempts per second one client IP address (or IPv6 network) may make; 0 turns the
-    /// limit off. A token bucket of <see cref="ConnectRateBurstPerIP"/> tokens; checked first after authentication, so an
+    /// limit off. A token bucket of <see cref="ConnectRateBurstPerIP"/> tokens; checked first after authentication and the subprotocol check, so an
     /// attempt refused by a later check still spends its token. A refusal is 429 <c>ip_rate_limited</c> with Retry-After.
     /// </summary>
     /// <value>The default is 0 (off).</value>

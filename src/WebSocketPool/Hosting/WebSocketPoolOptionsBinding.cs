@@ -6,35 +6,39 @@ namespace WebSocketPool.Internal;
 
 /// <summary>
 /// Binds <see cref="WebSocketPoolOptions"/> from a configuration section, an unknown key being an error, and also takes
-/// <see cref="WebSocketPoolOptions.AllowedOrigins"/> as one comma-separated value
-/// (<c>--WebSocketPool:AllowedOrigins=https://a.example,https://b.example</c>, or an environment variable), which the
-/// binder would refuse because the option is a list.
+/// the list options (<see cref="WebSocketPoolOptions.AllowedOrigins"/>, <see cref="WebSocketPoolOptions.SubProtocols"/>)
+/// as one comma-separated value (<c>--WebSocketPool:AllowedOrigins=https://a.example,https://b.example</c>, or an
+/// environment variable), which the binder would refuse because the options are lists.
 /// </summary>
 internal static class WebSocketPoolOptionsBinding
 {
+    private static readonly string[] s_listOptions = [nameof(WebSocketPoolOptions.AllowedOrigins), nameof(WebSocketPoolOptions.SubProtocols)];
+
     public static void Bind(WebSocketPoolOptions options, IConfiguration section)
     {
-        var origins = section[nameof(WebSocketPoolOptions.AllowedOrigins)];
-        if (!string.IsNullOrEmpty(origins))
+        var scalars = s_listOptions
+            .Select(name => (Name: name, Value: section[name]))
+            .Where(static option => !string.IsNullOrEmpty(option.Value))
+            .ToList();
+        if (scalars.Count > 0)
         {
-            // The same section without the scalar value, so that the binder still checks every other key.
+            // The same section without the scalar values, so that the binder still checks every other key.
             section = new ConfigurationBuilder()
                 .AddInMemoryCollection(section.AsEnumerable(makePathsRelative: true)
-                    .Where(static p => p.Key.Length > 0 && p.Key != nameof(WebSocketPoolOptions.AllowedOrigins)))
+                    .Where(p => p.Key.Length > 0 && !scalars.Exists(s => s.Name == p.Key)))
                 .Build();
         }
 
         section.Bind(options, static binder => binder.ErrorOnUnknownConfiguration = true);
-        if (string.IsNullOrEmpty(origins))
+        foreach (var (name, value) in scalars)
         {
-            return;
-        }
-
-        foreach (var origin in origins.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (!options.AllowedOrigins.Contains(origin))
+            var list = name == nameof(WebSocketPoolOptions.AllowedOrigins) ? options.AllowedOrigins : options.SubProtocols;
+            foreach (var item in value!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
             {
-                options.AllowedOrigins.Add(origin);
+                if (!list.Contains(item))
+                {
+                    list.Add(item);
+                }
             }
         }
     }

@@ -38,6 +38,7 @@ internal sealed class WebSocketPoolOptionsCrossValidator : IValidateOptions<WebS
             }
         }
 
+        AddSubProtocolErrors(builder, options);
         AddParsedTimeSpans(builder, options);
 
         if (options.Path.Contains('?', StringComparison.Ordinal) || options.Path.Contains('#', StringComparison.Ordinal))
@@ -46,6 +47,33 @@ internal sealed class WebSocketPoolOptionsCrossValidator : IValidateOptions<WebS
         }
 
         return builder.Build();
+    }
+
+    /// <summary>Each subprotocol a token (RFC 6455 §4.1), listed once; a requirement needs something to require.</summary>
+    private static void AddSubProtocolErrors(ValidateOptionsResultBuilder builder, WebSocketPoolOptions options)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < options.SubProtocols.Count; i++)
+        {
+            var name = options.SubProtocols[i];
+            if (!SubProtocolSelector.IsToken(name))
+            {
+                builder.AddError(
+                    name is null
+                        ? $"SubProtocols[{i}] is null; a subprotocol is a non-empty token such as 'chat.v2'."
+                        : $"SubProtocols[{i}] ('{name}') is not a valid subprotocol name: a non-empty token of letters, digits and !#$%&'*+-.^_`|~ (RFC 6455 §4.1), such as 'chat.v2'.",
+                    nameof(options.SubProtocols));
+            }
+            else if (!seen.Add(name))
+            {
+                builder.AddError($"SubProtocols lists '{name}' more than once.", nameof(options.SubProtocols));
+            }
+        }
+
+        if (options.RequireSubProtocol && options.SubProtocols.Count == 0)
+        {
+            builder.AddError("RequireSubProtocol needs at least one entry in SubProtocols.", nameof(options.RequireSubProtocol));
+        }
     }
 
     /// <summary>

@@ -11,7 +11,7 @@ namespace WebSocketPool.Internal;
 
 /// <summary>
 /// Serves the pool's path. Every limit is decided on the HTTP request, before <c>AcceptWebSocketAsync</c>, in the order
-/// draining, origin, user, per-IP connect rate, per-IP cap, per-user connect rate, global cap, per-user cap (the client
+/// draining, origin, user, subprotocol, per-IP connect rate, per-IP cap, per-user connect rate, global cap, per-user cap (the client
 /// address is <c>Connection.RemoteIpAddress</c>, so behind a proxy <c>UseForwardedHeaders</c> must come first). A plain GET (no upgrade) answers with the decision an
 /// upgrade would get now, reserving nothing, because browsers cannot see why a handshake was refused.
 /// </summary>
@@ -27,6 +27,7 @@ internal sealed partial class WebSocketPoolingMiddleware
     private readonly ILogger _logger;
     private readonly PathString _path;
     private readonly OriginPolicy _origins;
+    private readonly SubProtocolSelector _subProtocols;
     private readonly IWebSocketAdmissionGate? _gate;
     private readonly bool _authenticationRegistered;
     private int _authenticationNotRunLogged;
@@ -49,6 +50,7 @@ internal sealed partial class WebSocketPoolingMiddleware
         _logger = logger;
         _path = new PathString(_options.Path);
         _origins = new OriginPolicy(_options.AllowedOrigins);
+        _subProtocols = new SubProtocolSelector(_options);
         _authenticationRegistered = services.GetService(typeof(IAuthenticationSchemeProvider)) is not null;
 
         // At most one gate: the last registered wins, as with any DI service. It hears of every slot given up.
@@ -109,6 +111,13 @@ internal sealed partial class WebSocketPoolingMiddleware
             return;
         }
 
+        // A request this pool cannot answer (subprotocols it does not speak): 400 before any token or slot is taken.
+        if (!_subProtocols.TrySelect(context.Request, isUpgrade, out var subProtocol, out var subProtocolRefusal))
+        {
+            await RefuseAsync(context, RejectionReasons.SubProtocol, null, subProtocolRefusal).ConfigureAwait(false);
+            return;
+        }
+
         if (!isUpgrade)
         {
             await PreviewAsync(context, userKey).ConfigureAwait(false);
@@ -137,12 +146,7 @@ internal sealed partial class WebSocketPoolingMiddleware
         WebSocket socket;
         try
         {
-            socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
-            {
-                KeepAliveInterval = _options.KeepAliveInterval,
-                KeepAliveTimeout = _options.KeepAliveInterval > TimeSpan.Zero ? _options.KeepAliveTimeout : Timeout.InfiniteTimeSpan,
-                DangerousEnableCompression = false,
-            }).ConfigureAwait(false);
+            socket = await context.WebSockets.AcceptWebSocketAsync(PoolAcceptContext.Create(_options, subProtocol)).ConfigureAwait(false);
         }
         catch
         {

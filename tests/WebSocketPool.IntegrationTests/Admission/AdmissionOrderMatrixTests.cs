@@ -12,7 +12,7 @@ using WebSocketPool.IntegrationTests.Infrastructure;
 namespace WebSocketPool.IntegrationTests.Admission;
 
 /// <summary>
-/// The admission order, draining &gt; origin &gt; unauthenticated &gt; ip_rate_limited &gt; ip_limit &gt; rate_limited &gt;
+/// The admission order, draining &gt; origin &gt; unauthenticated &gt; subprotocol &gt; ip_rate_limited &gt; ip_limit &gt; rate_limited &gt;
 /// global_limit &gt; user_limit, checked
 /// pair by adjacent pair: each request fails both checks of its pair, and the earlier check's status and problem
 /// <c>reason</c>/<c>type</c> must win (and only the winner is counted as the rejection reason). Users are authenticated
@@ -101,6 +101,37 @@ public sealed class AdmissionOrderMatrixTests : IDisposable
         using var alice = await ConnectAsync(server, "alice");
         server.Factory.GetSnapshot(0).Rejected[RejectionReasons.Unauthenticated].Should().Be(3);
         server.Factory.GetSnapshot(0).Rejected[RejectionReasons.IPRateLimited].Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Upgrade_NoUserAndUnspokenSubProtocol_Returns401Unauthenticated()
+    {
+        await using var server = await StartAsync(o => o.SubProtocols.Add("json"));
+
+        using var response = await UpgradeAsync(server, user: null, subProtocol: "mqtt");
+
+        await UpgradeProbe.AssertRefusedAsync(response, HttpStatusCode.Unauthorized, RejectionReasons.Unauthenticated);
+        AssertRejectedOnlyAs(server, RejectionReasons.Unauthenticated, RejectionReasons.SubProtocol);
+    }
+
+    [Fact]
+    public async Task Upgrade_UnspokenSubProtocolAndIPRateLimited_Returns400SubProtocol()
+    {
+        await using var server = await StartAsync(
+            o =>
+            {
+                o.SubProtocols.Add("json");
+                o.ConnectRateLimitPerIP = 1;
+                o.ConnectRateBurstPerIP = 1;
+            },
+            new FakeTimeProvider(DateTimeOffset.UtcNow));
+        using var alice = await ConnectAsync(server, "alice");
+
+        using var response = await UpgradeAsync(server, "bob", subProtocol: "mqtt");
+
+        await UpgradeProbe.AssertRefusedAsync(response, HttpStatusCode.BadRequest, RejectionReasons.SubProtocol);
+        response.Headers.RetryAfter.Should().BeNull();
+        AssertRejectedOnlyAs(server, RejectionReasons.SubProtocol, RejectionReasons.IPRateLimited);
     }
 
     [Fact]
@@ -257,9 +288,14 @@ public sealed class AdmissionOrderMatrixTests : IDisposable
         }
     }
 
-    private Task<HttpResponseMessage> UpgradeAsync(PoolTestServer server, string? user, string? origin = null)
+    private Task<HttpResponseMessage> UpgradeAsync(PoolTestServer server, string? user, string? origin = null, string? subProtocol = null)
     {
         var headers = new List<(string, string)>();
+        if (subProtocol is not null)
+        {
+            headers.Add(("Sec-WebSocket-Protocol", subProtocol));
+        }
+
         if (user is not null)
         {
             headers.Add((HeaderAuthenticationHandler.HeaderName, user));

@@ -80,11 +80,12 @@ public sealed class MetricsTests
         await RefusedAsync(server, "w");                                     // global_limit
         await RefusedAsync(server, "x", origin: "http://evil.example");      // origin
         await RefusedAsync(server, user: null);                              // unauthenticated
+        await RefusedAsync(server, "x", subProtocol: "mqtt");                // subprotocol (the pool speaks none)
         server.Factory.BeginDrain();
         await RefusedAsync(server, "y");                                     // draining
 
         // Assert
-        string[] expected = ["user_limit", "global_limit", "draining", "origin", "unauthenticated", "rate_limited"];
+        string[] expected = ["user_limit", "global_limit", "draining", "origin", "unauthenticated", "rate_limited", "subprotocol"];
         var measurements = rejected.GetMeasurementSnapshot();
         measurements.Should().OnlyContain(m => m.Value == 1 && m.Tags.Count == 1 && m.Tags.ContainsKey(ReasonTag));
         measurements.Select(m => (string)m.Tags[ReasonTag]!).Should().BeEquivalentTo(expected);
@@ -92,7 +93,7 @@ public sealed class MetricsTests
 
         var snapshot = server.Factory.GetSnapshot();
         snapshot.Rejected.Keys.Should().BeEquivalentTo([.. expected, "ip_rate_limited", "ip_limit"],
-            "on a single node the snapshot's keys are exactly the metric's eight local reason tags");
+            "on a single node the snapshot's keys are exactly the metric's nine local reason tags");
         expected.Should().BeSubsetOf(RejectionReasons.All);
         expected.Select(k => snapshot.Rejected[k]).Should().AllBeEquivalentTo(1L);
         snapshot.Rejected["ip_limit"].Should().Be(0, "no per-IP limit is on");
@@ -275,12 +276,17 @@ public sealed class MetricsTests
 
     internal static long Sum(MetricCollector<long> collector) => collector.GetMeasurementSnapshot().Sum(m => m.Value);
 
-    internal static async Task RefusedAsync(PoolTestServer server, string? user, string? origin = null)
+    internal static async Task RefusedAsync(PoolTestServer server, string? user, string? origin = null, string? subProtocol = null)
     {
         using var client = new ClientWebSocket();
         if (origin is not null)
         {
             client.Options.SetRequestHeader("Origin", origin);
+        }
+
+        if (subProtocol is not null)
+        {
+            client.Options.AddSubProtocol(subProtocol);
         }
 
         var uri = user is null ? new UriBuilder(server.BaseUri) { Scheme = "ws", Path = "/ws" }.Uri : server.WebSocketUri(user);

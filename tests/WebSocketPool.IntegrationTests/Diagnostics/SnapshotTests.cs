@@ -119,7 +119,7 @@ public sealed class SnapshotTests
         full.GetProperty("evicted").GetInt64().Should().Be(0);
         full.GetProperty("pooledManagers").GetInt32().Should().BeGreaterThanOrEqualTo(0);
         full.GetProperty("rejected").EnumerateObject().Select(p => p.Name).Should()
-            .Contain(["user_limit", "global_limit", "draining", "origin", "unauthenticated", "rate_limited", "ip_rate_limited", "ip_limit"]);
+            .Contain(["user_limit", "global_limit", "draining", "origin", "unauthenticated", "rate_limited", "ip_rate_limited", "ip_limit", "subprotocol"]);
         var first = full.GetProperty("users")[0];
         first.GetProperty("user").GetString().Should().Be("a");
         first.GetProperty("connections").GetInt32().Should().Be(2);

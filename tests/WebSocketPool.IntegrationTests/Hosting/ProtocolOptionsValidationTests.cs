@@ -1,0 +1,153 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace WebSocketPool.IntegrationTests.Hosting;
+
+/// <summary>
+/// The subprotocol and compression options are checked when the host starts: a subprotocol name that is null, empty, not
+/// an RFC 6455 token or listed twice, a requirement without names, a window outside 9–15 or an unknown compression key
+/// stops the host with a message naming the option; good values start and apply.
+/// </summary>
+public sealed class ProtocolOptionsValidationTests
+{
+    public static TheoryData<string?, string[]> BadNames => new()
+    {
+        { null, ["SubProtocols[1]", "null"] },
+        { "", ["SubProtocols[1]", "not a valid subprotocol name"] },
+        { "chat v2", ["SubProtocols[1]", "'chat v2'", "token"] },
+        { "chat,v2", ["SubProtocols[1]", "'chat,v2'"] },
+        { "chat/v2", ["SubProtocols[1]", "'chat/v2'"] },
+        { "chät", ["SubProtocols[1]", "'chät'"] },
+        { "json", ["SubProtocols", "'json' more than once"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadNames))]
+    public async Task Start_BadSubProtocolNameFromCode_FailsNamingIt(string? name, string[] expected)
+    {
+        var failure = await StartAsync([], services => services.AddWebSocketPooling(o =>
+        {
+            o.SubProtocols.Add("json");
+            o.SubProtocols.Add(name!);
+        }));
+
+        failure.Should().BeOfType<OptionsValidationException>();
+        foreach (var fragment in expected)
+        {
+            failure!.Message.Should().Contain(fragment);
+        }
+    }
+
+    [Fact]
+    public async Task Start_DuplicateSubProtocolInConfiguration_Fails()
+    {
+        var failure = await StartAsync(new()
+        {
+            ["WebSocketPool:SubProtocols:0"] = "chat.v2",
+            ["WebSocketPool:SubProtocols:1"] = "chat.v2",
+        });
+
+        failure.Should().BeOfType<OptionsValidationException>();
+        failure!.Message.Should().Contain("'chat.v2' more than once");
+    }
+
+    [Fact]
+    public async Task Start_RequireSubProtocolWithoutAny_Fails()
+    {
+        var failure = await StartAsync(new() { ["WebSocketPool:RequireSubProtocol"] = "true" });
+
+        failure.Should().BeOfType<OptionsValidationException>();
+        failure!.Message.Should().Contain("RequireSubProtocol").And.Contain("SubProtocols");
+    }
+
+    [Theory]
+    [InlineData("8")]
+    [InlineData("16")]
+    public async Task Start_CompressionWindowOutOfRange_Fails(string bits)
+    {
+        var failure = await StartAsync(new() { ["WebSocketPool:Compression:ServerMaxWindowBits"] = bits });
+
+        failure.Should().BeOfType<OptionsValidationException>();
+        failure!.Message.Should().Contain("ServerMaxWindowBits").And.Contain("between 9 and 15");
+    }
+
+    [Fact]
+    public async Task Start_UnknownCompressionKey_Fails()
+    {
+        var failure = await StartAsync(new() { ["WebSocketPool:Compression:Enable"] = "true" });
+
+        failure.Should().NotBeNull("a misspelt key must not leave compression silently off");
+        failure!.ToString().Should().Contain("Enable");
+    }
+
+    [Fact]
+    public async Task Start_GoodValuesInConfiguration_StartAndApply()
+    {
+        WebSocketPoolOptions? applied = null;
+        var failure = await StartAsync(
+            new()
+            {
+                ["WebSocketPool:SubProtocols:0"] = "chat.v2",
+                ["WebSocketPool:SubProtocols:1"] = "chat.v1",
+                ["WebSocketPool:SubProtocols:2"] = "v1.stomp!#$%&'*+-^_`|~",
+                ["WebSocketPool:RequireSubProtocol"] = "true",
+                ["WebSocketPool:Compression:Enabled"] = "true",
+                ["WebSocketPool:Compression:ServerMaxWindowBits"] = "9",
+                ["WebSocketPool:Compression:DisableServerContextTakeover"] = "true",
+            },
+            started: app => applied = app.Services.GetRequiredService<IOptions<WebSocketPoolOptions>>().Value);
+
+        failure.Should().BeNull();
+        applied!.SubProtocols.Should().Equal("chat.v2", "chat.v1", "v1.stomp!#$%&'*+-^_`|~");
+        applied.RequireSubProtocol.Should().BeTrue();
+        applied.Compression.Enabled.Should().BeTrue();
+        applied.Compression.ServerMaxWindowBits.Should().Be(9);
+        applied.Compression.DisableServerContextTakeover.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task Start_SubProtocolsAsOneCommaSeparatedValue_KeepsTheirOrder()
+    {
+        WebSocketPoolOptions? applied = null;
+        var failure = await StartAsync(
+            new() { ["WebSocketPool:SubProtocols"] = " chat.v2 , chat.v1,", ["WebSocketPool:AllowedOrigins"] = "https://a.example" },
+            started: app => applied = app.Services.GetRequiredService<IOptions<WebSocketPoolOptions>>().Value);
+
+        failure.Should().BeNull();
+        applied!.SubProtocols.Should().Equal("chat.v2", "chat.v1");
+        applied.AllowedOrigins.Should().Equal("https://a.example");
+    }
+
+    /// <summary>Builds and starts a real host; returns what stopped it, or null when it started.</summary>
+    private static async Task<Exception?> StartAsync(
+        Dictionary<string, string?> configuration, Action<IServiceCollection>? services = null, Action<WebApplication>? started = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        builder.Configuration.AddInMemoryCollection(configuration);
+        (services ?? (s => s.AddWebSocketPooling()))(builder.Services);
+        await using var app = builder.Build();
+        try
+        {
+            app.UseWebSocketPooling();
+            await app.StartAsync();
+        }
+#pragma warning disable CA1031 // The test inspects whatever stopped the host.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return ex;
+        }
+
+        started?.Invoke(app);
+        await app.StopAsync();
+        return null;
+    }
+}
