@@ -18,6 +18,8 @@ internal static class DashboardAssets
 
     public static byte[] Style { get; } = Read("dashboard.css");
 
+    public static byte[] Icon { get; } = Read("icon.svg");
+
     private static byte[] Read(string name)
     {
         using var stream = typeof(DashboardAssets).Assembly.GetManifestResourceStream(Prefix + name)

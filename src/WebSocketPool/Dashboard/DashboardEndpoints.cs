@@ -41,6 +41,8 @@ internal sealed class DashboardEndpoints(string prefix, string poolName, WebSock
 
     public static Task StyleAsync(HttpContext context) => WriteAssetAsync(context, DashboardAssets.Style, "text/css; charset=utf-8");
 
+    public static Task IconAsync(HttpContext context) => WriteAssetAsync(context, DashboardAssets.Icon, "image/svg+xml");
+
     public async Task DataAsync(HttpContext context)
     {
         var services = context.RequestServices;

@@ -55,6 +55,7 @@ public static class WebSocketPoolDashboardEndpointRouteBuilderExtensions
         group.MapGet("/", dashboard.PageAsync);
         group.MapGet("/dashboard.js", DashboardEndpoints.ScriptAsync);
         group.MapGet("/dashboard.css", DashboardEndpoints.StyleAsync);
+        group.MapGet("/icon.svg", DashboardEndpoints.IconAsync);
         group.MapGet("/data", dashboard.DataAsync);
         if (options.AllowKick)
         {
