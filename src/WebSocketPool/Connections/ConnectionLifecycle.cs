@@ -203,7 +203,7 @@ internal sealed class ConnectionLifecycle(
         var connectionId = connection.ConnectionId;
         var duration = timeProvider.GetElapsedTime(manager.ConnectedTimestamp);
         _metrics.ConnectionEnded(duration, disconnect.Reason);
-        WebSocketPoolTracing.ConnectionEnded(connection.GetHttpContext(), connectionId, disconnect, duration);
+        WebSocketPoolTracing.ConnectionEnded(connection, disconnect, duration);
         if (disconnect.Reason == DisconnectReason.KeepAliveTimeout)
         {
             PoolLog.KeepAliveTimeout(_logger, connectionId);

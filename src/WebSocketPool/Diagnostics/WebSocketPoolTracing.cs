@@ -80,9 +80,9 @@ internal sealed class WebSocketPoolTracing
     /// Records an accepted connection's end as a short span linked to its upgrade span, for connections whose upgrade
     /// was traced (the request keeps an <see cref="UpgradeTraceFeature"/>); nothing otherwise, as with any unsampled trace.
     /// </summary>
-    public static void ConnectionEnded(HttpContext? context, string connectionId, WebSocketDisconnect disconnect, TimeSpan duration)
+    public static void ConnectionEnded(WebSocketConnection connection, WebSocketDisconnect disconnect, TimeSpan duration)
     {
-        if (context?.Features.Get<UpgradeTraceFeature>() is not { } upgrade || !s_source.HasListeners())
+        if (!s_source.HasListeners() || connection.GetHttpContext()?.Features.Get<UpgradeTraceFeature>() is not { } upgrade)
         {
             return;
         }
@@ -95,7 +95,7 @@ internal sealed class WebSocketPoolTracing
         }
 
         activity.SetTag(PoolTag, upgrade.PoolName);
-        activity.SetTag(ConnectionIdTag, connectionId);
+        activity.SetTag(ConnectionIdTag, connection.ConnectionId);
         activity.SetTag(DisconnectReasonTag, WebSocketPoolMetrics.DisconnectReasonName(disconnect.Reason));
         activity.SetTag(CloseCodeTag, disconnect.CloseCode);
         activity.SetTag(DurationTag, duration.TotalSeconds);
