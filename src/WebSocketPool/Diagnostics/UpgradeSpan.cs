@@ -34,7 +34,11 @@ internal readonly struct UpgradeSpan : IDisposable
         }
     }
 
-    /// <summary>The socket was accepted: tags the decision and the connection, leaves a link for the end span, and stops.</summary>
+    /// <summary>
+    /// The socket was accepted: tags the decision and the connection, leaves a link for the end span, and stops. Called
+    /// between the accept and the connection's run, where nothing may throw (the run is what releases the slot), so a
+    /// listener's failure is swallowed here.
+    /// </summary>
     public void Admitted(string connectionId)
     {
         if (_activity is not { } activity)
@@ -42,14 +46,20 @@ internal readonly struct UpgradeSpan : IDisposable
             return;
         }
 
-        activity.SetTag(WebSocketPoolTracing.DecisionTag, WebSocketPoolTracing.AdmittedDecision);
-        activity.SetTag(WebSocketPoolTracing.ConnectionIdTag, connectionId);
-        activity.SetTag(WebSocketPoolTracing.StatusCodeTag, _context!.Response.StatusCode);
-        _context.Features.Set(new UpgradeTraceFeature(activity.Context, _tracing!.PoolName));
-        activity.Stop();
+        SafeDiagnostics.Run(static (self, state) =>
+        {
+            var (activity, connectionId) = state;
+            activity.SetTag(WebSocketPoolTracing.DecisionTag, WebSocketPoolTracing.AdmittedDecision);
+            activity.SetTag(WebSocketPoolTracing.ConnectionIdTag, connectionId);
+            activity.SetTag(WebSocketPoolTracing.StatusCodeTag, self._context!.Response.StatusCode);
+            self._context.Features.Set(new UpgradeTraceFeature(activity.Context, self._tracing!.PoolName));
+            activity.Stop();
+        }, this, (activity, connectionId));
     }
 
-    public void Dispose()
+    public void Dispose() => SafeDiagnostics.Run(static (self, _) => self.Finish(), this, 0);
+
+    private void Finish()
     {
         if (_activity is not { IsStopped: false } activity)
         {

@@ -49,10 +49,30 @@ internal sealed class WebSocketPoolTracing
 
     public string PoolName { get; }
 
-    /// <summary>Starts the span of an upgrade attempt; a default (inert) span when nobody listens or this is no upgrade.</summary>
+    /// <summary>
+    /// Starts the span of an upgrade attempt; a default (inert) span when nobody listens, this is no upgrade, or a
+    /// listener threw (tracing never costs a request its answer).
+    /// </summary>
     public UpgradeSpan StartUpgrade(HttpContext context, bool isUpgrade)
     {
-        if (!isUpgrade || !s_source.HasListeners() || s_source.StartActivity(UpgradeSpanName, ActivityKind.Internal) is not { } activity)
+        if (!isUpgrade || !s_source.HasListeners())
+        {
+            return default;
+        }
+
+        Activity? activity;
+        try
+        {
+            activity = s_source.StartActivity(UpgradeSpanName, ActivityKind.Internal);
+        }
+#pragma warning disable CA1031 // A listener's failure must not cost the request its answer.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return default;
+        }
+
+        if (activity is null)
         {
             return default;
         }
@@ -65,7 +85,7 @@ internal sealed class WebSocketPoolTracing
     /// Tags the refusal being written on the current upgrade span, if the current activity is one (a preview's refusal
     /// is written outside any upgrade span and tags nothing).
     /// </summary>
-    public static void Refused(string reason, int statusCode)
+    public static void Refused(string reason, int statusCode) => SafeDiagnostics.Run(static (reason, statusCode) =>
     {
         if (Activity.Current is { Source: var source, IsStopped: false } activity && ReferenceEquals(source, s_source)
             && activity.OperationName == UpgradeSpanName)
@@ -74,7 +94,7 @@ internal sealed class WebSocketPoolTracing
             activity.SetTag(ReasonTag, reason);
             activity.SetTag(StatusCodeTag, statusCode);
         }
-    }
+    }, reason, statusCode);
 
     /// <summary>
     /// Records an accepted connection's end as a short span linked to its upgrade span, for connections whose upgrade

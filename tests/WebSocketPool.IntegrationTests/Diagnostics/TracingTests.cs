@@ -3,6 +3,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.WebSockets;
+using Microsoft.Extensions.DependencyInjection;
+using WebSocketPool.IntegrationTests.Messaging;
 
 namespace WebSocketPool.IntegrationTests.Diagnostics;
 
@@ -142,6 +144,36 @@ public sealed class TracingTests : IDisposable
         // Assert
         (await StoppedAsync(admittedTrace, UpgradeSpan)).GetTagItem("enduser.id").Should().Be("erin");
         (await StoppedAsync(refusedTrace, UpgradeSpan)).GetTagItem("enduser.id").Should().Be("erin");
+    }
+
+    [Fact]
+    public async Task Upgrade_ListenerThrowsOnStop_ConnectionStillRunsAndReleasesItsSlot()
+    {
+        // Arrange: a tracing listener that fails when the upgrade span stops, between the accept and the connection's run.
+        await using var server = await PoolTestServer.StartAsync(pool: p => p.AddHandler<RecordingHandler>());
+        using var faulty = new ActivityListener
+        {
+            ShouldListenTo = static source => source.Name == WebSocketPoolTelemetry.ActivitySourceName,
+            Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = static activity =>
+            {
+                if (activity.OperationName == UpgradeSpan)
+                {
+                    throw new InvalidOperationException("A broken exporter.");
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(faulty);
+
+        // Act
+        using var client = await ConnectAsync(server, "grace", ActivityTraceId.CreateRandom());
+        await client.SendTextAsync("still here");
+        var echo = await client.ReceiveTextAsync();
+        await client.CloseAsync(WebSocketCloseStatus.NormalClosure, null, new CancellationTokenSource(s_deadline).Token);
+
+        // Assert
+        echo.Should().Be("still here");
+        await Conditions.WaitAsync(() => server.Factory.ActiveConnections == 0, s_deadline, "the connection's slot is released");
     }
 
     public void Dispose() => _listener.Dispose();
