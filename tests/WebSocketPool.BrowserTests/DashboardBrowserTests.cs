@@ -72,7 +72,7 @@ public sealed class DashboardBrowserTests(BrowserFixture fixture)
             await page.Locator("#top-users tr[data-user='victim'] button.kick").ClickAsync();
 
             // Assert: every one of the victim's sockets is closed with 4003, the page says so, and the bystander stays.
-            await Expect(page.Locator("#kick-status")).ToHaveTextAsync("Kicked victim: 5 connections closed with 4003.", new() { Timeout = ChatPage.WaitTimeout });
+            await Expect(page.Locator("#kick-status")).ToHaveTextAsync("Kicked victim: 5 connections on this node closed with 4003.", new() { Timeout = ChatPage.WaitTimeout });
             foreach (var socket in victims)
             {
                 (await ChatClient.ReceiveCloseAsync(socket)).Should().Be(4003);

@@ -112,8 +112,10 @@ internal sealed class DashboardEndpoints(string prefix, string poolName, WebSock
             return;
         }
 
-        var factory = services.GetRequiredService<PooledWebSocketManagerFactory>();
-        var closed = factory.DisconnectUser(user, WebSocketCloseCodes.Kicked, KickCloseReason);
+        // Through the sender: with WebSocketPool.Redis every node closes the user's connections, not only this one. The
+        // count is this node's.
+        var sender = services.GetRequiredService<IWebSocketSender>();
+        var closed = await sender.DisconnectUserAsync(user, WebSocketCloseCodes.Kicked, KickCloseReason, context.RequestAborted).ConfigureAwait(false);
         SafeDiagnostics.Run(static (l, n) => PoolLog.DashboardKick(l, n), services.GetRequiredService<ILogger<PooledWebSocketManagerFactory>>(), closed);
         context.Response.Headers.CacheControl = "no-store";
         await TypedResults.Json(new DashboardKickResult(user, closed, WebSocketCloseCodes.Kicked)).ExecuteAsync(context).ConfigureAwait(false);

@@ -78,6 +78,6 @@ internal static partial class PoolLog
         EventName = "AuthenticationNotRun")]
     public static partial void AuthenticationNotRun(ILogger logger, string path);
 
-    [LoggerMessage(70, LogLevel.Warning, "An operator kicked a user from the dashboard: {Closed} connections closed with 4003.", EventName = "DashboardKick")]
+    [LoggerMessage(70, LogLevel.Warning, "An operator kicked a user from the dashboard: {Closed} connections on this node closed with 4003.", EventName = "DashboardKick")]
     public static partial void DashboardKick(ILogger logger, int closed);
 }

@@ -207,7 +207,7 @@
       .then(function (answer) {
         var status = byId('kick-status');
         status.setAttribute('data-kicked', answer.user);
-        status.textContent = 'Kicked ' + answer.user + ': ' + answer.closed + ' connection' + (answer.closed === 1 ? '' : 's') + ' closed with ' + answer.closeCode + '.';
+        status.textContent = 'Kicked ' + answer.user + ': ' + answer.closed + ' connection' + (answer.closed === 1 ? '' : 's') + ' on this node closed with ' + answer.closeCode + '.';
       })
       .catch(function (error) { text('kick-status', error.message); })
       .then(function () { kickInFlight = false; });
