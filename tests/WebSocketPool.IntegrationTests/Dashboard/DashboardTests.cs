@@ -138,6 +138,45 @@ public sealed class DashboardTests
     }
 
     [Fact]
+    public async Task Data_HundredsOfUsers_ListsOnlyTheTenNearestTheirLimit()
+    {
+        // Arrange: 150 users holding 1, 2 or 3 of their 3 connections: 300 sockets.
+        await using var server = await StartAsync(o => o.MaxConnectionsPerUser = 3);
+        var sockets = new List<ClientWebSocket>();
+        try
+        {
+            for (var user = 0; user < 150; user++)
+            {
+                for (var i = 0; i <= user % 3; i++)
+                {
+                    sockets.Add(await server.ConnectAsync($"user{user}"));
+                }
+            }
+
+            await PoolTestServer.WaitUntilAsync(() => server.Factory.OpenConnectionCount == 300, s_deadline, "300 connections are open");
+            using var http = new HttpClient { BaseAddress = server.BaseUri };
+
+            // Act
+            using var data = JsonDocument.Parse(await http.GetStringAsync(new Uri(Prefix + "/data", UriKind.Relative)));
+
+            // Assert
+            var root = data.RootElement;
+            root.GetProperty("activeConnections").GetInt32().Should().Be(300);
+            root.GetProperty("userCount").GetInt32().Should().Be(150);
+            var users = root.GetProperty("users").EnumerateArray().ToList();
+            users.Should().HaveCount(10, "the page lists the ten users nearest their limit, not every user");
+            users.Should().OnlyContain(u => u.GetProperty("connections").GetInt32() == 3 && u.GetProperty("limit").GetInt32() == 3);
+        }
+        finally
+        {
+            foreach (var socket in sockets)
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
+    [Fact]
     public async Task Kick_WithTheAntiforgeryToken_ClosesTheUsersSocketsWith4003_WithoutIt400()
     {
         // Arrange
