@@ -34,6 +34,10 @@ var pool = builder.Services.AddWebSocketPooling().AddHandler<ChatHandler>();
 builder.Services.AddSingleton<ChatPresence>();
 builder.Services.AddHealthChecks().AddWebSocketPoolHealthCheck();
 
+// Operators' views: OpenTelemetry (Prometheus at /metrics, the pool's spans) and the library's dashboard.
+builder.Services.AddChatTelemetry();
+builder.Services.AddChatDashboard(builder.Configuration);
+
 // A node of a cluster (--Redis:Configuration=HOST:PORT): chat, DMs, presence and per-user limits span every node
 // using the same Redis and prefix.
 ConnectionMultiplexer? redis = null;
@@ -69,6 +73,7 @@ app.UseDefaultFiles();      // GET / -> wwwroot/index.html
 app.UseStaticFiles();
 app.UseAuthentication();    // the pool reads the user the cookie established...
 app.UseWebSocketPooling();  // ...and serves /ws: admission (401, 403, 429, 503) before the upgrade
+app.UseAuthorization();     // the dashboard's operators (Dashboard:Operators)
 
 app.MapAccountEndpoints();  // POST /login, POST /logout, GET /antiforgery
 app.MapWebSocketPoolStats("/stats").RequireLoopbackUnlessConfigured();
@@ -77,6 +82,8 @@ app.MapHealthChecks("/health", new HealthCheckOptions
     // The status word as the body; 200 for Healthy and Degraded, 503 for Unhealthy (the framework's default codes).
     ResponseWriter = static (context, report) => context.Response.WriteAsync(report.Status.ToString()),
 }).RequireLoopbackUnlessConfigured();
+app.MapPrometheusScrapingEndpoint("/metrics").RequireLoopbackUnlessConfigured();
+app.MapChatDashboard(builder.Configuration);  // /admin/websockets
 
 app.Run();
 redis?.Dispose();

@@ -47,6 +47,7 @@ internal static class ProblemResponses
     public static Task WriteAsync(HttpContext context, int status, string type, string title, string detail, TimeSpan? retryAfter,
         IDictionary<string, object?>? extensions = null)
     {
+        WebSocketPoolTracing.Refused(type, status);
         var response = context.Response;
         response.Headers[HeaderNames.Connection] = "close";
         if (retryAfter is { } wait)

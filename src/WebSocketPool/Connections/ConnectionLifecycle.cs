@@ -73,7 +73,7 @@ internal sealed class ConnectionLifecycle(
                     drain.SignalIfDrained();
                 }
 
-                SafeDiagnostics.Run(static (self, state) => self.ReportEnded(state.manager, state.disconnect, state.ConnectionId), this, (manager, disconnect, connection.ConnectionId));
+                SafeDiagnostics.Run(static (self, state) => self.ReportEnded(state.manager, state.disconnect, state.connection), this, (manager, disconnect, connection));
             }
             finally
             {
@@ -198,9 +198,12 @@ internal sealed class ConnectionLifecycle(
         }, this, registry.FormatConnectionId(victimNumber));
     }
 
-    private void ReportEnded(IsolatedWebSocketManager manager, WebSocketDisconnect disconnect, string connectionId)
+    private void ReportEnded(IsolatedWebSocketManager manager, WebSocketDisconnect disconnect, WebSocketConnection connection)
     {
-        _metrics.ConnectionEnded(timeProvider.GetElapsedTime(manager.ConnectedTimestamp), disconnect.Reason);
+        var connectionId = connection.ConnectionId;
+        var duration = timeProvider.GetElapsedTime(manager.ConnectedTimestamp);
+        _metrics.ConnectionEnded(duration, disconnect.Reason);
+        WebSocketPoolTracing.ConnectionEnded(connection, disconnect, duration);
         if (disconnect.Reason == DisconnectReason.KeepAliveTimeout)
         {
             PoolLog.KeepAliveTimeout(_logger, connectionId);

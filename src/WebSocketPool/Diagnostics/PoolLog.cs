@@ -77,4 +77,7 @@ internal static partial class PoolLog
         "A request reached the WebSocket pool at {Path} before authentication ran for it, so it has no user. Call app.UseAuthentication() before app.UseWebSocketPooling(). Logged once.",
         EventName = "AuthenticationNotRun")]
     public static partial void AuthenticationNotRun(ILogger logger, string path);
+
+    [LoggerMessage(70, LogLevel.Warning, "An operator kicked a user from the dashboard: {Closed} connections on this node closed with 4003.", EventName = "DashboardKick")]
+    public static partial void DashboardKick(ILogger logger, int closed);
 }

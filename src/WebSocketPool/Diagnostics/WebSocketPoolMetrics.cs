@@ -95,6 +95,10 @@ internal sealed class WebSocketPoolMetrics
         }
     }
 
+    /// <summary>The tag value (and span tag) naming how a connection ended.</summary>
+    public static string DisconnectReasonName(DisconnectReason reason) =>
+        (uint)reason < (uint)s_disconnectReasons.Length && s_disconnectReasons[(int)reason] is { } name ? name : "other";
+
     public void MessageReceived(int bytes)
     {
         _messagesReceived.Add(1);

@@ -112,6 +112,14 @@ public sealed class WebSocketPoolOptions
     public bool AllowAnonymous { get; set; }
 
     /// <summary>
+    /// Gets or sets a value indicating whether the pool's upgrade spans (activity source <c>WebSocketPool</c>) carry the
+    /// user key as <c>enduser.id</c>. User keys may be personal data, and traces often leave the process for a vendor's
+    /// backend, so this is off unless the app decides otherwise.
+    /// </summary>
+    /// <value>The default is <see langword="false"/>: no span names a user.</value>
+    public bool TraceUserKey { get; set; }
+
+    /// <summary>
     /// Gets or sets how long a user's freed manager stays warm for that user's next connection before it is reset and
     /// returned to the shared pool. <see cref="TimeSpan.Zero"/> returns managers to the shared pool at once.
     /// </summary>

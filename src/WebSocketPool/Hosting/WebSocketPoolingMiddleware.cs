@@ -29,6 +29,7 @@ internal sealed partial class WebSocketPoolingMiddleware
     private readonly OriginPolicy _origins;
     private readonly SubProtocolSelector _subProtocols;
     private readonly IWebSocketAdmissionGate? _gate;
+    private readonly WebSocketPoolTracing _tracing;
     private readonly bool _authenticationRegistered;
     private int _authenticationNotRunLogged;
 
@@ -40,8 +41,10 @@ internal sealed partial class WebSocketPoolingMiddleware
         IOptions<WebSocketPoolOptions> options,
         ILogger<WebSocketPoolingMiddleware> logger,
         IEnumerable<IWebSocketAdmissionGate> gates,
+        WebSocketPoolTracing tracing,
         IServiceProvider services)
     {
+        _tracing = tracing;
         _next = next;
         _factory = factory;
         _resolver = resolver;
@@ -76,6 +79,9 @@ internal sealed partial class WebSocketPoolingMiddleware
             return;
         }
 
+        // An upgrade attempt's span (Diagnostics/WebSocketPoolTracing): refusals tag it where they are written, and it
+        // stops once the socket is accepted, before the connection runs.
+        using var span = _tracing.StartUpgrade(context, isUpgrade);
         if (_factory.IsDraining)
         {
             await RefuseAsync(context, RejectionReasons.Draining, _factory.DrainingRetryAfter).ConfigureAwait(false);
@@ -96,6 +102,7 @@ internal sealed partial class WebSocketPoolingMiddleware
             return;
         }
 
+        span.Identify(userKey);
         if (userKey.Length > MaxUserKeyLength)
         {
             await ProblemResponses.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid_user", "Invalid user key",
@@ -154,6 +161,8 @@ internal sealed partial class WebSocketPoolingMiddleware
             _factory.Abandon(admission);
             throw;
         }
+
+        span.Admitted(admission.Manager!.GetConnectionId());
 
         // From here the run owns the lease: it commits the admission (an eviction happens only now that the newcomer is
         // certain), and every way out of it releases the slot.

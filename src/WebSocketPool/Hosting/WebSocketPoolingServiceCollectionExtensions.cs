@@ -69,6 +69,8 @@ public static class WebSocketPoolingServiceCollectionExtensions
             sp.GetRequiredService<WebSocketPoolMetrics>(),
             sp.GetService<ILogger<PooledWebSocketManagerFactory>>()));
         services.TryAddSingleton<WebSocketPoolAuditor>();
+        services.TryAddSingleton<DashboardHistory>();
+        services.TryAddSingleton(static sp => new WebSocketPoolTracing(sp.GetRequiredService<IOptions<WebSocketPoolOptions>>(), PoolIdentity.DefaultName));
         services.TryAddSingleton<LocalWebSocketSender>();
         services.TryAddSingleton<IWebSocketSender>(static sp => sp.GetRequiredService<LocalWebSocketSender>());
         services.TryAddSingleton<IUserKeyResolver, DefaultUserKeyResolver>();
