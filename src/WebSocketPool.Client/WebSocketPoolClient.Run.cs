@@ -42,8 +42,11 @@ public sealed partial class WebSocketPoolClient
                 var delay = ReconnectDelay.Compute(failure.CloseClass, failures, failure.Refusal?.RetryAfter, _delays, _random.NextDouble());
                 SetState(everConnected ? WebSocketPoolClientState.Reconnecting : WebSocketPoolClientState.Connecting);
                 ClientLog.Reconnecting(_logger, failures, _address, (long)delay.TotalMilliseconds, failure.CloseClass, failure.Reason);
+
+                // The wait starts before the event, so that a handler (or a test's clock) that moves time on is counted.
+                var wait = Task.Delay(delay, _time, stop);
                 Raise(Reconnecting, new WebSocketPoolReconnectingEventArgs(failures, delay, failure.CloseClass, failure.CloseStatus, failure.Refusal?.StatusCode, failure.Reason));
-                await Task.Delay(delay, _time, stop).ConfigureAwait(false);
+                await wait.ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
