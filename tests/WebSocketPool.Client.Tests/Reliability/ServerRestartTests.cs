@@ -1,0 +1,46 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+namespace WebSocketPool.Client.Tests.Reliability;
+
+/// <summary>
+/// A server that shuts down (closing every socket with 1001) and comes back on the same address: the client reconnects
+/// promptly, keeps trying with backoff while nothing listens, and carries on with the new server. Real clock, short
+/// delays, attempts bounded.
+/// </summary>
+public sealed class ServerRestartTests
+{
+    [Fact]
+    public async Task ServerRestartsOnTheSamePort_ClientReconnectsAndCarriesOn()
+    {
+        // Arrange
+        var user = ClientTestServer.NewUser("restart");
+        var first = await ClientTestServer.StartAsync();
+        var port = first.BaseUri.Port;
+        var options = ClientTestServer.Options(first.BaseUri, user, o =>
+        {
+            o.ReconnectBaseDelay = TimeSpan.FromMilliseconds(20);
+            o.ReconnectMaxDelay = TimeSpan.FromMilliseconds(200);
+            o.PromptReconnectMaxDelay = TimeSpan.FromMilliseconds(20);
+            o.MaxReconnectAttempts = 500;
+        });
+        await using var client = new WebSocketPoolClient(options);
+        var events = new ClientEvents(client);
+        await client.StartAsync();
+        await client.EchoAsync("before");
+
+        // Act
+        await first.DisposeAsync();
+        var reconnecting = await events.WaitForAsync<WebSocketPoolReconnectingEventArgs>();
+        await using var second = await ClientTestServer.StartAsync(port: port);
+        await events.WaitForAsync<WebSocketPoolReconnectedEventArgs>();
+        await client.EchoAsync("after");
+
+        // Assert
+        reconnecting.CloseStatus.Should().Be(1001, "the server drains its sockets on shutdown");
+        reconnecting.CloseClass.Should().Be(WebSocketPoolCloseClass.Prompt);
+        events.Closed.Should().BeEmpty();
+        client.State.Should().Be(WebSocketPoolClientState.Connected);
+        second.Received().Of(user).Should().Equal("after");
+        second.Factory.GetConnectionCount(user).Should().Be(1);
+    }
+}
