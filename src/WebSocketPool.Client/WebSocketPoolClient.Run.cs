@@ -168,8 +168,10 @@ public sealed partial class WebSocketPoolClient
 
         // Observed here so that a client nobody started, or whose start was not awaited, leaves no unobserved exception.
         _ = _connected.Task.Exception;
-        Raise(Closed, closed);
+
+        // Closed before the event, so that a handler may dispose the client without waiting for itself.
         _closed.TrySetResult();
+        Raise(Closed, closed);
         return Task.CompletedTask;
     }
 

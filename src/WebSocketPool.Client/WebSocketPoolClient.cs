@@ -110,6 +110,9 @@ public sealed partial class WebSocketPoolClient : IAsyncDisposable
     /// <summary>Gets the number of messages waiting to be sent.</summary>
     public int QueuedSendCount => _sendQueue.Count;
 
+    /// <summary>Gets the number of received messages waiting for <see cref="ReadAllAsync"/>.</summary>
+    internal int ReceivedWaitingCount => _received.Reader.Count;
+
     /// <summary>
     /// Starts the client and completes once it is connected. Attempts refused or failed on the way are retried as the
     /// close-code table says (raising <see cref="Reconnecting"/>), so a server that answers 429 with <c>Retry-After</c>

@@ -38,7 +38,7 @@ internal sealed class ClientConnection : IDisposable
         using var abort = new CancellationTokenSource();
         using var drain = CancellationTokenSource.CreateLinkedTokenSource(stop, abort.Token);
         var writer = WriteLoopAsync(abort.Token, drain.Token);
-        var receiver = ReceiveLoopAsync(abort.Token);
+        var receiver = ReceiveLoopAsync(abort.Token, drain.Token);
         var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         ConnectionEnd end;
         using (stop.Register(static s => ((TaskCompletionSource)s!).TrySetResult(), stopped))
@@ -120,7 +120,10 @@ internal sealed class ClientConnection : IDisposable
         }
     }
 
-    private async Task<ConnectionEnd> ReceiveLoopAsync(CancellationToken abort)
+    /// <param name="abort">Ends the loop.</param>
+    /// <param name="stopping">Set once the application stops: a message that finds the receive queue full is then dropped
+    /// rather than waited for, so that a stop never waits on a reader that has gone.</param>
+    private async Task<ConnectionEnd> ReceiveLoopAsync(CancellationToken abort, CancellationToken stopping)
     {
         await Task.Yield();
         var chunk = ArrayPool<byte>.Shared.Rent(ReceiveChunkBytes);
@@ -146,7 +149,14 @@ internal sealed class ClientConnection : IDisposable
                     // The message owns a copy of exactly its bytes; the assembly buffer is reused.
                     var message = new WebSocketPoolClientMessage(assembled.WrittenSpan.ToArray(), result.MessageType);
                     assembled.ResetWrittenCount();
-                    await _received.WriteAsync(message, abort).ConfigureAwait(false);
+                    try
+                    {
+                        await _received.WriteAsync(message, stopping).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (stopping.IsCancellationRequested && !abort.IsCancellationRequested)
+                    {
+                        // Stopping, and nobody takes messages: keep reading, so the closing handshake completes.
+                    }
                 }
             }
         }

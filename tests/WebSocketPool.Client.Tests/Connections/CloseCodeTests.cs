@@ -132,34 +132,6 @@ public sealed class CloseCodeTests(CommandServerFixture fixture) : IClassFixture
     }
 
     [Fact]
-    public async Task StopAsync_WritesWhatIsQueuedThenClosesWith1000()
-    {
-        // Arrange
-        var user = ClientTestServer.NewUser("stop");
-        await using var client = new WebSocketPoolClient(ClientTestServer.Options(fixture.Server.BaseUri, user));
-        var events = new ClientEvents(client);
-        await client.StartAsync();
-        var texts = Enumerable.Range(0, 50).Select(i => "message " + i).ToList();
-
-        // Act
-        foreach (var text in texts)
-        {
-            await client.SendTextAsync(text);
-        }
-
-        await client.StopAsync();
-        await PoolTestServer.WaitUntilAsync(() => fixture.Server.Factory.GetConnectionCount(user) == 0, TimeSpan.FromSeconds(20), "the server saw the close");
-
-        // Assert
-        fixture.Server.Received().Of(user).Should().Equal(texts);
-        var closed = events.Closed.Should().ContainSingle().Subject;
-        closed.ByApplication.Should().BeTrue();
-        closed.CloseStatus.Should().Be(1000);
-        closed.CloseClass.Should().Be(WebSocketPoolCloseClass.Terminal);
-        client.State.Should().Be(WebSocketPoolClientState.Closed);
-    }
-
-    [Fact]
     public async Task ReadAllAsync_Messages_OwnTheirPayload()
     {
         // Arrange
