@@ -16,7 +16,7 @@ namespace WebSocketPool.PackageTests;
 public sealed class ConsumerPackageTests(PackedFeed packed, ITestOutputHelper output) : IClassFixture<PackedFeed>
 {
     [Fact]
-    public async Task PackedLibrary_UsedByFreshApp_EchoesAndAnswers429AtUserLimit()
+    public async Task PackedLibrary_UsedByFreshApp_EchoesAndAnswers429AtUserLimit_AndTheClientPackageTalksToIt()
     {
         // Arrange: the packages
         var version = packed.Version;
@@ -39,6 +39,18 @@ public sealed class ConsumerPackageTests(PackedFeed packed, ITestOutputHelper ou
         }
 
         File.Exists(Path.Combine(feed, $"WebSocketPool.Redis.{version}.snupkg")).Should().BeTrue();
+        using (var zip = ZipFile.OpenRead(Path.Combine(feed, $"WebSocketPool.Client.{version}.nupkg")))
+        {
+            zip.Entries.Select(e => e.FullName).Should().Contain(["README.md", "lib/net10.0/WebSocketPool.Client.dll", "lib/net10.0/WebSocketPool.Client.xml"]);
+            using var reader = new StreamReader(zip.GetEntry("WebSocketPool.Client.nuspec")!.Open());
+            var nuspec = await reader.ReadToEndAsync();
+            var dependencies = nuspec[nuspec.IndexOf("<dependencies>", StringComparison.Ordinal)..(nuspec.IndexOf("</dependencies>", StringComparison.Ordinal) + 15)];
+            dependencies.Should().Contain("Microsoft.Extensions.Logging.Abstractions")
+                .And.NotContain("\"WebSocketPool", "the client references neither server package");
+            nuspec.Should().NotContain("<frameworkReferences>", "the client needs no ASP.NET Core");
+        }
+
+        File.Exists(Path.Combine(feed, $"WebSocketPool.Client.{version}.snupkg")).Should().BeTrue();
 
         // Arrange: a fresh app outside the solution, referencing the package by version only
         var app = await packed.CreateAppFolderAsync("ConsumerApp");
@@ -68,6 +80,18 @@ public sealed class ConsumerPackageTests(PackedFeed packed, ITestOutputHelper ou
             Encoding.UTF8.GetString(buffer, 0, received.Count).Should().Be("ping");
             await refused.Should().ThrowAsync<WebSocketException>();
             second.HttpStatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+
+            // The client package, in a console app of its own, talks to the same server.
+            var clientLog = new ProcessLog();
+            clientLog.Line += Log;
+            var clientApp = await packed.CreateAppFolderAsync("ClientConsumerApp");
+            var clientTemplates = Path.Combine(AppContext.BaseDirectory, "ClientConsumerApp");
+            File.Copy(Path.Combine(clientTemplates, "Program.cs.txt"), Path.Combine(clientApp, "Program.cs"));
+            File.Copy(Path.Combine(clientTemplates, "ClientConsumerApp.csproj.txt"), Path.Combine(clientApp, "ClientConsumerApp.csproj"));
+            await DotnetCommand.RunAsync(["build", clientApp, "-c", "Release", $"-p:WebSocketPoolVersion={version}"], clientApp, packed.Packages, clientLog);
+            await DotnetCommand.RunAsync([Path.Combine(clientApp, "bin", "Release", "net10.0", "ClientConsumerApp.dll"), $"ws://127.0.0.1:{port}/ws?user=bob"],
+                clientApp, packed.Packages, clientLog);
+            clientLog.ToString().Should().Contain("echo: hello from the client package").And.Contain("state: Closed");
         }
         finally
         {
@@ -79,6 +103,7 @@ public sealed class ConsumerPackageTests(PackedFeed packed, ITestOutputHelper ou
     [Theory]
     [InlineData("WebSocketPool")]
     [InlineData("WebSocketPool.Redis")]
+    [InlineData("WebSocketPool.Client")]
     public async Task Package_CarriesIconReleaseNotesAndAReadmeWithoutRepositoryMaterial(string id)
     {
         // Arrange

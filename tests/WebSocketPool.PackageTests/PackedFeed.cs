@@ -5,7 +5,7 @@ using System.Reflection;
 namespace WebSocketPool.PackageTests;
 
 /// <summary>
-/// Packs WebSocketPool and WebSocketPool.Redis once per test class, with a pre-release version unique to this run, into
+/// Packs WebSocketPool, WebSocketPool.Redis and WebSocketPool.Client once per test class, with a pre-release version unique to this run, into
 /// a private feed, so that no cached package from an earlier run can stand in for today's code.
 /// </summary>
 public sealed class PackedFeed : IAsyncLifetime
@@ -19,7 +19,7 @@ public sealed class PackedFeed : IAsyncLifetime
     /// <summary>Gets the private package cache consumer apps restore into.</summary>
     public string Packages => Path.Combine(Work, "packages");
 
-    /// <summary>Gets the version both packages were packed with.</summary>
+    /// <summary>Gets the version the packages were packed with.</summary>
     public string Version { get; } = "0.1.0-ci" + Guid.NewGuid().ToString("N")[..12];
 
     /// <summary>Gets the repository's root folder.</summary>
@@ -32,7 +32,7 @@ public sealed class PackedFeed : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var log = new ProcessLog();
-        foreach (var project in new[] { "WebSocketPool", "WebSocketPool.Redis" })
+        foreach (var project in new[] { "WebSocketPool", "WebSocketPool.Redis", "WebSocketPool.Client" })
         {
             await DotnetCommand.RunAsync(["pack", Path.Combine(RepositoryRoot, "src", project, project + ".csproj"), "-c", "Release",
                 "-o", Feed, $"-p:Version={Version}", "--artifacts-path", Path.Combine(Work, "artifacts")], RepositoryRoot, Packages, log);

@@ -8,7 +8,8 @@ namespace WebSocketPool.PackageTests;
 
 /// <summary>
 /// Turns the C# blocks of a Markdown file into the source files of one app: the block that ends in <c>app.Run();</c> is
-/// the app's <c>Program.cs</c>, exactly as written (the Quick start); blocks that declare types become files of their
+/// the app's <c>Program.cs</c>, exactly as written (the Quick start), and so is a first block that starts with its usings
+/// (the client package's console program); blocks that declare types become files of their
 /// own; every other block is a fragment, compiled as the body of a method that has <c>builder</c>, <c>app</c>,
 /// <c>services</c> and <c>pool</c> in scope, as the surrounding text presents them.
 /// </summary>
@@ -28,7 +29,7 @@ public static partial class ReadmeCodeBlocks
         for (var i = 0; i < blocks.Count; i++)
         {
             var block = blocks[i];
-            if (block.Contains("app.Run();", StringComparison.Ordinal))
+            if (block.Contains("app.Run();", StringComparison.Ordinal) || (i == 0 && block.StartsWith("using ", StringComparison.Ordinal)))
             {
                 programs++;
                 File.WriteAllText(Path.Combine(folder, "Program.cs"), block);
@@ -57,6 +58,7 @@ public static partial class ReadmeCodeBlocks
             using OpenTelemetry.Metrics;
             using StackExchange.Redis;
             using WebSocketPool;
+            using WebSocketPool.Client;
             using WebSocketPool.Redis;
 
             internal static class ReadmeFragments

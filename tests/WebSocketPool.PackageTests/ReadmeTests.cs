@@ -14,6 +14,7 @@ public sealed class ReadmeTests(PackedFeed packed, ITestOutputHelper output) : I
     [InlineData("README.md")]
     [InlineData("src/WebSocketPool/README.md")]
     [InlineData("src/WebSocketPool.Redis/README.md")]
+    [InlineData("src/WebSocketPool.Client/README.md")]
     public async Task Readme_CSharpBlocks_CompileAgainstThePackage(string readme)
     {
         // Arrange
@@ -31,6 +32,7 @@ public sealed class ReadmeTests(PackedFeed packed, ITestOutputHelper output) : I
               <ItemGroup>
                 <PackageReference Include="WebSocketPool" Version="{packed.Version}" />
                 <PackageReference Include="WebSocketPool.Redis" Version="{packed.Version}" />
+                <PackageReference Include="WebSocketPool.Client" Version="{packed.Version}" />
                 <PackageReference Include="OpenTelemetry.Extensions.Hosting" Version="1.20.1" />
                 <PackageReference Include="Microsoft.AspNetCore.DataProtection.StackExchangeRedis" Version="10.0.12" />
               </ItemGroup>

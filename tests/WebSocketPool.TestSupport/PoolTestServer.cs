@@ -37,14 +37,16 @@ public sealed class PoolTestServer : IAsyncDisposable
     /// <param name="pool">Adds to the pool (handler, gate, scale-out) after the query-parameter user resolver.</param>
     /// <param name="services">Adds further services.</param>
     /// <param name="pipeline">Builds the pipeline; by default <c>app.UseWebSocketPooling()</c> alone.</param>
+    /// <param name="port">The loopback port; 0 (the default) lets the OS choose a free one. A test that restarts a server on the same address passes the first one's port.</param>
     public static async Task<PoolTestServer> StartAsync(
         Action<WebSocketPoolOptions>? configure = null,
         Action<IWebSocketPoolBuilder>? pool = null,
         Action<IServiceCollection>? services = null,
-        Action<WebApplication>? pipeline = null)
+        Action<WebApplication>? pipeline = null,
+        int port = 0)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UseKestrel().UseUrls($"http://127.0.0.1:{port.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         var poolBuilder = builder.Services.AddWebSocketPooling(o =>
