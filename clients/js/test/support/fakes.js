@@ -123,11 +123,21 @@ export async function settle() {
   await new Promise((resolveImmediate) => setImmediate(resolveImmediate));
 }
 
+/** Clients made by tests, closed after each test whatever its outcome (see `closeClients`). */
+const liveClients = new Set();
+
+/** Closes every client a recorder watches: a failed test must not leave one reconnecting. */
+export function closeClients() {
+  for (const client of liveClients) client.close();
+  liveClients.clear();
+}
+
 /**
- * Records a client's events. `until(type, predicate)` resolves with the first matching event, already seen or still
- * to come, and fails after `timeoutMs`.
+ * Records a client's events. `until(type, predicate, skip)` resolves with the first matching event of that type after
+ * the first `skip` ones, already seen or still to come, and fails after `timeoutMs`.
  */
 export function recorder(client) {
+  liveClients.add(client);
   /** @type {{ type: string, detail: any }[]} */
   const events = [];
   /** @type {(() => void)[]} */
@@ -147,13 +157,14 @@ export function recorder(client) {
     /**
      * @param {string} type
      * @param {(detail: any) => boolean} [predicate]
+     * @param {number} [skip]
      * @param {number} [timeoutMs]
      */
-    until(type, predicate = () => true, timeoutMs = 20_000) {
+    until(type, predicate = () => true, skip = 0, timeoutMs = 20_000) {
       return new Promise((resolveEvent, reject) => {
         const timer = setTimeout(() => reject(new Error(`No '${type}' event within ${timeoutMs} ms; got: ${JSON.stringify(events)}`)), timeoutMs);
         const check = () => {
-          const found = events.find((e) => e.type === type && predicate(e.detail));
+          const found = events.filter((e) => e.type === type).slice(skip).find((e) => predicate(e.detail));
           if (found) {
             clearTimeout(timer);
             resolveEvent(found.detail);
