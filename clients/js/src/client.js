@@ -100,6 +100,17 @@ import { DEFAULT_BACKOFF, classifyClose, classifyRefusal, parseRetryAfter, recon
  * @property {number} unsent Queued messages that were never sent.
  */
 
+/**
+ * The client's events and their types, for typed listeners.
+ *
+ * @typedef {object} PoolClientEventMap
+ * @property {CustomEvent<OpenDetail>} open
+ * @property {CustomEvent<MessageDetail>} message
+ * @property {CustomEvent<ReconnectingDetail>} reconnecting
+ * @property {CustomEvent<RefusedDetail>} refused
+ * @property {CustomEvent<ClosedDetail>} closed
+ */
+
 /** @typedef {'connecting' | 'open' | 'reconnecting' | 'closed'} ClientState */
 /** @typedef {string | ArrayBufferLike | Blob | ArrayBufferView} SendData */
 
@@ -220,6 +231,33 @@ export class PoolClient extends EventTarget {
     // Started after the caller had a chance to add its listeners.
     const generation = this.#generation;
     queueMicrotask(() => { if (generation === this.#generation) void this.#attemptConnection(); });
+  }
+
+  /**
+   * Adds a listener; the client's own events come with a typed `detail` (see {@link PoolClientEventMap}).
+   *
+   * @template {keyof PoolClientEventMap} K
+   * @overload
+   * @param {K} type
+   * @param {(event: PoolClientEventMap[K]) => void} listener
+   * @param {boolean | AddEventListenerOptions} [options]
+   * @returns {void}
+   */
+  /**
+   * @overload
+   * @param {string} type
+   * @param {EventListenerOrEventListenerObject | null} listener
+   * @param {boolean | AddEventListenerOptions} [options]
+   * @returns {void}
+   */
+  /**
+   * @param {string} type
+   * @param {any} listener
+   * @param {boolean | AddEventListenerOptions} [options]
+   * @returns {void}
+   */
+  addEventListener(type, listener, options) {
+    super.addEventListener(type, listener, options);
   }
 
   /** `connecting`, `open`, `reconnecting` or `closed`. */
