@@ -181,6 +181,46 @@ public sealed class ChatBrowserTests(BrowserFixture fixture)
     }
 
     [Fact]
+    public async Task Server_Crashed_PageReconnectsThroughTheClientThenStopsOnATerminalClose()
+    {
+        await using var server = await ServerProcess.StartAsync(SampleServers.ChatServer());
+        var alice = await ChatPage.SignInAsync(Browser, server.BaseUri, "alice");
+        try
+        {
+            // The page's connection is the WebSocketPool JavaScript client, served from the package's own source.
+            (await alice.Page.EvaluateAsync<bool>(
+                "() => performance.getEntriesByType('resource').some(e => new URL(e.name).pathname === '/lib/websocketpool-client/client.js')"))
+                .Should().BeTrue("app.js imports the client from wwwroot/lib/websocketpool-client");
+            var firstConnection = await alice.StateAsync<string>("connectionId");
+
+            // A crash drops the socket without a close frame (1006, the backoff class): the client retries until the
+            // server is back, then the page is connected again with a new connection.
+            await server.KillAsync();
+            await alice.ExpectStateAsync("reconnecting");
+            (await alice.Page.EvaluateAsync<int>("() => window.chatState.lastClose.code")).Should().Be(1006);
+            await server.RestartAsync();
+            await Expect(alice.Status).ToHaveAttributeAsync("data-state", "open", new() { Timeout = 60_000 });
+            (await alice.StateAsync<string>("connectionId")).Should().NotBe(firstConnection);
+            var reconnects = await alice.StateAsync<int>("reconnects");
+            reconnects.Should().BePositive();
+
+            // A terminal close (4003, signed out from another tab): the client stops; no reconnect is scheduled.
+            var other = await ChatPage.OpenAsync(alice.Page.Context);
+            await other.ExpectStateAsync("open");
+            await other.Page.Locator("#logout").ClickAsync();
+            await alice.ExpectStateAsync("kicked");
+            (await alice.Page.EvaluateAsync<int>("() => window.chatState.lastClose.code")).Should().Be(4003);
+            await Expect(alice.Page.Locator("#login")).ToBeVisibleAsync();
+            (await alice.StateAsync<int>("reconnects")).Should().Be(reconnects, "a terminal close is not retried");
+            alice.Problems.Concat(other.Problems).Should().BeEmpty();
+        }
+        finally
+        {
+            await CloseAsync(alice);
+        }
+    }
+
+    [Fact]
     public async Task Logout_InOneTab_OtherTabsAreSignedOutWith4003()
     {
         await using var server = await ServerProcess.StartAsync(SampleServers.ChatServer());

@@ -119,18 +119,33 @@ public sealed partial class ServerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>SIGKILL: the server gets no chance to release anything or to say goodbye.</summary>
+    /// <summary>
+    /// SIGKILL: the server gets no chance to release anything or to say goodbye. Like <see cref="StopAsync"/>, it can then
+    /// be started again with <see cref="RestartAsync"/> (a crash and a restart by a service manager).
+    /// </summary>
     public async Task KillAsync()
     {
-        var process = Running;
-        if (!process.HasExited)
+        if (_process is not { } process)
         {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync().WaitAsync(s_killWait);
+            return;
+        }
+
+        _process = null;
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync().WaitAsync(s_killWait);
+            }
+        }
+        finally
+        {
+            process.Dispose();
         }
     }
 
-    /// <summary>Starts the stopped server again on the same port.</summary>
+    /// <summary>Starts the stopped (or killed) server again on the same port.</summary>
     public Task RestartAsync()
     {
         if (_process is not null)

@@ -1,20 +1,24 @@
 /*
  * WebSocketPool chat sample: the browser client.
  *
- * Plain script, no build step, no dependencies. User-provided text (names, messages, server
- * reasons) only ever reaches the DOM through textContent, dataset or property setters; nothing
- * is parsed as HTML.
+ * Plain ES module, no build step, no dependencies but the WebSocketPool JavaScript client, which
+ * the server serves from the npm package's own source (clients/js/src, linked into
+ * wwwroot/lib/websocketpool-client by the project file). User-provided text (names, messages,
+ * server reasons) only ever reaches the DOM through textContent, dataset or property setters;
+ * nothing is parsed as HTML.
  *
- * How the page finds out where it stands: the auth cookie is HttpOnly, and a browser hides the
- * HTTP status of a refused WebSocket handshake (script only sees close code 1006). So every
- * (re)connect starts with the "admission preview", a plain `GET /ws` without upgrade, which
- * answers with the decision an upgrade would get right now:
- *   200 {user, connections, limit}  admitted        -> open the WebSocket
- *   401                             not signed in   -> login form
- *   403                             origin refused  -> notice, manual retry only
- *   429 (+ limit/current)           too many tabs   -> notice, slow retry + button
- *   429 (no limit/current)          connect rate    -> retry after Retry-After
- *   503                             busy / draining -> retry after Retry-After
+ * The client does the connecting: it asks the "admission preview" (a plain `GET /ws`, because a
+ * browser hides the HTTP status of a refused WebSocket handshake) before each attempt, and
+ * decides from the close code or the refusal whether to stop, reconnect soon or back off
+ * (honouring Retry-After). This page only shows what the client reports:
+ *   open                      -> the chat (the admission preview says who is signed in)
+ *   refused 401 / closed      -> login form
+ *   refused 403 / closed      -> notice, manual retry only
+ *   refused 429 (limit)       -> "too many tabs" notice while the client retries
+ *   refused 429 (no limit)    -> "connecting too often" while the client retries
+ *   refused 503               -> "busy" while the client retries
+ *   reconnecting              -> why, and when the next attempt is
+ *   closed (terminal)         -> evicted / signed out / expired / closed, by the client's kind
  *
  * Presence: the first presence message on a connection is the full list ({type:"presence"});
  * after it come only changes ({type:"presence_delta"}, same item shape, connections 0 = left),
@@ -23,7 +27,7 @@
  * Sign-in and sign-out are form posts that carry an antiforgery token, fetched from
  * GET /antiforgery just before each post (it is bound to whoever is signed in at the time).
  */
-'use strict';
+import { connect } from './lib/websocketpool-client/index.js';
 
 (() => {
   // ------------------------------------------------------------------------------------------
@@ -38,19 +42,14 @@
   const NAME_RULE = /^[\p{L}\p{Nd}_.-]+$/u;
   const MAX_TEXT = 2000;
   const MAX_MESSAGES = 500;         // older messages are dropped from the DOM
-  const BACKOFF_BASE_MS = 500;      // reconnect backoff: 0.5 s doubling …
-  const BACKOFF_CAP_MS = 30_000;    // … up to 30 s, with full jitter
-  const TOO_MANY_BASE_MS = 10_000;  // 429 "too many tabs": only closing a tab helps, so retry slowly
-  const TOO_MANY_CAP_MS = 60_000;
-  const STABLE_AFTER_MS = 5_000;    // a connection that stays up this long resets the backoff
-  const OPEN_TIMEOUT_MS = 15_000;   // give up on a handshake that hangs
-
-  const CLOSE_NORMAL = 1000;
-  const CLOSE_POLICY = 1008;
-  const CLOSE_TOO_BIG = 1009;
-  const CLOSE_EVICTED = 4001;
-  const CLOSE_KICKED = 4003;
-  const CLOSE_AUTH_EXPIRED = 4005;
+  // How the client reconnects: 0.5 s doubling up to 30 s with full jitter, never sooner than the
+  // server's Retry-After; a connection that stays up 5 s resets it; a handshake that hangs 15 s fails.
+  const CLIENT_OPTIONS = {
+    preview: true,
+    backoff: { initialDelayMs: 500, maxDelayMs: 30_000 },
+    stableAfterMs: 5_000,
+    openTimeoutMs: 15_000,
+  };
 
   const STATUS_TEXT = {
     connecting: 'Connecting…',
@@ -106,15 +105,13 @@
     limit: null,        // per-user connection limit (hello / preview)
   };
 
-  let socket = null;        // the current WebSocket; events from older sockets are ignored
-  let epoch = 0;            // bumped to abandon pending async work (preview, retry timer)
-  let retryTimer = 0;
-  let stableTimer = 0;
-  let failures = 0;         // consecutive failed attempts: exponent of the backoff
-  let tooManyFailures = 0;  // consecutive 429 "too many tabs" answers
+  let client = null;        // the current PoolClient; events from older clients are ignored
+  let connected = false;    // the current client's socket opened since its last failure
+  let lastRefusal = null;   // the preview's last refusal, shown with the reconnect that follows it
+  let focusOnOpen = false;  // just signed in: put the cursor in the message box once connected
   let loggingOut = false;   // this tab asked for /logout: its own 4003 is expected
   let bannerActionRun = null;
-  let authExpired = false;  // the server closed with 4005: say so if the preview then asks to sign in
+  let authExpired = false;  // the sign-in expired (4005): say so if the preview then asks to sign in
   const people = new Map(); // name -> connections: the presence list, kept up to date by deltas
 
   // ------------------------------------------------------------------------------------------
@@ -146,34 +143,6 @@
     if (name.length > NAME_MAX) return `Use at most ${NAME_MAX} characters.`;
     if (!NAME_RULE.test(name)) return 'Use only letters, digits, “_”, “-” and “.”.';
     return '';
-  }
-
-  /** Retry-After is either delta-seconds or an HTTP date. Returns milliseconds or null. */
-  function parseRetryAfter(value) {
-    if (!value || !value.trim()) return null;
-    const seconds = Number(value.trim());
-    if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-    const date = Date.parse(value);
-    return Number.isNaN(date) ? null : Math.max(0, date - Date.now());
-  }
-
-  /** Exponential backoff with full jitter: random in [0, min(cap, base * 2^attempt)). */
-  function backoffDelay(attempt) {
-    const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
-    return Math.random() * ceiling;
-  }
-
-  /** Slow backoff for "too many tabs": 10 s doubling to 60 s, equal jitter (never near 0). */
-  function tooManyDelay(attempt) {
-    const ceiling = Math.min(TOO_MANY_CAP_MS, TOO_MANY_BASE_MS * 2 ** attempt);
-    return ceiling / 2 + Math.random() * (ceiling / 2);
-  }
-
-  /** Honours Retry-After, spread a little so clients told the same value do not return together. */
-  function withRetryAfter(retryAfterMs, fallbackMs) {
-    if (retryAfterMs == null) return fallbackMs;
-    const spread = Math.random() * Math.max(1000, retryAfterMs * 0.2);
-    return Math.max(retryAfterMs + spread, fallbackMs);
   }
 
   async function readJson(response) {
@@ -390,195 +359,167 @@
   }
 
   // ------------------------------------------------------------------------------------------
-  // Connection flow
+  // Connection flow: the WebSocketPool client connects; the page shows what it reports
   // ------------------------------------------------------------------------------------------
 
-  /** Abandons any pending preview or retry timer (their continuations check `epoch`). */
-  function cancelPending() {
-    epoch += 1;
-    clearTimeout(retryTimer);
-    retryTimer = 0;
+  /** Lets go of the current client (closing its socket) without reacting to its events. */
+  function stopClient(reason = '') {
+    const current = client;
+    client = null;
+    connected = false;
+    if (current) current.close(1000, reason);
   }
 
-  /** Closes the current socket without reacting to its close event. */
-  function dropSocket(code = CLOSE_NORMAL, reason = '') {
-    const ws = socket;
-    socket = null;
-    clearTimeout(stableTimer);
-    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(code, reason);
-  }
-
-  function socketUrl() {
-    const url = new URL(WS_PATH, window.location.href);
-    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-    return url.href;
-  }
-
-  /** GET /ws without upgrade: the decision an upgrade would get now. Reserves nothing. */
-  async function previewAdmission() {
-    let response;
-    try {
-      response = await fetch(WS_PATH, {
-        method: 'GET',
-        headers: { Accept: 'application/json' },
-        credentials: 'same-origin',
-        cache: 'no-store',
-      });
-    } catch {
-      return { kind: 'network' };
-    }
-    const body = await readJson(response);
-    const retryAfterMs = parseRetryAfter(response.headers.get('Retry-After'));
-    const kinds = { 200: 'admit', 401: 'unauthenticated', 403: 'forbidden', 429: 'limited', 503: 'busy' };
-    return { kind: kinds[response.status] || 'error', status: response.status, body, retryAfterMs };
-  }
-
-  /**
-   * One (re)connect attempt: ask the preview, then act on its answer.
-   * `mode` is the state shown meanwhile: 'connecting' (first time) or 'reconnecting'.
-   */
-  async function attempt(mode) {
-    cancelPending();
-    dropSocket();
-    const myEpoch = epoch;
+  /** Starts a new client; `mode` is the state shown meanwhile: 'connecting' or 'reconnecting'. */
+  function start(mode) {
+    stopClient();
+    lastRefusal = null;
     setState(mode);
-    const result = await previewAdmission();
-    if (myEpoch !== epoch) return; // superseded (logout, newer attempt…)
-    handleAdmission(result, mode);
+    const current = connect(WS_PATH, CLIENT_OPTIONS);
+    client = current;
+    const on = (type, handler) => current.addEventListener(type, (event) => {
+      if (client === current) handler(event.detail);
+    });
+    on('open', onOpen);
+    on('message', (detail) => onSocketMessage(detail.data));
+    on('refused', (detail) => { lastRefusal = detail; });
+    on('reconnecting', onReconnecting);
+    on('closed', onClosed);
   }
 
-  function handleAdmission(result, mode) {
-    switch (result.kind) {
-      case 'admit': return admitted(result.body || {}, mode);
-      case 'unauthenticated':
-        if (authExpired) {
-          authExpired = false;
-          return toLogin({ state: 'expired', banner: 'Your sign-in has expired. Sign in again.', tone: 'warn' });
-        }
-        return toLogin({ state: 'closed', text: 'Signed out' });
-      case 'forbidden': return refusedByOrigin(result);
-      case 'limited': return refusedByLimit(result);
-      case 'busy': return refusedBusy(result);
-      case 'network':
-        return retryLater('Cannot reach the server.', backoffDelay(failures++));
-      default:
-        return retryLater(`Unexpected answer from the server (HTTP ${result.status}).`,
-          withRetryAfter(result.retryAfterMs, backoffDelay(failures++)));
+  /** A user-requested retry (banner button, network back online): now rather than later. */
+  function retryNow() {
+    model.reconnects += 1;
+    if (client && client.state === 'reconnecting') {
+      setState('reconnecting');
+      client.reconnectNow();
+    } else {
+      start('reconnecting');
     }
   }
 
-  function admitted(body, mode) {
-    tooManyFailures = 0;
+  function onOpen(detail) {
+    connected = true;
+    lastRefusal = null;
     authExpired = false;
+    const body = detail.admission || {};
     if (body.user != null) model.user = str(body.user);
     if (num(body.connections) != null) model.connections = num(body.connections);
     if (num(body.limit) != null) model.limit = num(body.limit);
     renderAccount();
     showView('chat');
-    openSocket(mode);
-  }
-
-  function refusedByOrigin(result) {
-    setState('refused', 'Refused: origin not allowed');
-    const detail = problemText(result.body);
-    showBanner(`The server refused connections from this page’s origin.${detail ? ` ${detail}` : ''}`,
-      { tone: 'error', action: { label: 'Try again', run: retryNow } });
-  }
-
-  function refusedByLimit(result) {
-    const problem = result.body || {};
-    const limit = num(problem.limit);
-    const current = num(problem.current);
-    showView('chat'); // 429 comes after the authentication check: this user is signed in
-
-    if (limit == null && current == null) {
-      // Per-user connect rate limit: the server says when to come back.
-      const delay = withRetryAfter(result.retryAfterMs, backoffDelay(failures++));
-      setState('refused', 'Refused: connecting too often');
-      scheduleRetry(delay);
-      showBanner(`Connecting too often. Retrying in ${formatDelay(delay)}.`,
-        { tone: 'warn', action: { label: 'Retry now', run: retryNow } });
-      return;
+    els.status.textContent = 'Connected, waiting for the server…'; // 'open' comes with hello
+    if (focusOnOpen) {
+      focusOnOpen = false;
+      els.chatText.focus();
     }
-
-    // Too many tabs/connections: only closing one helps, so retry slowly and offer a button.
-    if (limit != null) model.limit = limit;
-    renderAccount();
-    const delay = withRetryAfter(result.retryAfterMs, tooManyDelay(tooManyFailures++));
-    setState('refused', 'Refused: too many connections');
-    scheduleRetry(delay);
-    showBanner(`Too many open tabs or connections (${current ?? '?'} / ${limit ?? '?'}). ` +
-      `Close another tab of this chat. Retrying in ${formatDelay(delay)}.`,
-      { tone: 'warn', action: { label: 'Try again now', run: retryNow } });
   }
 
-  function refusedBusy(result) {
-    const delay = withRetryAfter(result.retryAfterMs, backoffDelay(failures++));
-    setState('refused', 'Refused: server busy');
-    scheduleRetry(delay);
-    const detail = problemText(result.body);
-    showBanner(`The server is busy or restarting.${detail ? ` ${detail}` : ''} ` +
-      `Retrying in ${formatDelay(delay)}.`,
-      { tone: 'warn', action: { label: 'Retry now', run: retryNow } });
+  function rememberClose(detail) {
+    if (detail.code == null) return;
+    model.lastClose = { code: detail.code, reason: str(detail.reason) };
+    model.connectionId = null;
   }
 
-  /** A transient failure: show why, stay in 'reconnecting' and try again after `delay`. */
-  function retryLater(why, delay) {
-    setState('reconnecting');
-    scheduleRetry(delay);
-    showBanner(`${why} Reconnecting in ${formatDelay(delay)}.`,
-      { tone: 'warn', action: { label: 'Retry now', run: retryNow } });
+  /** Why the client stopped, and what this tab offers next. */
+  function onClosed(detail) {
+    rememberClose(detail);
+    client = null;
+    connected = false;
+    if (loggingOut) return; // onLogout() finishes the transition
+    const reason = detail.code != null && detail.reason ? ` Reason: ${detail.reason}` : '';
+    if (detail.status != null) return closedByRefusal(detail);
+    switch (detail.kind) {
+      case 'evicted': return evicted(reason);
+      case 'kicked':
+        return toLogin({
+          state: 'kicked',
+          banner: `You were signed out (logged out in another tab, or removed by the server).${reason}`,
+          tone: 'warn',
+        });
+      case 'authentication-expired':
+        // Not with these credentials again: a new client's preview tells whether the cookie was
+        // renewed meanwhile (then it connects) or has expired too (then sign in again).
+        authExpired = true;
+        return start('reconnecting');
+      case 'normal': return closedFor(`The server closed the connection.${reason}`);
+      case 'message-too-big': return closedFor(`The server closed the connection: a message was too large.${reason}`);
+      default: return closedFor(`The connection was closed (${detail.kind}).${reason}`);
+    }
   }
 
-  function scheduleRetry(delay) {
-    clearTimeout(retryTimer);
-    const myEpoch = epoch;
-    retryTimer = setTimeout(() => {
-      retryTimer = 0;
-      if (myEpoch !== epoch) return;
-      model.reconnects += 1;
-      attempt('reconnecting');
-    }, delay);
+  /** The preview refused, and the client stopped: 401, 403 or another 4xx. */
+  function closedByRefusal(detail) {
+    const refusal = lastRefusal;
+    lastRefusal = null;
+    if (detail.status === 401) {
+      if (authExpired) {
+        authExpired = false;
+        return toLogin({ state: 'expired', banner: 'Your sign-in has expired. Sign in again.', tone: 'warn' });
+      }
+      return toLogin({ state: 'closed', text: 'Signed out' });
+    }
+    if (detail.status === 403) {
+      setState('refused', 'Refused: origin not allowed');
+      const text = problemText(refusal && refusal.problem);
+      return showBanner(`The server refused connections from this page’s origin.${text ? ` ${text}` : ''}`,
+        { tone: 'error', action: { label: 'Try again', run: retryNow } });
+    }
+    return closedFor(`Unexpected answer from the server (HTTP ${detail.status}).`);
   }
 
-  /** A user-requested retry (banner button, network back online). */
-  function retryNow() {
+  /** The client will try again after `detail.delayMs`: say why. */
+  function onReconnecting(detail) {
+    rememberClose(detail);
     model.reconnects += 1;
-    attempt('reconnecting');
+    const delay = formatDelay(detail.delayMs);
+    const refusal = detail.status != null ? lastRefusal : null;
+    lastRefusal = null;
+    const wasConnected = connected;
+    connected = false;
+    if (refusal) return showRefusal(refusal, delay);
+
+    const why = {
+      'going-away': 'The server is restarting.',
+      'service-restart': 'The server is restarting.',
+      'internal-error': 'The server hit an error.',
+      'slow-consumer': 'The connection fell too far behind.',
+      'policy-violation': 'The server closed the connection: policy violation (for example, sending too fast).',
+      unreachable: 'Cannot reach the server.',
+    }[detail.kind] || (wasConnected ? `The connection was lost (code ${detail.code}).` : 'Could not open a connection.');
+    setState('reconnecting');
+    showBanner(`${why} Reconnecting in ${delay}.`,
+      { tone: 'warn', action: { label: 'Retry now', run: retryNow } });
   }
 
-  function openSocket(mode) {
-    dropSocket();
-    setState(mode);
-    let ws;
-    try {
-      ws = new WebSocket(socketUrl());
-    } catch (err) {
-      retryLater(`Could not open a connection (${str(err && err.message)}).`, backoffDelay(failures++));
-      return;
+  /** A refusal the client retries (429, 503, other 5xx). */
+  function showRefusal(refusal, delay) {
+    const limit = num(refusal.limit);
+    const current = num(refusal.current);
+    if (refusal.status === 429) {
+      showView('chat'); // 429 comes after the authentication check: this user is signed in
+      if (limit == null && current == null) {
+        setState('refused', 'Refused: connecting too often');
+        return showBanner(`Connecting too often. Retrying in ${delay}.`,
+          { tone: 'warn', action: { label: 'Retry now', run: retryNow } });
+      }
+      // Too many tabs/connections: only closing one helps.
+      if (limit != null) model.limit = limit;
+      renderAccount();
+      setState('refused', 'Refused: too many connections');
+      return showBanner(`Too many open tabs or connections (${current ?? '?'} / ${limit ?? '?'}). ` +
+        `Close another tab of this chat. Retrying in ${delay}.`,
+        { tone: 'warn', action: { label: 'Try again now', run: retryNow } });
     }
-    socket = ws;
-    let opened = false;
-    // A handshake that hangs is closed; the close event (1006) then takes the usual path.
-    const openTimer = setTimeout(() => { if (socket === ws && !opened) ws.close(); }, OPEN_TIMEOUT_MS);
-
-    ws.addEventListener('open', () => {
-      if (socket !== ws) return;
-      opened = true;
-      clearTimeout(openTimer);
-      els.status.textContent = 'Connected, waiting for the server…'; // 'open' comes with hello
-    });
-    ws.addEventListener('message', (event) => {
-      if (socket === ws) onSocketMessage(event.data);
-    });
-    ws.addEventListener('close', (event) => {
-      clearTimeout(openTimer);
-      if (socket !== ws) return; // a socket we already let go of
-      socket = null;
-      clearTimeout(stableTimer);
-      onSocketClose(event, opened);
-    });
-    // 'error' carries no information and is always followed by 'close', handled above.
+    if (refusal.status === 503) {
+      setState('refused', 'Refused: server busy');
+      const text = problemText(refusal.problem);
+      return showBanner(`The server is busy or restarting.${text ? ` ${text}` : ''} Retrying in ${delay}.`,
+        { tone: 'warn', action: { label: 'Retry now', run: retryNow } });
+    }
+    setState('reconnecting');
+    return showBanner(`Unexpected answer from the server (HTTP ${refusal.status}). Reconnecting in ${delay}.`,
+      { tone: 'warn', action: { label: 'Retry now', run: retryNow } });
   }
 
   function onSocketMessage(data) {
@@ -609,10 +550,6 @@
     renderAccount();
     setState('open');
     clearBanner();
-    // Reset the backoff only once the connection has proved stable, so a server that accepts
-    // and immediately drops us (1011, 4002…) still gets exponentially slower retries.
-    clearTimeout(stableTimer);
-    stableTimer = setTimeout(() => { failures = 0; }, STABLE_AFTER_MS);
   }
 
   function onServerError(msg) {
@@ -621,66 +558,23 @@
     showBanner(code ? `${text} (${code})` : text, { tone: 'warn' });
   }
 
-  function onSocketClose(event, opened) {
-    model.lastClose = { code: event.code, reason: event.reason };
-    model.connectionId = null;
-    if (loggingOut) return; // logout() finishes the transition
-
-    const reason = event.reason ? ` Reason: ${event.reason}` : '';
-    switch (event.code) {
-      case CLOSE_EVICTED: return evicted(reason);
-      case CLOSE_KICKED:
-        return toLogin({
-          state: 'kicked',
-          banner: `You were signed out (logged out in another tab, or removed by the server).${reason}`,
-          tone: 'warn',
-        });
-      case CLOSE_AUTH_EXPIRED:
-        // Not with these credentials again: the preview tells whether the cookie was renewed meanwhile
-        // (then reconnect) or has expired too (then sign in again).
-        authExpired = true;
-        return attempt('reconnecting');
-      case CLOSE_NORMAL: return closedFor(`The server closed the connection.${reason}`);
-      case CLOSE_POLICY: return closedFor(`The server closed the connection: policy violation (for example, sending too fast).${reason}`);
-      case CLOSE_TOO_BIG: return closedFor(`The server closed the connection: a message was too large.${reason}`);
-      default: return dropped(event.code, opened);
-    }
-  }
-
-  /** 4001: a newer connection of this user replaced this one. Terminal: no auto-reconnect. */
+  /** Evicted: a newer connection of this user replaced this one. The client does not reconnect. */
   function evicted(reason) {
-    cancelPending();
     setState('evicted');
     showBanner('This chat was opened in another tab or window, which replaced this connection. ' +
       `This tab will not reconnect by itself.${reason}`,
       { tone: 'warn', action: { label: 'Use chat here', run: retryNow } });
   }
 
-  /** Closes that a retry would not fix by itself (1000, 1008, 1009): offer a button. */
+  /** Closes that a retry would not fix by itself: offer a button. */
   function closedFor(text) {
-    cancelPending();
     setState('closed');
     showBanner(text, { tone: 'warn', action: { label: 'Reconnect', run: retryNow } });
   }
 
-  /** 1006, 1001, 1011, 4002 and anything unexpected: reconnect with backoff. */
-  function dropped(code, opened) {
-    const why = {
-      1001: 'The server is restarting.',
-      1011: 'The server hit an error.',
-      4002: 'The connection fell too far behind.',
-    }[code] || (opened ? `The connection was lost (code ${code}).` : 'Could not open a connection.');
-    // The retry starts with the preview, which tells the real reason (429, 503, 401…).
-    retryLater(why, backoffDelay(failures++));
-  }
-
   /** Back to the login form (401 from the preview, kicked, signed out). */
   function toLogin({ state = 'closed', text = STATUS_TEXT[state], banner = '', tone = 'info' } = {}) {
-    cancelPending();
-    dropSocket();
-    clearTimeout(stableTimer);
-    failures = 0;
-    tooManyFailures = 0;
+    stopClient();
     clearConversation();
     setState(state, text);
     showView('login');
@@ -724,15 +618,13 @@
     }
     els.loginName.value = '';
     clearBanner();
-    failures = 0;
-    await attempt('connecting');
-    if (currentView() === 'chat') els.chatText.focus();
+    focusOnOpen = true;
+    start('connecting');
   }
 
   async function onLogout() {
     loggingOut = true; // the server closes our sockets with 4003 meanwhile: expected
     els.logout.disabled = true;
-    cancelPending();
     try {
       const response = await fetch('/logout', {
         method: 'POST',
@@ -745,10 +637,10 @@
       els.logout.disabled = false;
       showBanner(`Could not sign out (${str(err && err.message) || 'network error'}). Try again.`,
         { tone: 'error' });
-      if (!socket) attempt('reconnecting'); // our socket may have closed meanwhile
+      if (!client) start('reconnecting'); // our connection may have closed meanwhile
       return;
     }
-    dropSocket(CLOSE_NORMAL, 'logout');
+    stopClient('logout');
     loggingOut = false;
     els.logout.disabled = false;
     toLogin({ state: 'closed', text: 'Signed out', banner: 'You have signed out.' });
@@ -757,11 +649,17 @@
 
   /** Sends one JSON message if connected; returns whether it was sent. */
   function send(payload) {
-    if (!socket || socket.readyState !== WebSocket.OPEN || model.state !== 'open') {
+    if (!client || model.state !== 'open') {
       showBanner('Not connected: the message was not sent.', { tone: 'warn' });
       return false;
     }
-    socket.send(JSON.stringify(payload));
+    try {
+      client.send(JSON.stringify(payload));
+    } catch (err) {
+      // The client's queue is full, or it has just stopped: either way this message is not sent.
+      showBanner(`The message was not sent: ${str(err && err.message)}`, { tone: 'warn' });
+      return false;
+    }
     return true;
   }
 
@@ -818,19 +716,18 @@
 
   // Back online while waiting to reconnect: try now rather than at the end of the backoff.
   window.addEventListener('online', () => {
-    if (retryTimer && model.state === 'reconnecting') retryNow();
+    if (client && client.state === 'reconnecting') retryNow();
   });
   // Close cleanly when the page goes away so the server releases the slot at once; a page
   // restored from the back/forward cache starts over.
   window.addEventListener('pagehide', () => {
-    cancelPending();
-    dropSocket(CLOSE_NORMAL, 'page closed');
+    stopClient('page closed');
   });
   window.addEventListener('pageshow', (event) => {
-    if (event.persisted) attempt('connecting');
+    if (event.persisted) start('connecting');
   });
 
   renderAccount();
   showView('none');
-  attempt('connecting');
+  start('connecting');
 })();
