@@ -50,8 +50,8 @@ public sealed class WebSocketPoolClientOptions
     public bool Preview { get; set; }
 
     /// <summary>Gets or sets the first backoff step: attempt n waits a random time up to <c>ReconnectBaseDelay × 2^(n-1)</c>, capped by <see cref="ReconnectMaxDelay"/>.</summary>
-    /// <value>The default is 1 second. Allowed: 1 millisecond to 1 hour.</value>
-    public TimeSpan ReconnectBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+    /// <value>The default is 500 milliseconds (as in the JavaScript client). Allowed: 1 millisecond to 1 hour.</value>
+    public TimeSpan ReconnectBaseDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Gets or sets the largest backoff step (the server's <c>Retry-After</c> may still ask for longer).</summary>
     /// <value>The default is 30 seconds. Allowed: <see cref="ReconnectBaseDelay"/> to 1 day.</value>

@@ -18,7 +18,6 @@ public sealed class CloseCodeTests(CommandServerFixture fixture) : IClassFixture
     [InlineData(1008, WebSocketPoolCloseClass.Backoff)]
     [InlineData(1013, WebSocketPoolCloseClass.Backoff)]
     [InlineData(4002, WebSocketPoolCloseClass.Backoff)]
-    [InlineData(4005, WebSocketPoolCloseClass.Backoff)]
     [InlineData(1001, WebSocketPoolCloseClass.Prompt)]
     [InlineData(1012, WebSocketPoolCloseClass.Prompt)]
     [InlineData(4004, WebSocketPoolCloseClass.Prompt)]
@@ -76,10 +75,12 @@ public sealed class CloseCodeTests(CommandServerFixture fixture) : IClassFixture
     [Theory]
     [InlineData(1000)]
     [InlineData(1002)]
+    [InlineData(1003)]
     [InlineData(1007)]
     [InlineData(1009)]
     [InlineData(4001)]
     [InlineData(4003)]
+    [InlineData(4005)]
     public async Task ServerCloses_TerminalCode_ClosesForGoodWithoutReconnecting(int code)
     {
         // Arrange

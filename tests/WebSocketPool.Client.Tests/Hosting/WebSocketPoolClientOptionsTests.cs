@@ -18,7 +18,7 @@ public sealed class WebSocketPoolClientOptionsTests
         { "empty subprotocol", o => o.SubProtocols.Add(" "), "SubProtocols" },
         { "zero base delay", o => o.ReconnectBaseDelay = TimeSpan.Zero, "ReconnectBaseDelay" },
         { "negative base delay", o => o.ReconnectBaseDelay = TimeSpan.FromSeconds(-1), "ReconnectBaseDelay" },
-        { "max below base", o => o.ReconnectMaxDelay = TimeSpan.FromMilliseconds(500), "ReconnectMaxDelay" },
+        { "max below base", o => o.ReconnectMaxDelay = TimeSpan.FromMilliseconds(499), "ReconnectMaxDelay" },
         { "negative prompt delay", o => o.PromptReconnectMaxDelay = TimeSpan.FromMilliseconds(-1), "PromptReconnectMaxDelay" },
         { "negative attempts", o => o.MaxReconnectAttempts = -1, "MaxReconnectAttempts" },
         { "no send queue", o => o.SendQueueCapacity = 0, "SendQueueCapacity" },

@@ -21,10 +21,10 @@ public sealed class ClosePolicyTests
     [InlineData(1001, WebSocketPoolCloseClass.Prompt)]
     [InlineData(1012, WebSocketPoolCloseClass.Prompt)]
     [InlineData(4004, WebSocketPoolCloseClass.Prompt)]
-    [InlineData(1003, WebSocketPoolCloseClass.Backoff)]
+    [InlineData(1003, WebSocketPoolCloseClass.Terminal)]
     [InlineData(1014, WebSocketPoolCloseClass.Backoff)]
     [InlineData(3000, WebSocketPoolCloseClass.Backoff)]
-    [InlineData(4005, WebSocketPoolCloseClass.Backoff)]
+    [InlineData(4005, WebSocketPoolCloseClass.Terminal)]
     [InlineData(4999, WebSocketPoolCloseClass.Backoff)]
     public void ClassifyClose_Code_IsInTheTablesClass(int code, WebSocketPoolCloseClass expected)
     {
@@ -50,9 +50,10 @@ public sealed class ClosePolicyTests
     [InlineData(403, WebSocketPoolCloseClass.Terminal)]
     [InlineData(429, WebSocketPoolCloseClass.Backoff)]
     [InlineData(503, WebSocketPoolCloseClass.Backoff)]
-    [InlineData(400, WebSocketPoolCloseClass.Backoff)]
-    [InlineData(404, WebSocketPoolCloseClass.Backoff)]
+    [InlineData(400, WebSocketPoolCloseClass.Terminal)]
+    [InlineData(404, WebSocketPoolCloseClass.Terminal)]
     [InlineData(500, WebSocketPoolCloseClass.Backoff)]
+    [InlineData(502, WebSocketPoolCloseClass.Backoff)]
     public void ClassifyRefusal_Status_IsInTheTablesClass(int status, WebSocketPoolCloseClass expected)
     {
         // Act
