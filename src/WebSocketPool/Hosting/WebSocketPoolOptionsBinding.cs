@@ -12,15 +12,22 @@ namespace WebSocketPool.Internal;
 /// </summary>
 internal static class WebSocketPoolOptionsBinding
 {
-    public static void Bind(WebSocketPoolOptions options, IConfiguration section)
+    /// <summary>
+    /// Binds a pool's section. The shared section (<paramref name="sharedSection"/>) may hold the named pools'
+    /// subsections under <see cref="WebSocketPoolOptions.PoolsSectionName"/>, which are theirs, not options of this pool.
+    /// </summary>
+    public static void Bind(WebSocketPoolOptions options, IConfiguration section, bool sharedSection = false)
     {
         var origins = section[nameof(WebSocketPoolOptions.AllowedOrigins)];
-        if (!string.IsNullOrEmpty(origins))
+        var pools = sharedSection && section.GetSection(WebSocketPoolOptions.PoolsSectionName).GetChildren().Any();
+        if (!string.IsNullOrEmpty(origins) || pools)
         {
-            // The same section without the scalar value, so that the binder still checks every other key.
+            // The same section without the scalar value (and the pools), so that the binder still checks every other key.
             section = new ConfigurationBuilder()
                 .AddInMemoryCollection(section.AsEnumerable(makePathsRelative: true)
-                    .Where(static p => p.Key.Length > 0 && p.Key != nameof(WebSocketPoolOptions.AllowedOrigins)))
+                    .Where(p => p.Key.Length > 0
+                        && (string.IsNullOrEmpty(origins) || p.Key != nameof(WebSocketPoolOptions.AllowedOrigins))
+                        && !(pools && IsPoolsKey(p.Key))))
                 .Build();
         }
 
@@ -38,4 +45,8 @@ internal static class WebSocketPoolOptionsBinding
             }
         }
     }
+
+    private static bool IsPoolsKey(string key) =>
+        key.StartsWith(WebSocketPoolOptions.PoolsSectionName, StringComparison.OrdinalIgnoreCase)
+        && (key.Length == WebSocketPoolOptions.PoolsSectionName.Length || key[WebSocketPoolOptions.PoolsSectionName.Length] == ':');
 }
