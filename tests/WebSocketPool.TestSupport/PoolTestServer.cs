@@ -33,6 +33,9 @@ public sealed class PoolTestServer : IAsyncDisposable
 
     public IWebSocketSender Sender => App.Services.GetRequiredService<IWebSocketSender>();
 
+    /// <summary>Gets the factory of the pool mapped with <paramref name="name"/>.</summary>
+    public PooledWebSocketManagerFactory Pool(string name) => App.Services.GetRequiredKeyedService<PooledWebSocketManagerFactory>(name);
+
     /// <summary>Starts the host.</summary>
     /// <param name="configure">Sets options after the test defaults (no audit timer).</param>
     /// <param name="pool">Adds to the pool (handler, gate, scale-out) after the query-parameter user resolver.</param>
