@@ -81,8 +81,11 @@ public static class WebSocketPoolingServiceCollectionExtensions
         services.TryAddSingleton<IWebSocketSender>(static sp => sp.GetRequiredService<LocalWebSocketSender>());
 
         // Every pool by name: [FromKeyedServices("notify")] IWebSocketSender, GetRequiredKeyedService<PooledWebSocketManagerFactory>("notify").
-        // The default pool answers to WebSocketPoolOptions.DefaultPoolName; the sender is the registered one (Redis's with AddRedis).
-        services.TryAddKeyedSingleton<IWebSocketSender>(KeyedService.AnyKey, static (sp, key) => sp.GetRequiredService<WebSocketPoolRegistry>().Get(PoolName(key)).Sender);
+        // The default pool answers to WebSocketPoolOptions.DefaultPoolName; its sender is the registered one (Redis's with
+        // AddRedis). A named pool's sender finds its pool at the first send, so it may be injected before the pool is mapped.
+        services.TryAddKeyedSingleton<IWebSocketSender>(KeyedService.AnyKey, static (sp, key) => PoolName(key) is WebSocketPoolOptions.DefaultPoolName
+            ? sp.GetRequiredService<IWebSocketSender>()
+            : new NamedPoolSender(sp.GetRequiredService<WebSocketPoolRegistry>(), PoolName(key)));
         services.TryAddKeyedSingleton<PooledWebSocketManagerFactory>(KeyedService.AnyKey, static (sp, key) => sp.GetRequiredService<WebSocketPoolRegistry>().Get(PoolName(key)).Factory);
         services.TryAddSingleton<IUserKeyResolver, DefaultUserKeyResolver>();
         services.TryAddSingleton<WebSocketHandler, NoOpWebSocketHandler>();

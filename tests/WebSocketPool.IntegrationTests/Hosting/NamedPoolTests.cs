@@ -289,7 +289,7 @@ public sealed class NamedPoolTests
         // Act
         var toNotify = await notifySender.SendToUserAsync("alice", Encoding.UTF8.GetBytes("for notify"), WebSocketMessageType.Text);
         var toDefault = await defaultSender.SendToUserAsync("alice", Encoding.UTF8.GetBytes("for default"), WebSocketMessageType.Text);
-        var unknown = () => server.App.Services.GetRequiredKeyedService<IWebSocketSender>("nope");
+        var unknown = () => server.App.Services.GetRequiredKeyedService<IWebSocketSender>("nope").SendToAllAsync(Encoding.UTF8.GetBytes("x"), WebSocketMessageType.Text).AsTask();
 
         // Assert
         toNotify.Should().Be(1);
@@ -297,7 +297,27 @@ public sealed class NamedPoolTests
         (await inNotify.ReceiveTextAsync()).Should().Be("for notify");
         (await inDefault.ReceiveTextAsync()).Should().Be("for default");
         defaultSender.Should().BeSameAs(server.Sender);
-        unknown.Should().Throw<InvalidOperationException>().WithMessage("*'nope'*");
+        await unknown.Should().ThrowAsync<InvalidOperationException>().WithMessage("*'nope'*");
+    }
+
+    [Fact]
+    public async Task Sender_InjectedBeforeItsPoolIsMapped_FindsThePoolAtTheFirstSend()
+    {
+        // Arrange: the chat pool's handler takes the notify pool's sender, and chat is mapped first.
+        await using var server = await PoolTestServer.StartAsync(
+            services: s => s.AddSingleton<NotifyingHandler>(),
+            pipeline: app =>
+            {
+                app.MapWebSocketPool<NotifyingHandler>("/ws/chat", "chat");
+                app.MapWebSocketPool<RecordingHandler>("/ws/notify", "notify");
+            });
+        using var watcher = await server.ConnectAsync("bob", "/ws/notify");
+
+        // Act
+        using var joining = await server.ConnectAsync("alice", "/ws/chat");
+
+        // Assert
+        (await watcher.ReceiveTextAsync()).Should().Be("alice joined");
     }
 
     [Fact]
@@ -318,6 +338,12 @@ public sealed class NamedPoolTests
         report.Entries["websocketpool"].Status.Should().Be(HealthStatus.Healthy);
         report.Entries["websocketpool-notify"].Status.Should().Be(HealthStatus.Degraded);
         report.Entries["websocketpool-notify"].Data["activeConnections"].Should().Be(2);
+    }
+
+    private sealed class NotifyingHandler([FromKeyedServices("notify")] IWebSocketSender notify) : WebSocketHandler
+    {
+        public override async ValueTask OnConnectedAsync(WebSocketConnection connection, CancellationToken cancellationToken) =>
+            await notify.SendToAllAsync(Encoding.UTF8.GetBytes(connection.UserKey + " joined"), WebSocketMessageType.Text, cancellationToken);
     }
 
     private static WebApplication BuildApp(Dictionary<string, string?> settings)
