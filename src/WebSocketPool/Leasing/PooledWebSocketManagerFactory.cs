@@ -87,7 +87,10 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
     internal WebSocketPoolOptions Options { get; }
 
     /// <summary>Gets the pool's name (<see cref="WebSocketPoolOptions.DefaultPoolName"/> for the default pool), its metrics tag.</summary>
-    internal string PoolName => Metrics.Pool;
+    public string PoolName => Metrics.Pool;
+
+    /// <summary>Gets the most connections one user may hold in this pool (<see cref="WebSocketPoolOptions.MaxConnectionsPerUser"/>).</summary>
+    public int MaxConnectionsPerUser => Options.MaxConnectionsPerUser;
 
     /// <summary>Gets the per-user total shared with the other pools of the pool's limit group, if it is in one.</summary>
     internal SharedUserLimit? SharedLimit => _users.Shared;
