@@ -12,6 +12,3 @@ internal interface IWebSocketPoolScaleOut
     /// <summary>Builds the pool's scale-out around its factory and its local sender.</summary>
     PoolScaleOut Create(string poolName, PooledWebSocketManagerFactory factory, IWebSocketSender localSender);
 }
-
-/// <summary>A named pool's gate and sender, and the lifecycle the pool's hosted service runs with the pool's own.</summary>
-internal sealed record PoolScaleOut(IWebSocketAdmissionGate Gate, IWebSocketSender Sender, Microsoft.Extensions.Hosting.IHostedLifecycleService Lifecycle);
