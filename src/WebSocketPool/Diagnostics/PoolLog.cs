@@ -77,4 +77,9 @@ internal static partial class PoolLog
         "A request reached the WebSocket pool at {Path} before authentication ran for it, so it has no user. Call app.UseAuthentication() before app.UseWebSocketPooling(). Logged once.",
         EventName = "AuthenticationNotRun")]
     public static partial void AuthenticationNotRun(ILogger logger, string path);
+
+    [LoggerMessage(60, LogLevel.Warning,
+        "The WebSocket pools' MaxConnections add up to {Total}, above Kestrel's MaxConcurrentUpgradedConnections {Upgraded}: a WebSocket a pool admits beyond Kestrel's limit fails its upgrade. Lower the pools' MaxConnections, set them in configuration (WebSocketPool:Pools:{{name}}:MaxConnections) so that Kestrel is sized for them, or raise Kestrel's limit.",
+        EventName = "PoolsAboveUpgradedLimit")]
+    public static partial void PoolsAboveUpgradedLimit(ILogger logger, long total, long upgraded);
 }

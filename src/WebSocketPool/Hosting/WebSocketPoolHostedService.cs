@@ -1,6 +1,8 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Logging;
 
 namespace WebSocketPool.Internal;
@@ -36,6 +38,7 @@ internal sealed class WebSocketPoolHostedService(
             SafeDiagnostics.Run(static (l, path) => PoolLog.NoHandlerRegistered(l, path), logger, defaultPool.Options.Path);
         }
 
+        WarnIfPoolsExceedKestrel(defaultPool);
         foreach (var pool in pools.All)
         {
             pool.Auditor.Start();
@@ -69,6 +72,22 @@ internal sealed class WebSocketPoolHostedService(
             {
                 await scaleOut.StoppedAsync(cancellationToken).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>Kestrel's upgraded-connection limit is sized before the pools are mapped; say so if they outgrew it.</summary>
+    private void WarnIfPoolsExceedKestrel(WebSocketPoolInstance defaultPool)
+    {
+        if (pools.Named.Count == 0
+            || (pools.Services.GetService(typeof(IOptions<KestrelServerOptions>)) as IOptions<KestrelServerOptions>)?.Value.Limits.MaxConcurrentUpgradedConnections is not { } upgraded)
+        {
+            return;
+        }
+
+        var total = pools.Named.Sum(static p => (long)p.Options.MaxConnections) + (defaultPool.IsServed ? defaultPool.Options.MaxConnections : 0);
+        if (total > upgraded)
+        {
+            SafeDiagnostics.Run(static (l, s) => PoolLog.PoolsAboveUpgradedLimit(l, s.total, s.upgraded), logger, (total, upgraded));
         }
     }
 

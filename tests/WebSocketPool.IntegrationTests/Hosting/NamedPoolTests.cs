@@ -6,6 +6,7 @@ using System.Net.WebSockets;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -274,6 +275,36 @@ public sealed class NamedPoolTests
 
         // Assert
         (await start.Should().ThrowAsync<InvalidOperationException>()).WithMessage("*WebSocketPool:Pools:notfy*'notfy'*mapped: 'notify'*");
+    }
+
+    [Fact]
+    public async Task Kestrel_ConfiguredPools_UpgradedLimitSizedForAllAndMapTimeExcessWarned()
+    {
+        // Arrange: the default pool 100 and notify 50 in configuration; "late" raises its cap only where it is mapped.
+        var settings = new Dictionary<string, string?>
+        {
+            ["WebSocketPool:MaxConnections"] = "100",
+            ["WebSocketPool:MaxConnectionsPerUser"] = "10",
+            ["WebSocketPool:Pools:notify:MaxConnections"] = "50",
+        };
+
+        // Act
+        await using var server = await PoolTestServer.StartAsync(
+            settings: settings,
+            services: s => s.AddFakeLogging(),
+            pipeline: app =>
+            {
+                app.UseWebSocketPooling();
+                app.MapWebSocketPool<CoreTestHandler>("/ws/notify", "notify");
+                app.MapWebSocketPool<CoreTestHandler>("/ws/late", "late", o => o.MaxConnections = 1000);
+            });
+        var upgraded = server.App.Services.GetRequiredService<IOptions<KestrelServerOptions>>().Value.Limits.MaxConcurrentUpgradedConnections;
+
+        // Assert: sized for the configured 100 + 50, plus the 1 % slack (at least 16); "late" is known only once mapped.
+        upgraded.Should().Be(150 + 16);
+        server.App.Services.GetFakeLogCollector().GetSnapshot()
+            .Should().ContainSingle(r => r.Id.Name == "PoolsAboveUpgradedLimit")
+            .Which.Message.Should().Contain("add up to 1150").And.Contain("166");
     }
 
     [Fact]
