@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using WebSocketPool.IntegrationTests.Infrastructure;
 
@@ -91,6 +92,46 @@ public sealed class MapWebSocketPoolTests
         (await get.Content.ReadAsStringAsync()).Should().Be("{\"user\":\"alice\",\"connections\":0,\"limit\":3}");
         head.StatusCode.Should().Be(HttpStatusCode.OK);
         post.StatusCode.Should().Be(HttpStatusCode.MethodNotAllowed, "the pool's endpoint answers GET, HEAD and CONNECT only");
+    }
+
+    [Fact]
+    public async Task MapWebSocketPool_Http2ExtendedConnect_AdmittedAndCounted()
+    {
+        // Arrange: HTTP/2 only (h2c with prior knowledge), where a WebSocket is opened with CONNECT, not GET.
+        var handler = new CoreTestHandler();
+        await using var server = await PoolTestServer.StartAsync(
+            configure: o => o.MaxConnectionsPerUser = 1,
+            services: s =>
+            {
+                s.AddSingleton(handler);
+                s.Configure<KestrelServerOptions>(k => k.ConfigureEndpointDefaults(l => l.Protocols = HttpProtocols.Http2));
+            },
+            pipeline: app => app.MapWebSocketPool<CoreTestHandler>("/h2"));
+        using var invoker = new HttpMessageInvoker(new SocketsHttpHandler());
+
+        // Act
+        using var first = NewHttp2Client();
+        await first.ConnectAsync(server.WebSocketUri("alice", "/h2"), invoker, CancellationToken.None);
+        using var second = NewHttp2Client();
+        var refused = () => second.ConnectAsync(server.WebSocketUri("alice", "/h2"), invoker, CancellationToken.None);
+        await refused.Should().ThrowAsync<WebSocketException>();
+
+        // Assert
+        first.State.Should().Be(WebSocketState.Open);
+        first.HttpStatusCode.Should().Be(HttpStatusCode.OK, "an HTTP/2 WebSocket is accepted with 200, not 101");
+        second.HttpStatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+        handler.Connected.Should().ContainSingle(c => c.UserKey == "alice");
+        server.Factory.ActiveConnections.Should().Be(1);
+
+        static ClientWebSocket NewHttp2Client()
+        {
+            var client = new ClientWebSocket();
+            client.Options.HttpVersion = HttpVersion.Version20;
+            client.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+            client.Options.CollectHttpResponseDetails = true;
+            client.Options.KeepAliveInterval = TimeSpan.Zero;
+            return client;
+        }
     }
 
     [Fact]
