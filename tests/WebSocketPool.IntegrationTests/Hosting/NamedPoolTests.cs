@@ -264,6 +264,26 @@ public sealed class NamedPoolTests
     }
 
     [Fact]
+    public async Task BadInput_HealthCheckPoolNameKeyAndLimitGroup_RefusedClearly()
+    {
+        // Arrange
+        await using var app = BuildApp([]);
+        var health = new ServiceCollection().AddHealthChecks();
+
+        // Act
+        var emptyPool = () => health.AddNamedWebSocketPoolHealthCheck("");
+        var nullPool = () => health.AddNamedWebSocketPoolHealthCheck(null!);
+        var notAName = () => app.Services.GetRequiredKeyedService<IWebSocketSender>(42);
+        var badGroup = () => app.MapWebSocketPool<CoreTestHandler>("/ws/x", "x", o => o.UserLimitGroup = "two words");
+
+        // Assert
+        emptyPool.Should().Throw<ArgumentException>();
+        nullPool.Should().Throw<ArgumentNullException>();
+        notAName.Should().Throw<InvalidOperationException>().WithMessage("*keyed by their name*");
+        badGroup.Should().Throw<OptionsValidationException>().WithMessage("*UserLimitGroup*");
+    }
+
+    [Fact]
     public async Task Options_ConfiguredPoolNotMapped_StartFailsNamingIt()
     {
         // Arrange
