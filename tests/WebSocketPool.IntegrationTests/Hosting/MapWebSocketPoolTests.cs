@@ -4,9 +4,11 @@ using System.Net;
 using System.Net.WebSockets;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using WebSocketPool.IntegrationTests.Infrastructure;
@@ -50,6 +52,50 @@ public sealed class MapWebSocketPoolTests
         anonymous.Should().Be(HttpStatusCode.Unauthorized, "the scheme's challenge answers before the pool");
         outsider.Should().Be(HttpStatusCode.Forbidden, "the scheme's forbid answers before the pool");
         server.Factory.GetSnapshot().Rejected.Values.Should().AllSatisfy(v => v.Should().Be(0), "the pool never saw the refused requests");
+    }
+
+    [Fact]
+    public async Task MapWebSocketPool_CookieSchemePolicy_AnonymousRedirectedUnlessTheAppAnswers401()
+    {
+        // Arrange: the same policy over a cookie scheme, as is, and with its redirect turned into a 401.
+        await using var redirecting = await StartCookieServerAsync(answer401: false);
+        await using var answering = await StartCookieServerAsync(answer401: true);
+
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false });
+
+        // Act
+        using var redirected = await http.GetAsync(new Uri(redirecting.BaseUri, "/ws"));
+        var handshake = await RefusedStatusAsync(redirecting, "/ws", header: null);
+        var unauthorized = await RefusedStatusAsync(answering, "/ws", header: null);
+
+        // Assert
+        redirected.StatusCode.Should().Be(HttpStatusCode.Redirect, "the cookie scheme's challenge redirects to its login page");
+        redirected.Headers.Location!.AbsolutePath.Should().Be("/Account/Login");
+        handshake.Should().NotBe(HttpStatusCode.Unauthorized, "a WebSocket client learns nothing useful from a redirect");
+        unauthorized.Should().Be(HttpStatusCode.Unauthorized);
+
+        static Task<PoolTestServer> StartCookieServerAsync(bool answer401) => PoolTestServer.StartAsync(
+            services: s =>
+            {
+                s.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie(o =>
+                {
+                    if (answer401)
+                    {
+                        o.Events.OnRedirectToLogin = context =>
+                        {
+                            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                            return Task.CompletedTask;
+                        };
+                    }
+                });
+                s.AddAuthorization();
+            },
+            pipeline: app =>
+            {
+                app.UseAuthentication();
+                app.UseAuthorization();
+                app.MapWebSocketPool<CoreTestHandler>("/ws").RequireAuthorization();
+            });
     }
 
     [Fact]
@@ -132,6 +178,53 @@ public sealed class MapWebSocketPoolTests
             client.Options.KeepAliveInterval = TimeSpan.Zero;
             return client;
         }
+    }
+
+    [Fact]
+    public async Task MapWebSocketPool_RequireRateLimiting_RefusedWith503ByDefault()
+    {
+        // Arrange: one permit, never replenished within the test; the app sets no rejection status.
+        await using var server = await PoolTestServer.StartAsync(
+            services: s => s.AddRateLimiter(o => o.AddFixedWindowLimiter("one", w => (w.PermitLimit, w.Window, w.QueueLimit) = (1, TimeSpan.FromHours(1), 0))),
+            pipeline: app =>
+            {
+                app.UseRateLimiter();
+                app.MapWebSocketPool<CoreTestHandler>("/ws").RequireRateLimiting("one");
+            });
+
+        // Act
+        using var first = await server.ConnectAsync("alice", "/ws");
+        var second = () => server.ConnectAsync("bob", "/ws");
+
+        // Assert
+        (await second.Should().ThrowAsync<WebSocketException>()).WithMessage("*503*");
+        server.Factory.GetSnapshot().Rejected.Values.Should().AllSatisfy(v => v.Should().Be(0), "the rate limiter answered, not the pool");
+    }
+
+    [Fact]
+    public async Task MapWebSocketPool_RequireCors_DoesNotStopAHandshakeAllowedOriginsDoes()
+    {
+        // Arrange: CORS allows only https://good.example; the pools decide origins themselves.
+        await using var server = await PoolTestServer.StartAsync(
+            services: s => s.AddCors(o => o.AddPolicy("good", p => p.WithOrigins("https://good.example"))),
+            pipeline: app =>
+            {
+                app.UseCors();
+                app.MapWebSocketPool<CoreTestHandler>("/any", "any", o => o.AllowedOrigins.Add("*")).RequireCors("good");
+                app.MapWebSocketPool<CoreTestHandler>("/own", "own").RequireCors("good");
+            });
+
+        // Act
+        using var admitted = await ConnectWithOriginAsync(server, "/any", "http://evil.example");
+        using var refused = new ClientWebSocket();
+        refused.Options.CollectHttpResponseDetails = true;
+        refused.Options.SetRequestHeader("Origin", "http://evil.example");
+        var connect = () => refused.ConnectAsync(server.WebSocketUri("alice", "/own"), CancellationToken.None);
+        await connect.Should().ThrowAsync<WebSocketException>();
+
+        // Assert
+        admitted.State.Should().Be(WebSocketState.Open, "CORS does not refuse a WebSocket handshake");
+        refused.HttpStatusCode.Should().Be(HttpStatusCode.Forbidden, "the pool's AllowedOrigins (same origin by default) does");
     }
 
     [Fact]
@@ -249,6 +342,15 @@ public sealed class MapWebSocketPoolTests
         client.Options.KeepAliveInterval = TimeSpan.Zero;
         client.Options.SetRequestHeader(HeaderAuthenticationHandler.HeaderName, user);
         await client.ConnectAsync(server.WebSocketUri(user, path), CancellationToken.None);
+        return client;
+    }
+
+    private static async Task<ClientWebSocket> ConnectWithOriginAsync(PoolTestServer server, string path, string origin)
+    {
+        var client = new ClientWebSocket();
+        client.Options.KeepAliveInterval = TimeSpan.Zero;
+        client.Options.SetRequestHeader("Origin", origin);
+        await client.ConnectAsync(server.WebSocketUri("alice", path), CancellationToken.None);
         return client;
     }
 
