@@ -14,7 +14,7 @@ namespace WebSocketPool.Internal;
 /// then. Keyed services (<see cref="IWebSocketSender"/>, <see cref="PooledWebSocketManagerFactory"/>), the stats endpoint
 /// and the health check find a pool here.
 /// </summary>
-internal sealed class WebSocketPoolRegistry(IServiceProvider services)
+internal sealed class WebSocketPoolRegistry(IServiceProvider services) : IDisposable
 {
     private readonly ConcurrentDictionary<string, WebSocketPoolInstance> _named = new(StringComparer.Ordinal);
     private WebSocketPoolInstance? _default;
@@ -167,6 +167,16 @@ internal sealed class WebSocketPoolRegistry(IServiceProvider services)
             services.GetServices<IPostConfigureOptions<WebSocketPoolOptions>>(),
             services.GetServices<IValidateOptions<WebSocketPoolOptions>>());
         return factory.Create(name);
+    }
+
+    /// <summary>The named pools' parts are the registry's own (the default pool's are the container's).</summary>
+    public void Dispose()
+    {
+        foreach (var pool in _named.Values)
+        {
+            pool.Auditor.Dispose();
+            pool.Factory.Dispose();
+        }
     }
 
     private IConfigurationSection? PoolsSection() =>
