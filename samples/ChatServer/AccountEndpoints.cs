@@ -112,7 +112,8 @@ internal static partial class AccountEndpoints
         return TypedResults.Redirect("/");
     }
 
-    private static async Task<IResult> LogoutAsync(HttpContext context, IAntiforgery antiforgery, ISessionStampStore stamps, IWebSocketSender sender, ILoggerFactory loggers)
+    private static async Task<IResult> LogoutAsync(HttpContext context, IAntiforgery antiforgery, ISessionStampStore stamps, IWebSocketSender sender,
+        [FromKeyedServices(NotifyHandler.PoolName)] IWebSocketSender notifications, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger(typeof(AccountEndpoints).FullName!);
         LimitBody(context);
@@ -141,6 +142,7 @@ internal static partial class AccountEndpoints
         {
             // Every open tab of this user ends now; 4003 tells the page not to reconnect.
             await sender.DisconnectUserAsync(user, WebSocketCloseCodes.Kicked, "Signed out.", context.RequestAborted);
+            await notifications.DisconnectUserAsync(user, WebSocketCloseCodes.Kicked, "Signed out.", context.RequestAborted);
             Log.SignedOut(logger, user);
         }
 

@@ -14,10 +14,12 @@ namespace ChatServer;
 /// The chat protocol. On connect: <c>hello</c>, then the connection joins the room (see <see cref="ChatPresence"/>).
 /// <c>chat</c> goes to everyone; <c>dm</c> to all of the recipient's and the sender's connections (on every node of a
 /// cluster: the sender routes groups across nodes). Anything wrong with a message is answered with an <c>error</c>
-/// message; the connection stays open.
+/// message; the connection stays open. A user's first connection is announced on the notifications pool
+/// (<see cref="NotifyHandler"/>).
 /// </summary>
 internal sealed partial class ChatHandler(
     IWebSocketSender sender,
+    [FromKeyedServices(NotifyHandler.PoolName)] IWebSocketSender notifications,
     IOptions<WebSocketPoolOptions> options,
     ChatPresence presence,
     TimeProvider timeProvider,
@@ -36,6 +38,12 @@ internal sealed partial class ChatHandler(
         var hello = new HelloMessage(user, connection.ConnectionId, connections, options.Value.MaxConnectionsPerUser);
         Send(connection, hello, ChatJsonContext.Default.HelloMessage);
         await presence.JoinAsync(connection);
+        if (connections == 1)
+        {
+            // The user's first tab: every notifications connection (the other pool) hears of it.
+            var joined = new JoinedMessage(user, timeProvider.GetUtcNow());
+            await notifications.SendToAllAsync(Serialize(joined, ChatJsonContext.Default.JoinedMessage), WebSocketMessageType.Text, cancellationToken);
+        }
     }
 
     public override async ValueTask OnMessageAsync(WebSocketConnection connection, WebSocketMessage message, CancellationToken cancellationToken)

@@ -5,8 +5,10 @@ using ChatServer.Sessions;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Serilog;
 using StackExchange.Redis;
+using WebSocketPool;
 using WebSocketPool.Redis;
 using WebSocketPool.Samples;
 
@@ -29,10 +31,11 @@ builder.Services.AddSerilog((services, logger) => logger
 builder.Services.AddChatAuthentication(builder.Configuration);
 builder.Services.AddProblemDetails();
 
-// The pool: options from the "WebSocketPool" section (or --WebSocketPool:Option=value), and the chat protocol.
-var pool = builder.Services.AddWebSocketPooling().AddHandler<ChatHandler>();
+// The pools: options from the "WebSocketPool" section (or --WebSocketPool:Option=value); the notifications pool's own
+// values from "WebSocketPool:Pools:notify" over them. Handlers are given where the pools are mapped, below.
+var pool = builder.Services.AddWebSocketPooling();
 builder.Services.AddSingleton<ChatPresence>();
-builder.Services.AddHealthChecks().AddWebSocketPoolHealthCheck();
+builder.Services.AddHealthChecks().AddWebSocketPoolHealthCheck().AddNamedWebSocketPoolHealthCheck(NotifyHandler.PoolName);
 
 // Operators' views: OpenTelemetry (Prometheus at /metrics, the pool's spans) and the library's dashboard.
 builder.Services.AddChatTelemetry();
@@ -71,12 +74,18 @@ app.UseSerilogRequestLogging();
 app.UseSecurityHeaders();
 app.UseDefaultFiles();      // GET / -> wwwroot/index.html
 app.UseStaticFiles();
-app.UseAuthentication();    // the pool reads the user the cookie established...
-app.UseWebSocketPooling();  // ...and serves /ws: admission (401, 403, 429, 503) before the upgrade
-app.UseAuthorization();     // the dashboard's operators (Dashboard:Operators)
+app.UseAuthentication();    // the pools read the user the cookie established
+app.UseAuthorization();     // endpoint policies: the dashboard's operators (Dashboard:Operators)
+
+// The chat pool at /ws (--WebSocketPool:Path moves it) and the notifications pool at /ws/notify, each deciding admission
+// (401, 403, 429, 503) before the upgrade. Neither endpoint requires authorization: each pool answers 401 with a problem
+// body itself, where the cookie scheme would redirect to a login page. (The one-pool form, app.UseWebSocketPooling()
+// with AddHandler<ChatHandler>(), serves the same chat pool; the EchoServer sample uses it.)
+app.MapWebSocketPool<ChatHandler>(app.Services.GetRequiredService<IOptions<WebSocketPoolOptions>>().Value.Path);
+app.MapWebSocketPool<NotifyHandler>("/ws/notify", NotifyHandler.PoolName);
 
 app.MapAccountEndpoints();  // POST /login, POST /logout, GET /antiforgery
-app.MapWebSocketPoolStats("/stats").RequireLoopbackUnlessConfigured();
+app.MapWebSocketPoolStats("/stats").RequireLoopbackUnlessConfigured(); // ?pool=notify for the notifications pool
 app.MapHealthChecks("/health", new HealthCheckOptions
 {
     // The status word as the body; 200 for Healthy and Degraded, 503 for Unhealthy (the framework's default codes).

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -32,20 +33,30 @@ public sealed class PoolTestServer : IAsyncDisposable
 
     public IWebSocketSender Sender => App.Services.GetRequiredService<IWebSocketSender>();
 
+    /// <summary>Gets the factory of the pool mapped with <paramref name="name"/>.</summary>
+    public PooledWebSocketManagerFactory Pool(string name) => App.Services.GetRequiredKeyedService<PooledWebSocketManagerFactory>(name);
+
     /// <summary>Starts the host.</summary>
     /// <param name="configure">Sets options after the test defaults (no audit timer).</param>
     /// <param name="pool">Adds to the pool (handler, gate, scale-out) after the query-parameter user resolver.</param>
     /// <param name="services">Adds further services.</param>
     /// <param name="pipeline">Builds the pipeline; by default <c>app.UseWebSocketPooling()</c> alone.</param>
+    /// <param name="settings">Configuration keys and values (for example <c>WebSocketPool:Pools:chat:MaxConnectionsPerUser</c>).</param>
     /// <param name="port">The loopback port; 0 (the default) lets the OS choose a free one. A test that restarts a server on the same address passes the first one's port.</param>
     public static async Task<PoolTestServer> StartAsync(
         Action<WebSocketPoolOptions>? configure = null,
         Action<IWebSocketPoolBuilder>? pool = null,
         Action<IServiceCollection>? services = null,
         Action<WebApplication>? pipeline = null,
+        IEnumerable<KeyValuePair<string, string?>>? settings = null,
         int port = 0)
     {
         var builder = WebApplication.CreateSlimBuilder();
+        if (settings is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(settings);
+        }
+
         builder.WebHost.UseKestrel().UseUrls($"http://127.0.0.1:{port.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -78,6 +89,29 @@ public sealed class PoolTestServer : IAsyncDisposable
         var client = new ClientWebSocket();
         client.Options.KeepAliveInterval = TimeSpan.Zero;
         await client.ConnectAsync(WebSocketUri(user), cancellationToken);
+        return client;
+    }
+
+    /// <summary>
+    /// Opens a WebSocket to <paramref name="path"/> for <paramref name="user"/>; a refused handshake throws a
+    /// <see cref="WebSocketException"/> whose message holds the status code.
+    /// </summary>
+    public async Task<ClientWebSocket> ConnectAsync(string user, string path, CancellationToken cancellationToken = default)
+    {
+        var client = new ClientWebSocket();
+        client.Options.KeepAliveInterval = TimeSpan.Zero;
+        client.Options.CollectHttpResponseDetails = true;
+        try
+        {
+            await client.ConnectAsync(WebSocketUri(user, path), cancellationToken);
+        }
+        catch (WebSocketException ex)
+        {
+            var status = client.HttpStatusCode;
+            client.Dispose();
+            throw new WebSocketException(ex.WebSocketErrorCode, $"The handshake to {path} for '{user}' was refused with {(int)status}.", ex);
+        }
+
         return client;
     }
 

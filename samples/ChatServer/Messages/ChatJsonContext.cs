@@ -18,4 +18,7 @@ namespace ChatServer.Messages;
 [JsonSerializable(typeof(PresenceMessage))]
 [JsonSerializable(typeof(PresenceDeltaMessage))]
 [JsonSerializable(typeof(ErrorMessage))]
+[JsonSerializable(typeof(NoticeMessage))]
+[JsonSerializable(typeof(JoinedMessage))]
+[JsonSerializable(typeof(TimeMessage))]
 internal sealed partial class ChatJsonContext : JsonSerializerContext;

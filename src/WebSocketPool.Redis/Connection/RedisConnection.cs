@@ -70,6 +70,10 @@ internal sealed partial class RedisConnection : IAsyncDisposable
             {
                 multiplexer = supplied;
             }
+            else if (_source.Shared is { } shared)
+            {
+                multiplexer = await shared.ConnectAsync().ConfigureAwait(false);
+            }
             else
             {
                 var configuration = ConfigurationOptions.Parse(_options.Configuration!);
@@ -192,7 +196,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         {
             multiplexer.ConnectionFailed -= OnConnectionFailed;
             multiplexer.ConnectionRestored -= OnConnectionRestored;
-            if (_source.Multiplexer is null)
+            if (_source.Multiplexer is null && _source.Shared is null)
             {
                 await multiplexer.CloseAsync().ConfigureAwait(false);
                 multiplexer.Dispose();

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 using WebSocketPool;
 using WebSocketPool.Redis;
+using WebSocketPool.Internal;
 using WebSocketPool.Redis.Internal;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -71,6 +72,16 @@ public static class WebSocketPoolRedisBuilderExtensions
             throw new InvalidOperationException("AddRedis was already called for this WebSocket pool.");
         }
 
+        AddScaleOut(services, new RedisMultiplexerSource(multiplexer));
+
+        // Named pools (MapWebSocketPool with a name) get the same scale-out, each in a key space of its own.
+        services.AddSingleton<RedisPoolScaleOut>();
+        services.AddSingleton<IWebSocketPoolScaleOut>(static sp => sp.GetRequiredService<RedisPoolScaleOut>());
+    }
+
+    /// <summary>Everything one pool's scale-out runs on, around the pool's factory and local sender already registered.</summary>
+    internal static void AddScaleOut(IServiceCollection services, RedisMultiplexerSource source)
+    {
         // The sender registered so far (the pool's local one) becomes the inner sender the Redis one delivers through.
         var inner = services.LastOrDefault(static d => d.ServiceType == typeof(IWebSocketSender) && !d.IsKeyedService)
             ?? throw new InvalidOperationException("Call 'services.AddWebSocketPooling()' before 'AddRedis'.");
@@ -78,7 +89,7 @@ public static class WebSocketPoolRedisBuilderExtensions
         services.AddMetrics();
         services.AddOptionsWithValidateOnStart<RedisWebSocketPoolOptions, RedisWebSocketPoolOptionsValidator>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisWebSocketPoolOptions>, RedisWebSocketPoolOptionsCrossValidator>());
-        services.AddSingleton(new RedisMultiplexerSource(multiplexer));
+        services.AddSingleton(source);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<RedisWebSocketPoolMetrics>();
         services.AddSingleton<RedisConnection>();

@@ -118,6 +118,11 @@ internal sealed class AdmissionDecider(
             }
         }
 
+        if (users.Shared is { } shared)
+        {
+            count = shared.Count(userKey);
+        }
+
         var addressCount = 0;
         var addressWait = TimeSpan.Zero;
         var addressRateOk = true;
@@ -192,7 +197,10 @@ internal sealed class AdmissionDecider(
     {
         reserved = default;
         var limit = options.MaxConnectionsPerUser;
-        var count = entry.Count;
+
+        // In a limit group the user's count is the group's total, which the pools of the group share.
+        var shared = users.Shared;
+        var count = shared?.Count(userKey) ?? entry.Count;
         TimeSpan wait;
         if (address is not null && options.ConnectRateLimitPerIP > 0
             && !address.ConnectBucket.TryTake(timeProvider, options.ConnectRateLimitPerIP, options.ConnectRateBurstPerIP, out wait))
@@ -218,7 +226,7 @@ internal sealed class AdmissionDecider(
 
         if (count >= limit)
         {
-            // EvictOldest: the newcomer pledges the victim's slot now (so the user's count never exceeds the limit)
+            // EvictOldest (a victim of this pool's only; in a limit group the user may hold none here: then refused): the newcomer pledges the victim's slot now (so the user's count never exceeds the limit)
             // and takes it only once its socket is accepted; the victim is closed then, and not before.
             // A closing victim still holds its socket, so the newcomer needs a place in the node's count of its own.
             IsolatedWebSocketManager? victim;
@@ -247,7 +255,15 @@ internal sealed class AdmissionDecider(
             return Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Active);
         }
 
-        count = ++entry.Count;
+        if (shared is not null && !shared.TryTake(userKey, out count))
+        {
+            // Another pool of the group took the user's last place since it was read.
+            users.DecrementActive();
+            return Reject(RejectionReasons.UserLimit, limit, count);
+        }
+
+        ++entry.Count;
+        count = shared is null ? entry.Count : count;
         var (manager, generation) = leases.Lease(entry, userKey, holdsSlot: true, address);
         reserved = new Reservation(manager, generation, count, users.UpdateNearLimit(entry));
         return null;

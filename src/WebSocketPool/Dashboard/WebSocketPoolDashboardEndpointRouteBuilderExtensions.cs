@@ -49,7 +49,7 @@ public static class WebSocketPoolDashboardEndpointRouteBuilderExtensions
 
         var history = services.GetRequiredService<DashboardHistory>();
         history.Start(options.SampleInterval, options.History);
-        var dashboard = new DashboardEndpoints(prefix.TrimEnd('/'), PoolIdentity.DefaultName, options, history);
+        var dashboard = new DashboardEndpoints(prefix.TrimEnd('/'), WebSocketPoolOptions.DefaultPoolName, options, history);
 
         var group = endpoints.MapGroup(prefix);
         group.MapGet("/", dashboard.PageAsync);

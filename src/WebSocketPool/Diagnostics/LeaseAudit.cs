@@ -92,6 +92,7 @@ internal sealed class LeaseAudit(
                 {
                     mismatches++;
                     repaired++;
+                    users.Shared?.Adjust(entry.UserKey, held - entry.Count);
                     entry.Count = held;
                     users.UpdateNearLimit(entry);
                 }
@@ -265,6 +266,7 @@ internal sealed class LeaseAudit(
         lock (entry)
         {
             entry.Count += delta;
+            users.Shared?.Adjust(entry.UserKey, delta);
             users.AddToActiveForTesting(delta);
         }
     }

@@ -80,4 +80,9 @@ internal static partial class PoolLog
 
     [LoggerMessage(70, LogLevel.Warning, "An operator kicked a user from the dashboard: {Closed} connections on this node closed with 4003.", EventName = "DashboardKick")]
     public static partial void DashboardKick(ILogger logger, int closed);
+
+    [LoggerMessage(60, LogLevel.Warning,
+        "The WebSocket pools' MaxConnections add up to {Total}, above Kestrel's MaxConcurrentUpgradedConnections {Upgraded}: a WebSocket a pool admits beyond Kestrel's limit fails its upgrade. Lower the pools' MaxConnections, set them in configuration (WebSocketPool:Pools:{{name}}:MaxConnections) so that Kestrel is sized for them, or raise Kestrel's limit.",
+        EventName = "PoolsAboveUpgradedLimit")]
+    public static partial void PoolsAboveUpgradedLimit(ILogger logger, long total, long upgraded);
 }

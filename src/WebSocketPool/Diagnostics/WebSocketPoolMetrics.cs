@@ -5,18 +5,23 @@ using System.Diagnostics.Metrics;
 namespace WebSocketPool.Internal;
 
 /// <summary>
-/// The pool's instruments, on the meter <c>WebSocketPool</c> created through <see cref="IMeterFactory"/> (which owns
-/// and disposes it). Tags come from small fixed sets; no instrument is ever tagged with a user.
+/// One pool's view of the instruments on the meter <c>WebSocketPool</c>, created through <see cref="IMeterFactory"/>
+/// (which owns and disposes it). Every measurement carries the pool's name (<see cref="PoolTag"/>), so several pools in
+/// one app share the instruments and stay apart by tag. Tags come from small fixed sets; no instrument is ever tagged
+/// with a user.
 /// </summary>
 internal sealed class WebSocketPoolMetrics
 {
     public const string MeterName = "WebSocketPool";
     public const string ReasonTag = "websocketpool.rejection.reason";
     public const string DisconnectReasonTag = "websocketpool.disconnect.reason";
+    public const string PoolTag = "websocketpool.pool";
 
     private static readonly string[] s_disconnectReasons = CreateDisconnectReasonNames();
 
     private readonly Meter _meter;
+    private readonly KeyValuePair<string, object?> _pool;
+    private readonly List<PooledWebSocketManagerFactory> _observed;
     private readonly Counter<long> _rejected;
     private readonly Counter<long> _evicted;
     private readonly Counter<long> _kicked;
@@ -32,11 +37,13 @@ internal sealed class WebSocketPoolMetrics
     private readonly Counter<long> _auditMismatches;
     private readonly Counter<long> _assemblyTimeouts;
     private readonly Counter<long> _authenticationExpired;
-    private bool _observing;
 
+    /// <summary>Creates the instruments, for the default pool; <see cref="ForPool"/> gives other pools their view.</summary>
     public WebSocketPoolMetrics(IMeterFactory meterFactory)
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
+        _pool = new(PoolTag, WebSocketPoolOptions.DefaultPoolName);
+        _observed = [];
         _meter = meterFactory.Create(MeterName);
         _rejected = _meter.CreateCounter<long>("websocketpool.rejected_connections", "{connection}", "WebSocket requests refused before the upgrade, by reason.");
         _evicted = _meter.CreateCounter<long>("websocketpool.evicted_connections", "{connection}", "Connections closed with 4001 to make room for a newer connection of the same user.");
@@ -56,22 +63,64 @@ internal sealed class WebSocketPoolMetrics
         _authenticationExpired = _meter.CreateCounter<long>("websocketpool.authentication_expirations", "{connection}", "Connections closed with 4005 because their authentication expired.");
     }
 
-    /// <summary>Registers the gauges that read the factory's live state.</summary>
+    private WebSocketPoolMetrics(WebSocketPoolMetrics shared, string pool)
+    {
+        _pool = new(PoolTag, pool);
+        _observed = shared._observed;
+        _meter = shared._meter;
+        _rejected = shared._rejected;
+        _evicted = shared._evicted;
+        _kicked = shared._kicked;
+        _duration = shared._duration;
+        _messagesReceived = shared._messagesReceived;
+        _messagesSent = shared._messagesSent;
+        _bytesReceived = shared._bytesReceived;
+        _bytesSent = shared._bytesSent;
+        _dropped = shared._dropped;
+        _slowConsumers = shared._slowConsumers;
+        _sendTimeouts = shared._sendTimeouts;
+        _tooBig = shared._tooBig;
+        _auditMismatches = shared._auditMismatches;
+        _assemblyTimeouts = shared._assemblyTimeouts;
+        _authenticationExpired = shared._authenticationExpired;
+    }
+
+    /// <summary>Gets the pool name every measurement of this view is tagged with.</summary>
+    public string Pool => (string)_pool.Value!;
+
+    /// <summary>The same instruments, tagged with another pool's name.</summary>
+    public WebSocketPoolMetrics ForPool(string pool) => new(this, pool);
+
+    /// <summary>
+    /// Registers a pool's factory with the gauges that read live state. The gauges are created with the first factory and
+    /// report one measurement per registered factory, tagged with its pool.
+    /// </summary>
     public void Observe(PooledWebSocketManagerFactory factory)
     {
-        if (_observing)
+        bool first;
+        lock (_observed)
+        {
+            if (_observed.Contains(factory))
+            {
+                return;
+            }
+
+            first = _observed.Count == 0;
+            _observed.Add(factory);
+        }
+
+        if (!first)
         {
             return;
         }
 
-        _observing = true;
-        _meter.CreateObservableUpDownCounter("websocketpool.active_connections", () => factory.ActiveConnections, "{connection}",
+        _meter.CreateObservableUpDownCounter("websocketpool.active_connections", () => Read(static f => f.ActiveConnections), "{connection}",
             "Connections counted against the limits (open sockets and handshakes in progress).");
-        _meter.CreateObservableUpDownCounter("websocketpool.pooled_managers", () => factory.PooledCount, "{manager}",
+        _meter.CreateObservableUpDownCounter("websocketpool.pooled_managers", () => Read(static f => f.PooledCount), "{manager}",
             "Reset managers waiting in the shared pool.");
-        _meter.CreateObservableUpDownCounter("websocketpool.warm_managers", () => factory.WarmCount, "{manager}",
+        _meter.CreateObservableUpDownCounter("websocketpool.warm_managers", () => Read(static f => f.WarmCount), "{manager}",
             "Freed managers kept warm for their users during the reuse window.");
-        _meter.CreateObservableUpDownCounter("websocketpool.users_near_limit", () => factory.NearLimitUsers, "{user}",
+        _meter.CreateObservableUpDownCounter("websocketpool.users_near_limit", () => Read(static f => f.NearLimitUsers), "{user}",
             "Users at or above the alert threshold of the per-user limit.");
     }
 
@@ -79,19 +128,19 @@ internal sealed class WebSocketPoolMetrics
     {
         if (_rejected.Enabled)
         {
-            _rejected.Add(1, new KeyValuePair<string, object?>(ReasonTag, reason));
+            _rejected.Add(1, new KeyValuePair<string, object?>(ReasonTag, reason), _pool);
         }
     }
 
-    public void Evicted() => _evicted.Add(1);
+    public void Evicted() => _evicted.Add(1, _pool);
 
-    public void Kicked() => _kicked.Add(1);
+    public void Kicked() => _kicked.Add(1, _pool);
 
     public void ConnectionEnded(TimeSpan duration, DisconnectReason reason)
     {
         if (_duration.Enabled)
         {
-            _duration.Record(duration.TotalSeconds, new KeyValuePair<string, object?>(DisconnectReasonTag, s_disconnectReasons[(int)reason]));
+            _duration.Record(duration.TotalSeconds, new KeyValuePair<string, object?>(DisconnectReasonTag, s_disconnectReasons[(int)reason]), _pool);
         }
     }
 
@@ -101,29 +150,43 @@ internal sealed class WebSocketPoolMetrics
 
     public void MessageReceived(int bytes)
     {
-        _messagesReceived.Add(1);
-        _bytesReceived.Add(bytes);
+        _messagesReceived.Add(1, _pool);
+        _bytesReceived.Add(bytes, _pool);
     }
 
     public void MessageSent(int bytes)
     {
-        _messagesSent.Add(1);
-        _bytesSent.Add(bytes);
+        _messagesSent.Add(1, _pool);
+        _bytesSent.Add(bytes, _pool);
     }
 
-    public void MessageDropped() => _dropped.Add(1);
+    public void MessageDropped() => _dropped.Add(1, _pool);
 
-    public void SlowConsumerDisconnected() => _slowConsumers.Add(1);
+    public void SlowConsumerDisconnected() => _slowConsumers.Add(1, _pool);
 
-    public void SendTimedOut() => _sendTimeouts.Add(1);
+    public void SendTimedOut() => _sendTimeouts.Add(1, _pool);
 
-    public void MessageTooBig() => _tooBig.Add(1);
+    public void MessageTooBig() => _tooBig.Add(1, _pool);
 
-    public void AuditMismatches(int count) => _auditMismatches.Add(count);
+    public void AuditMismatches(int count) => _auditMismatches.Add(count, _pool);
 
-    public void MessageAssemblyTimedOut() => _assemblyTimeouts.Add(1);
+    public void MessageAssemblyTimedOut() => _assemblyTimeouts.Add(1, _pool);
 
-    public void AuthenticationExpired() => _authenticationExpired.Add(1);
+    public void AuthenticationExpired() => _authenticationExpired.Add(1, _pool);
+
+    private List<Measurement<int>> Read(Func<PooledWebSocketManagerFactory, int> read)
+    {
+        lock (_observed)
+        {
+            var measurements = new List<Measurement<int>>(_observed.Count);
+            foreach (var factory in _observed)
+            {
+                measurements.Add(new Measurement<int>(read(factory), new KeyValuePair<string, object?>(PoolTag, factory.Metrics.Pool)));
+            }
+
+            return measurements;
+        }
+    }
 
     private static string[] CreateDisconnectReasonNames()
     {

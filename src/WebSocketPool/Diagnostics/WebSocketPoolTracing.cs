@@ -2,7 +2,6 @@
 
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Options;
 
 namespace WebSocketPool.Internal;
 
@@ -37,11 +36,11 @@ internal sealed class WebSocketPoolTracing
     private static readonly ActivitySource s_source = new(
         WebSocketPoolTelemetry.ActivitySourceName, typeof(WebSocketPoolTracing).Assembly.GetName().Version?.ToString());
 
-    public WebSocketPoolTracing(IOptions<WebSocketPoolOptions> options, string poolName)
+    public WebSocketPoolTracing(WebSocketPoolOptions options, string poolName)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentException.ThrowIfNullOrEmpty(poolName);
-        TraceUserKey = options.Value.TraceUserKey;
+        TraceUserKey = options.TraceUserKey;
         PoolName = poolName;
     }
 

@@ -19,8 +19,12 @@ namespace WebSocketPool.Internal;
 /// (<c>services.Configure&lt;KestrelServerOptions&gt;(configuration.GetSection("Kestrel"))</c>; ASP.NET Core does not bind
 /// <c>Kestrel:Limits</c> by itself). To opt out, set both.
 /// Linux only, like the budget; elsewhere, or when the limit is unknown, Kestrel is left as it is.
+/// With several pools the upgraded connections are sized for all of them: the default pool's cap plus each named pool's
+/// as configured (<c>WebSocketPool:Pools:{name}:MaxConnections</c>, else the shared value). Kestrel's options are built
+/// before the pools are mapped, so a cap set in <c>MapWebSocketPool</c>'s callback is not seen here; the pools' hosted
+/// service warns at start when the caps of the mapped pools add up to more than Kestrel allows.
 /// </summary>
-internal sealed partial class KestrelConnectionLimits(IOptions<WebSocketPoolOptions> poolOptions, ILogger<KestrelConnectionLimits> logger)
+internal sealed partial class KestrelConnectionLimits(IOptions<WebSocketPoolOptions> poolOptions, ILogger<KestrelConnectionLimits> logger, IServiceProvider services)
     : IPostConfigureOptions<KestrelServerOptions>
 {
     private const string ChosenByPool = "chosen by WebSocketPool";
@@ -39,6 +43,7 @@ internal sealed partial class KestrelConnectionLimits(IOptions<WebSocketPoolOpti
         try
         {
             maxConnections = poolOptions.Value.MaxConnections;
+            maxConnections = (int)Math.Min(int.MaxValue, maxConnections + ConfiguredNamedPools(maxConnections));
         }
         catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException)
         {
@@ -48,6 +53,21 @@ internal sealed partial class KestrelConnectionLimits(IOptions<WebSocketPoolOpti
         }
 
         Apply(options.Limits, openFiles, maxConnections, logger);
+    }
+
+    /// <summary>The caps of the named pools configured under <c>WebSocketPool:Pools</c>; a pool that sets none has the shared one.</summary>
+    private long ConfiguredNamedPools(int shared)
+    {
+        var pools = (services.GetService(typeof(WebSocketPoolConfigurationSection)) as WebSocketPoolConfigurationSection)?.Resolve(services)
+            ?.GetSection(WebSocketPoolOptions.PoolsSectionName).GetChildren() ?? [];
+        long sum = 0;
+        foreach (var pool in pools)
+        {
+            sum += int.TryParse(pool[nameof(WebSocketPoolOptions.MaxConnections)], System.Globalization.NumberStyles.Integer,
+                System.Globalization.CultureInfo.InvariantCulture, out var own) && own > 0 ? own : shared;
+        }
+
+        return sum;
     }
 
     /// <summary>Sets what the app left unset from <paramref name="openFiles"/>; logs the outcome.</summary>

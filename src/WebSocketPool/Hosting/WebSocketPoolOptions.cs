@@ -14,6 +14,18 @@ public sealed class WebSocketPoolOptions
     /// <summary>The name of the configuration section the options are bound from.</summary>
     public const string SectionName = "WebSocketPool";
 
+    /// <summary>
+    /// The name of the subsection holding named pools' options: <c>WebSocketPool:Pools:{name}</c> binds over the shared
+    /// values of the <c>WebSocketPool</c> section for the pool mapped as <c>{name}</c>.
+    /// </summary>
+    public const string PoolsSectionName = "Pools";
+
+    /// <summary>
+    /// The name of the default pool (the one <c>UseWebSocketPooling()</c>, and <c>MapWebSocketPool</c> without a name,
+    /// serve): its metrics tag, its key for keyed services and its <c>?pool=</c> on the stats endpoint.
+    /// </summary>
+    public const string DefaultPoolName = "default";
+
     /// <summary>Gets or sets the request path served by the pooling middleware.</summary>
     /// <value>The default is <c>/ws</c>.</value>
     [Required]
@@ -24,6 +36,15 @@ public sealed class WebSocketPoolOptions
     /// <value>The default is 10.</value>
     [Range(1, 1_000_000)]
     public int MaxConnectionsPerUser { get; set; } = 10;
+
+    /// <summary>
+    /// Gets or sets the name of a group of pools that share one per-user total: a user's connections in every pool of the
+    /// group count together against <see cref="MaxConnectionsPerUser"/>, which must be the same in each of them. Without a
+    /// group, the per-user limit is the pool's own. On this node only: a pool with Redis scale-out may not join a group.
+    /// </summary>
+    /// <value>The default is <see langword="null"/>: the pool counts its users' connections alone.</value>
+    [RegularExpression("^[A-Za-z0-9_.-]{1,64}$", ErrorMessage = "UserLimitGroup must be 1 to 64 letters, digits, '_', '-' or '.'.")]
+    public string? UserLimitGroup { get; set; }
 
     /// <summary>Gets or sets the most connections open on this node. Keep it below what the process can hold (open files).</summary>
     /// <value>The default is 10,000.</value>

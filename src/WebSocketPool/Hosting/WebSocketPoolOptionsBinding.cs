@@ -14,18 +14,25 @@ internal static class WebSocketPoolOptionsBinding
 {
     private static readonly string[] s_listOptions = [nameof(WebSocketPoolOptions.AllowedOrigins), nameof(WebSocketPoolOptions.SubProtocols)];
 
-    public static void Bind(WebSocketPoolOptions options, IConfiguration section)
+    /// <summary>
+    /// Binds a pool's section. The shared section (<paramref name="sharedSection"/>) may hold the named pools'
+    /// subsections under <see cref="WebSocketPoolOptions.PoolsSectionName"/>, which are theirs, not options of this pool.
+    /// </summary>
+    public static void Bind(WebSocketPoolOptions options, IConfiguration section, bool sharedSection = false)
     {
         var scalars = s_listOptions
             .Select(name => (Name: name, Value: section[name]))
             .Where(static option => !string.IsNullOrEmpty(option.Value))
             .ToList();
-        if (scalars.Count > 0)
+        var pools = sharedSection && section.GetSection(WebSocketPoolOptions.PoolsSectionName).GetChildren().Any();
+        if (scalars.Count > 0 || pools)
         {
-            // The same section without the scalar values, so that the binder still checks every other key.
+            // The same section without the scalar values (and the pools), so that the binder still checks every other key.
             section = new ConfigurationBuilder()
                 .AddInMemoryCollection(section.AsEnumerable(makePathsRelative: true)
-                    .Where(p => p.Key.Length > 0 && !scalars.Exists(s => s.Name == p.Key)))
+                    .Where(p => p.Key.Length > 0
+                        && !scalars.Exists(s => s.Name == p.Key)
+                        && !(pools && IsPoolsKey(p.Key))))
                 .Build();
         }
 
@@ -42,4 +49,8 @@ internal static class WebSocketPoolOptionsBinding
             }
         }
     }
+
+    private static bool IsPoolsKey(string key) =>
+        key.StartsWith(WebSocketPoolOptions.PoolsSectionName, StringComparison.OrdinalIgnoreCase)
+        && (key.Length == WebSocketPoolOptions.PoolsSectionName.Length || key[WebSocketPoolOptions.PoolsSectionName.Length] == ':');
 }

@@ -25,7 +25,7 @@ internal sealed partial class WebSocketPoolingMiddleware
             && context.Features.Get<IAuthenticationFeature>() is null
             && Interlocked.Exchange(ref _authenticationNotRunLogged, 1) == 0)
         {
-            SafeDiagnostics.Run(static (l, path) => PoolLog.AuthenticationNotRun(l, path), _logger, _options.Path);
+            SafeDiagnostics.Run(static (l, path) => PoolLog.AuthenticationNotRun(l, path), _logger, context.Request.Path.Value ?? _options.Path);
         }
     }
 

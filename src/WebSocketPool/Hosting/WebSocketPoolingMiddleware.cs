@@ -4,13 +4,14 @@ using System.Net.WebSockets;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
 namespace WebSocketPool.Internal;
 
 /// <summary>
-/// Serves the pool's path. Every limit is decided on the HTTP request, before <c>AcceptWebSocketAsync</c>, in the order
+/// Serves a pool: as middleware on the pool's path (<c>UseWebSocketPooling()</c>), or as the request delegate of the
+/// pool's endpoint (<c>MapWebSocketPool</c>), where routing has matched the path and endpoint authorization has run.
+/// Every limit is decided on the HTTP request, before <c>AcceptWebSocketAsync</c>, in the order
 /// draining, origin, user, subprotocol, per-IP connect rate, per-IP cap, per-user connect rate, global cap, per-user cap (the client
 /// address is <c>Connection.RemoteIpAddress</c>, so behind a proxy <c>UseForwardedHeaders</c> must come first). A plain GET (no upgrade) answers with the decision an
 /// upgrade would get now, reserving nothing, because browsers cannot see why a handshake was refused.
@@ -25,7 +26,7 @@ internal sealed partial class WebSocketPoolingMiddleware
     private readonly WebSocketHandler _handler;
     private readonly WebSocketPoolOptions _options;
     private readonly ILogger _logger;
-    private readonly PathString _path;
+    private readonly PathString? _path;
     private readonly OriginPolicy _origins;
     private readonly SubProtocolSelector _subProtocols;
     private readonly IWebSocketAdmissionGate? _gate;
@@ -33,40 +34,26 @@ internal sealed partial class WebSocketPoolingMiddleware
     private readonly bool _authenticationRegistered;
     private int _authenticationNotRunLogged;
 
-    public WebSocketPoolingMiddleware(
-        RequestDelegate next,
-        PooledWebSocketManagerFactory factory,
-        IUserKeyResolver resolver,
-        WebSocketHandler handler,
-        IOptions<WebSocketPoolOptions> options,
-        ILogger<WebSocketPoolingMiddleware> logger,
-        IEnumerable<IWebSocketAdmissionGate> gates,
-        WebSocketPoolTracing tracing,
-        IServiceProvider services)
+    /// <summary>Serves <paramref name="pool"/>; on <paramref name="path"/> only, as middleware, or every request, as an endpoint.</summary>
+    public WebSocketPoolingMiddleware(RequestDelegate next, WebSocketPoolInstance pool, PathString? path, IServiceProvider services)
     {
-        _tracing = tracing;
         _next = next;
-        _factory = factory;
-        _resolver = resolver;
-        _handler = handler;
-        _options = options.Value;
-        _logger = logger;
-        _path = new PathString(_options.Path);
+        _tracing = new WebSocketPoolTracing(pool.Options, pool.Name);
+        _factory = pool.Factory;
+        _resolver = pool.Resolver;
+        _handler = pool.Handler!;
+        _options = pool.Options;
+        _logger = (ILogger?)services.GetService(typeof(ILogger<WebSocketPoolingMiddleware>)) ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        _path = path;
         _origins = new OriginPolicy(_options.AllowedOrigins);
         _subProtocols = new SubProtocolSelector(_options);
         _authenticationRegistered = services.GetService(typeof(IAuthenticationSchemeProvider)) is not null;
-
-        // At most one gate: the last registered wins, as with any DI service. It hears of every slot given up.
-        _gate = gates.LastOrDefault();
-        if (_gate is not null)
-        {
-            factory.AttachGate(_gate);
-        }
+        _gate = pool.Gate;
     }
 
     public async Task InvokeAsync(HttpContext context)
     {
-        if (!context.Request.Path.Equals(_path, StringComparison.OrdinalIgnoreCase))
+        if (_path is { } path && !context.Request.Path.Equals(path, StringComparison.OrdinalIgnoreCase))
         {
             await _next(context).ConfigureAwait(false);
             return;

@@ -22,7 +22,8 @@ public static class WebSocketPoolingServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         AddCore(services);
         services.AddOptions<WebSocketPoolOptions>()
-            .Configure<IConfiguration>(static (options, configuration) => WebSocketPoolOptionsBinding.Bind(options, configuration.GetSection(WebSocketPoolOptions.SectionName)));
+            .Configure<IConfiguration>(static (options, configuration) => WebSocketPoolOptionsBinding.Bind(options, configuration.GetSection(WebSocketPoolOptions.SectionName), sharedSection: true));
+        services.TryAddSingleton(new WebSocketPoolConfigurationSection(static sp => sp.GetService<IConfiguration>()?.GetSection(WebSocketPoolOptions.SectionName)));
         services.AddSingleton<IOptionsChangeTokenSource<WebSocketPoolOptions>>(static sp =>
             new ConfigurationChangeTokenSource<WebSocketPoolOptions>(sp.GetRequiredService<IConfiguration>().GetSection(WebSocketPoolOptions.SectionName)));
         return new WebSocketPoolBuilder(services);
@@ -49,10 +50,14 @@ public static class WebSocketPoolingServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
         AddCore(services);
-        services.AddOptions<WebSocketPoolOptions>().Configure(options => WebSocketPoolOptionsBinding.Bind(options, configuration));
+        services.AddOptions<WebSocketPoolOptions>().Configure(options => WebSocketPoolOptionsBinding.Bind(options, configuration, sharedSection: true));
+        services.TryAddSingleton(new WebSocketPoolConfigurationSection(_ => configuration));
         services.AddSingleton<IOptionsChangeTokenSource<WebSocketPoolOptions>>(new ConfigurationChangeTokenSource<WebSocketPoolOptions>(configuration));
         return new WebSocketPoolBuilder(services);
     }
+
+    private static string PoolName(object? key) => key as string
+        ?? throw new InvalidOperationException($"WebSocket pools are keyed by their name (a string), not by '{key}'.");
 
     private static void AddCore(IServiceCollection services)
     {
@@ -63,16 +68,26 @@ public static class WebSocketPoolingServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<KestrelServerOptions>, KestrelConnectionLimits>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<WebSocketPoolMetrics>();
+        services.TryAddSingleton<SharedUserLimits>();
         services.TryAddSingleton(static sp => new PooledWebSocketManagerFactory(
             sp.GetRequiredService<IOptions<WebSocketPoolOptions>>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<WebSocketPoolMetrics>(),
-            sp.GetService<ILogger<PooledWebSocketManagerFactory>>()));
+            sp.GetService<ILogger<PooledWebSocketManagerFactory>>(),
+            sp.GetRequiredService<SharedUserLimits>().For(WebSocketPoolOptions.DefaultPoolName, sp.GetRequiredService<IOptions<WebSocketPoolOptions>>().Value)));
+        services.TryAddSingleton<WebSocketPoolRegistry>();
         services.TryAddSingleton<WebSocketPoolAuditor>();
         services.TryAddSingleton<DashboardHistory>();
-        services.TryAddSingleton(static sp => new WebSocketPoolTracing(sp.GetRequiredService<IOptions<WebSocketPoolOptions>>(), PoolIdentity.DefaultName));
         services.TryAddSingleton<LocalWebSocketSender>();
         services.TryAddSingleton<IWebSocketSender>(static sp => sp.GetRequiredService<LocalWebSocketSender>());
+
+        // Every pool by name: [FromKeyedServices("notify")] IWebSocketSender, GetRequiredKeyedService<PooledWebSocketManagerFactory>("notify").
+        // The default pool answers to WebSocketPoolOptions.DefaultPoolName; its sender is the registered one (Redis's with
+        // AddRedis). A named pool's sender finds its pool at the first send, so it may be injected before the pool is mapped.
+        services.TryAddKeyedSingleton<IWebSocketSender>(KeyedService.AnyKey, static (sp, key) => PoolName(key) is WebSocketPoolOptions.DefaultPoolName
+            ? sp.GetRequiredService<IWebSocketSender>()
+            : new NamedPoolSender(sp.GetRequiredService<WebSocketPoolRegistry>(), PoolName(key)));
+        services.TryAddKeyedSingleton<PooledWebSocketManagerFactory>(KeyedService.AnyKey, static (sp, key) => sp.GetRequiredService<WebSocketPoolRegistry>().Get(PoolName(key)).Factory);
         services.TryAddSingleton<IUserKeyResolver, DefaultUserKeyResolver>();
         services.TryAddSingleton<WebSocketHandler, NoOpWebSocketHandler>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, WebSocketPoolHostedService>());

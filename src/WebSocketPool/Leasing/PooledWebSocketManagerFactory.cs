@@ -43,7 +43,8 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
         IOptions<WebSocketPoolOptions> options,
         TimeProvider timeProvider,
         WebSocketPoolMetrics metrics,
-        ILogger<PooledWebSocketManagerFactory>? logger = null)
+        ILogger<PooledWebSocketManagerFactory>? logger = null,
+        SharedUserLimit? sharedLimit = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(timeProvider);
@@ -53,7 +54,7 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
         Metrics = metrics;
         _logger = logger ?? NullLogger<PooledWebSocketManagerFactory>.Instance;
         Groups = new GroupRegistry();
-        _users = new UserTable(Options, timeProvider);
+        _users = new UserTable(Options, timeProvider, sharedLimit);
         _addresses = new AddressTable(Options, timeProvider, _logger);
         _registry = new ConnectionRegistry(_users);
         _gate = new AdmissionGateLink(_registry, _logger);
@@ -84,6 +85,15 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
     public string NodeId => _registry.NodeId;
 
     internal WebSocketPoolOptions Options { get; }
+
+    /// <summary>Gets the pool's name (<see cref="WebSocketPoolOptions.DefaultPoolName"/> for the default pool), its metrics tag.</summary>
+    public string PoolName => Metrics.Pool;
+
+    /// <summary>Gets the most connections one user may hold in this pool (<see cref="WebSocketPoolOptions.MaxConnectionsPerUser"/>).</summary>
+    public int MaxConnectionsPerUser => Options.MaxConnectionsPerUser;
+
+    /// <summary>Gets the per-user total shared with the other pools of the pool's limit group, if it is in one.</summary>
+    internal SharedUserLimit? SharedLimit => _users.Shared;
 
     internal TimeProvider TimeProvider { get; }
 

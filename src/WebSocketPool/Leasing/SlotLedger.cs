@@ -132,6 +132,7 @@ internal sealed class SlotLedger(UserTable users, AddressTable addresses, Connec
         }
 
         entry.Count--;
+        users.Shared?.Adjust(entry.UserKey, -1);
         users.UpdateNearLimit(entry);
         return Release.Freed;
     }

@@ -9,7 +9,7 @@ namespace WebSocketPool.Internal;
 /// user's lock, so an audit holding every user's lock sees the node's count stand still. An entry is removed as soon as
 /// it holds nothing worth keeping, so memory does not grow with the number of distinct users ever seen.
 /// </summary>
-internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeProvider)
+internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeProvider, SharedUserLimit? shared = null)
 {
     private readonly ConcurrentDictionary<string, UserEntry> _users = new(StringComparer.Ordinal);
 
@@ -18,6 +18,9 @@ internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeP
     private int _nearLimitUsers;
 
     public int Active => Volatile.Read(ref _active);
+
+    /// <summary>Gets the per-user total this pool shares with the other pools of its limit group, if it is in one.</summary>
+    public SharedUserLimit? Shared => shared;
 
     public int NearLimitUsers => Volatile.Read(ref _nearLimitUsers);
 

@@ -14,6 +14,7 @@ public sealed class MetricsTests
     private const string Meter = "WebSocketPool";
     private const string ReasonTag = "websocketpool.rejection.reason";
     private const string DisconnectReasonTag = "websocketpool.disconnect.reason";
+    private const string PoolTag = "websocketpool.pool";
     private static readonly TimeSpan s_deadline = TimeSpan.FromSeconds(10);
 
     [Fact]
@@ -87,7 +88,7 @@ public sealed class MetricsTests
         // Assert
         string[] expected = ["user_limit", "global_limit", "draining", "origin", "unauthenticated", "rate_limited", "subprotocol"];
         var measurements = rejected.GetMeasurementSnapshot();
-        measurements.Should().OnlyContain(m => m.Value == 1 && m.Tags.Count == 1 && m.Tags.ContainsKey(ReasonTag));
+        measurements.Should().OnlyContain(m => m.Value == 1 && m.Tags.Count == 2 && m.Tags.ContainsKey(ReasonTag) && (string)m.Tags[PoolTag]! == "default");
         measurements.Select(m => (string)m.Tags[ReasonTag]!).Should().BeEquivalentTo(expected);
         rejected.Instrument!.Unit.Should().Be("{connection}");
 
@@ -270,7 +271,7 @@ public sealed class MetricsTests
         ]);
         instruments.Keys.Should().OnlyContain(n => n.StartsWith("websocketpool.", StringComparison.Ordinal));
         tags.Should().NotBeEmpty();
-        tags.Select(t => t.Key).Distinct().Should().BeSubsetOf([ReasonTag, DisconnectReasonTag], "tags come from small fixed sets");
+        tags.Select(t => t.Key).Distinct().Should().BeSubsetOf([ReasonTag, DisconnectReasonTag, PoolTag], "tags come from small fixed sets");
         tags.Should().NotContain(t => (t.Value as string ?? string.Empty).Contains("secret", StringComparison.Ordinal), "no tag names a user");
     }
 

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using WebSocketPool.IntegrationTests.Connections;
@@ -40,7 +41,12 @@ public sealed class PipelineTests
         // GET preview instead, so the client's handshake fails with 200.
         await using var server = await PoolTestServer.StartAsync(
             pool: p => p.AddHandler<CoreTestHandler>(),
-            pipeline: app => app.UseMiddleware<WebSocketPoolingMiddleware>());
+            pipeline: app =>
+            {
+                var pool = app.Services.GetRequiredService<WebSocketPoolRegistry>().Default;
+                pool.Serve(app.Services.GetRequiredService<WebSocketHandler>(), "the test's pipeline");
+                app.Use(next => new WebSocketPoolingMiddleware(next, pool, new PathString(pool.Options.Path), app.Services).InvokeAsync);
+            });
         using var client = new ClientWebSocket();
         client.Options.CollectHttpResponseDetails = true;
 

@@ -46,7 +46,8 @@ public sealed class PoolNode : IAsyncDisposable
         string prefix,
         Action<WebSocketPoolOptions>? pool = null,
         Action<RedisWebSocketPoolOptions>? redis = null,
-        bool waitForRedis = true)
+        bool waitForRedis = true,
+        Action<WebApplication>? pipeline = null)
     {
         var server = await PoolTestServer.StartAsync(
             configure: o =>
@@ -65,7 +66,8 @@ public sealed class PoolNode : IAsyncDisposable
                     o.OperationTimeout = TimeSpan.FromSeconds(2);
                     redis?.Invoke(o);
                 }),
-            services: s => s.AddHealthChecks().AddWebSocketPoolHealthCheck());
+            services: s => s.AddHealthChecks().AddWebSocketPoolHealthCheck(),
+            pipeline: pipeline);
         var node = new PoolNode(server);
         if (waitForRedis)
         {

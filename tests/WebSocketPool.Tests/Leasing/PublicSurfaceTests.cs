@@ -24,10 +24,10 @@ public sealed class PublicSurfaceTests
             .Distinct()
             .Order(StringComparer.Ordinal);
 
-        // Assert
+        // Assert: plus which pool it is and its per-user limit, which a handler shared by several pools reads.
         members.Should().Equal(
             "ActiveConnections", "DisconnectConnection", "DisconnectUser", "Dispose", "GetConnectionCount", "GetConnections",
-            "GetSnapshot", "IsDraining", "NodeId", "TryGetConnection", "UserNearLimit");
+            "GetSnapshot", "IsDraining", "MaxConnectionsPerUser", "NodeId", "PoolName", "TryGetConnection", "UserNearLimit");
     }
 
     [Theory]
