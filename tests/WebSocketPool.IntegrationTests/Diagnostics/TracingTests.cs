@@ -3,7 +3,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.WebSockets;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using WebSocketPool.IntegrationTests.Infrastructure;
 using WebSocketPool.IntegrationTests.Messaging;
 
 namespace WebSocketPool.IntegrationTests.Diagnostics;
@@ -56,6 +58,35 @@ public sealed class TracingTests : IDisposable
         upgrade.GetTagItem("websocketpool.rejection.reason").Should().BeNull();
         upgrade.Tags.Select(t => t.Value).Should().NotContain("alice", "the user key is not traced unless the app opts in");
         upgrade.GetTagItem("enduser.id").Should().BeNull();
+    }
+
+    [Fact]
+    public async Task Upgrade_NamedPools_EachSpanCarriesItsOwnPoolsName()
+    {
+        // Arrange: the default pool and a named one, each with its own limit.
+        await using var server = await PoolTestServer.StartAsync(pipeline: app =>
+        {
+            app.UseWebSocketPooling();
+            app.MapWebSocketPool<CoreTestHandler>("/ws/notify", "notify", o => o.MaxConnectionsPerUser = 1);
+        });
+        var chatTrace = ActivityTraceId.CreateRandom();
+        var notifyTrace = ActivityTraceId.CreateRandom();
+        var refusedTrace = ActivityTraceId.CreateRandom();
+
+        // Act
+        using var chat = await ConnectAsync(server, "carol", chatTrace);
+        using var notify = await ConnectAsync(server, "carol", notifyTrace, "/ws/notify");
+        var refused = async () => { using var _ = await ConnectAsync(server, "carol", refusedTrace, "/ws/notify"); };
+        await refused.Should().ThrowAsync<WebSocketException>();
+
+        // Assert
+        (await StoppedAsync(chatTrace, UpgradeSpan)).GetTagItem("websocketpool.pool").Should().Be("default");
+        var admitted = await StoppedAsync(notifyTrace, UpgradeSpan);
+        admitted.GetTagItem("websocketpool.pool").Should().Be("notify");
+        admitted.GetTagItem("websocketpool.connection.id").Should().Be(server.Pool("notify").GetConnections("carol").Single().ConnectionId);
+        var refusal = await StoppedAsync(refusedTrace, UpgradeSpan);
+        refusal.GetTagItem("websocketpool.pool").Should().Be("notify", "a refusal is traced under the pool that refused it");
+        refusal.GetTagItem("websocketpool.rejection.reason").Should().Be("user_limit");
     }
 
     [Fact]
@@ -178,7 +209,7 @@ public sealed class TracingTests : IDisposable
 
     public void Dispose() => _listener.Dispose();
 
-    private static async Task<ClientWebSocket> ConnectAsync(PoolTestServer server, string user, ActivityTraceId trace)
+    private static async Task<ClientWebSocket> ConnectAsync(PoolTestServer server, string user, ActivityTraceId trace, string path = "/ws")
     {
         var client = new ClientWebSocket();
         client.Options.KeepAliveInterval = TimeSpan.Zero;
@@ -186,7 +217,7 @@ public sealed class TracingTests : IDisposable
         try
         {
             using var timeout = new CancellationTokenSource(s_deadline);
-            await client.ConnectAsync(server.WebSocketUri(user), timeout.Token);
+            await client.ConnectAsync(server.WebSocketUri(user, path), timeout.Token);
             return client;
         }
         catch
