@@ -125,23 +125,10 @@ public sealed partial class ServerProcess : IAsyncDisposable
     /// </summary>
     public async Task KillAsync()
     {
-        if (_process is not { } process)
+        if (_process is { } process)
         {
-            return;
-        }
-
-        _process = null;
-        try
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync().WaitAsync(s_killWait);
-            }
-        }
-        finally
-        {
-            process.Dispose();
+            _process = null;
+            await KillAndDisposeAsync(process);
         }
     }
 
@@ -159,23 +146,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
     /// <summary>Kills the server if it still runs, and deletes its temporary directories.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (_process is { } process)
-        {
-            _process = null;
-            try
-            {
-                if (!process.HasExited)
-                {
-                    process.Kill(entireProcessTree: true);
-                    await process.WaitForExitAsync().WaitAsync(s_killWait);
-                }
-            }
-            finally
-            {
-                process.Dispose();
-            }
-        }
-
+        await KillAsync();
         DeleteQuietly(_options.UseEmptyWorkingDirectory ? _workingDirectory : null);
         DeleteQuietly(_home);
     }
@@ -296,4 +267,20 @@ public sealed partial class ServerProcess : IAsyncDisposable
 
     [GeneratedRegex(@"Now listening on: http://127\.0\.0\.1:(?<port>\d+)")]
     private static partial Regex ListeningLine();
+
+    private static async Task KillAndDisposeAsync(Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync().WaitAsync(s_killWait);
+            }
+        }
+        finally
+        {
+            process.Dispose();
+        }
+    }
 }

@@ -221,7 +221,8 @@ public sealed class OptionsValidationTests
         applied!.AllowedOrigins.Should().Equal("https://a.example", "https://b.example");
     }
 
-    private static Task<Exception?> StartAsync(Dictionary<string, string?> configuration, Action<IServiceCollection>? services = null, Action<WebApplication>? started = null) =>
+    /// <summary>Builds and starts a real host with <c>AddWebSocketPooling()</c> unless <paramref name="services"/> says otherwise; returns what stopped it, or null when it started.</summary>
+    internal static Task<Exception?> StartAsync(Dictionary<string, string?> configuration, Action<IServiceCollection>? services = null, Action<WebApplication>? started = null) =>
         StartAsync(configuration, (s, _) => (services ?? (x => x.AddWebSocketPooling()))(s), started);
 
     /// <summary>Builds and starts a real host; returns what stopped it, or null when it started.</summary>

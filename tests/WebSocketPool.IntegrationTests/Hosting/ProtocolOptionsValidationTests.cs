@@ -1,10 +1,7 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace WebSocketPool.IntegrationTests.Hosting;
@@ -124,30 +121,7 @@ public sealed class ProtocolOptionsValidationTests
         applied.AllowedOrigins.Should().Equal("https://a.example");
     }
 
-    /// <summary>Builds and starts a real host; returns what stopped it, or null when it started.</summary>
-    private static async Task<Exception?> StartAsync(
-        Dictionary<string, string?> configuration, Action<IServiceCollection>? services = null, Action<WebApplication>? started = null)
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        builder.Configuration.AddInMemoryCollection(configuration);
-        (services ?? (s => s.AddWebSocketPooling()))(builder.Services);
-        await using var app = builder.Build();
-        try
-        {
-            app.UseWebSocketPooling();
-            await app.StartAsync();
-        }
-#pragma warning disable CA1031 // The test inspects whatever stopped the host.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            return ex;
-        }
-
-        started?.Invoke(app);
-        await app.StopAsync();
-        return null;
-    }
+    private static Task<Exception?> StartAsync(
+        Dictionary<string, string?> configuration, Action<IServiceCollection>? services = null, Action<WebApplication>? started = null) =>
+        OptionsValidationTests.StartAsync(configuration, services, started);
 }
