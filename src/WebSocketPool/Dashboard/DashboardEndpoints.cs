@@ -16,8 +16,10 @@ namespace WebSocketPool.Internal;
 /// kick. The page's Content-Security-Policy allows scripts, styles and requests from this origin only; the page writes
 /// every user name as text.
 /// </summary>
-internal sealed class DashboardEndpoints(string prefix, string poolName, WebSocketPoolDashboardOptions options, DashboardHistory history)
+internal sealed class DashboardEndpoints(string prefix, WebSocketPoolInstance pool, WebSocketPoolDashboardOptions options, DashboardHistory history)
 {
+    private readonly string _poolName = pool.Name;
+
     public const string ContentSecurityPolicy =
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
@@ -30,7 +32,7 @@ internal sealed class DashboardEndpoints(string prefix, string poolName, WebSock
     {
         var html = DashboardAssets.Page
             .Replace("{{base}}", HtmlEncoder.Default.Encode(context.Request.PathBase + prefix), StringComparison.Ordinal)
-            .Replace("{{pool}}", HtmlEncoder.Default.Encode(poolName), StringComparison.Ordinal)
+            .Replace("{{pool}}", HtmlEncoder.Default.Encode(_poolName), StringComparison.Ordinal)
             .Replace("{{refresh}}", ((long)options.RefreshInterval.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
         SetPageHeaders(context.Response, "no-store");
         context.Response.ContentType = "text/html; charset=utf-8";
@@ -46,10 +48,10 @@ internal sealed class DashboardEndpoints(string prefix, string poolName, WebSock
     public async Task DataAsync(HttpContext context)
     {
         var services = context.RequestServices;
-        var factory = services.GetRequiredService<PooledWebSocketManagerFactory>();
+        var factory = pool.Factory;
         var timeProvider = services.GetRequiredService<TimeProvider>();
         var snapshot = factory.GetSnapshot(TopUsers);
-        var health = await new WebSocketPoolHealthCheck(factory, services.GetRequiredService<WebSocketPoolAuditor>())
+        var health = await new WebSocketPoolHealthCheck(factory, pool.Auditor)
             .CheckHealthAsync(new HealthCheckContext(), context.RequestAborted).ConfigureAwait(false);
 
         // The ring's samples, then the pool as it is now, so the chart's right edge is never older than the last poll.
@@ -64,7 +66,7 @@ internal sealed class DashboardEndpoints(string prefix, string poolName, WebSock
 
         context.Response.Headers.CacheControl = "no-store";
         await TypedResults.Json(new DashboardData(
-            poolName,
+            _poolName,
             timeProvider.GetUtcNow().ToUnixTimeMilliseconds(),
             (long)history.Interval.TotalMilliseconds,
             (long)options.History.TotalMilliseconds,
@@ -114,8 +116,7 @@ internal sealed class DashboardEndpoints(string prefix, string poolName, WebSock
 
         // Through the sender: with WebSocketPool.Redis every node closes the user's connections, not only this one. The
         // count is this node's.
-        var sender = services.GetRequiredService<IWebSocketSender>();
-        var closed = await sender.DisconnectUserAsync(user, WebSocketCloseCodes.Kicked, KickCloseReason, context.RequestAborted).ConfigureAwait(false);
+        var closed = await pool.Sender.DisconnectUserAsync(user, WebSocketCloseCodes.Kicked, KickCloseReason, context.RequestAborted).ConfigureAwait(false);
         SafeDiagnostics.Run(static (l, n) => PoolLog.DashboardKick(l, n), services.GetRequiredService<ILogger<PooledWebSocketManagerFactory>>(), closed);
         context.Response.Headers.CacheControl = "no-store";
         await TypedResults.Json(new DashboardKickResult(user, closed, WebSocketCloseCodes.Kicked)).ExecuteAsync(context).ConfigureAwait(false);

@@ -1,5 +1,8 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
 namespace WebSocketPool.Internal;
 
 /// <summary>
@@ -27,6 +30,25 @@ internal sealed class DashboardHistory(PooledWebSocketManagerFactory factory, Ti
     private int _count;
 
     public static IReadOnlyList<string> Reasons => RejectionReasons.All;
+
+    /// <summary>
+    /// The ring of <paramref name="pool"/>: the default pool's is the app's service; a named pool's is made for its first
+    /// dashboard and kept on the pool, and its timer ends with the app.
+    /// </summary>
+    public static DashboardHistory For(WebSocketPoolInstance pool, IServiceProvider services)
+    {
+        if (pool.Name == WebSocketPoolOptions.DefaultPoolName)
+        {
+            return services.GetRequiredService<DashboardHistory>();
+        }
+
+        return pool.GetOrAddFeature(() =>
+        {
+            var history = new DashboardHistory(pool.Factory, services.GetRequiredService<TimeProvider>());
+            services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopped.Register(history.Dispose);
+            return history;
+        });
+    }
 
     public TimeSpan Interval => _interval;
 

@@ -25,7 +25,7 @@ public static class WebSocketPoolDashboardEndpointRouteBuilderExtensions
     /// <param name="configure">Changes the options (history, sample interval, kick).</param>
     /// <returns>A builder for the dashboard's endpoints, to add conventions such as authorization.</returns>
     /// <exception cref="ArgumentOutOfRangeException">An interval is out of its range.</exception>
-    /// <exception cref="InvalidOperationException">The pool or, with the kick button, antiforgery is not registered.</exception>
+    /// <exception cref="InvalidOperationException">The pool (<see cref="WebSocketPoolDashboardOptions.Pool"/>) or, with the kick button, antiforgery is not registered.</exception>
     public static IEndpointConventionBuilder MapWebSocketPoolDashboard(
         this IEndpointRouteBuilder endpoints, string prefix = "/admin/websockets", Action<WebSocketPoolDashboardOptions>? configure = null)
     {
@@ -47,9 +47,14 @@ public static class WebSocketPoolDashboardEndpointRouteBuilderExtensions
                 "The dashboard's kick button posts with an antiforgery token: call 'services.AddAntiforgery()', or set AllowKick to false.");
         }
 
-        var history = services.GetRequiredService<DashboardHistory>();
+        var registry = services.GetRequiredService<WebSocketPoolRegistry>();
+        var pool = string.IsNullOrEmpty(options.Pool) ? registry.Default
+            : registry.TryGet(options.Pool, out var named) ? named
+            : throw new InvalidOperationException(
+                $"No WebSocket pool is named '{options.Pool}': map it with MapWebSocketPool<THandler>(pattern, \"{options.Pool}\") before its dashboard.");
+        var history = DashboardHistory.For(pool, services);
         history.Start(options.SampleInterval, options.History);
-        var dashboard = new DashboardEndpoints(prefix.TrimEnd('/'), WebSocketPoolOptions.DefaultPoolName, options, history);
+        var dashboard = new DashboardEndpoints(prefix.TrimEnd('/'), pool, options, history);
 
         var group = endpoints.MapGroup(prefix);
         group.MapGet("/", dashboard.PageAsync);

@@ -5,6 +5,14 @@ namespace WebSocketPool;
 /// <summary>How <c>MapWebSocketPoolDashboard</c> serves the pool's dashboard page.</summary>
 public sealed class WebSocketPoolDashboardOptions
 {
+    /// <summary>
+    /// Gets or sets the pool the dashboard shows: the name of a named pool (mapped with
+    /// <c>MapWebSocketPool&lt;THandler&gt;(pattern, name)</c> before its dashboard), or <see langword="null"/> for the
+    /// default pool. Map one dashboard per pool, each under its own prefix.
+    /// </summary>
+    /// <value>The default is <see langword="null"/>: the default pool.</value>
+    public string? Pool { get; set; }
+
     /// <summary>Gets or sets how often the server records a sample of the pool for the page's chart.</summary>
     /// <value>The default is 5 seconds. At least 1 second, at most <see cref="History"/>.</value>
     public TimeSpan SampleInterval { get; set; } = TimeSpan.FromSeconds(5);

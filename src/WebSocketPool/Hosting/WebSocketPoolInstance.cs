@@ -18,6 +18,7 @@ internal sealed class WebSocketPoolInstance(
     IWebSocketAdmissionGate? gate,
     IHostedLifecycleService? scaleOut)
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Type, object> _features = new();
     private int _served;
 
     public string Name { get; } = name;
@@ -42,6 +43,10 @@ internal sealed class WebSocketPoolInstance(
 
     /// <summary>Gets a value indicating whether a route or the middleware serves the pool.</summary>
     public bool IsServed => Volatile.Read(ref _served) != 0;
+
+    /// <summary>Gets the pool's one <typeparamref name="T"/> (for example its dashboard's history), made on first use.</summary>
+    public T GetOrAddFeature<T>(Func<T> create)
+        where T : class => (T)_features.GetOrAdd(typeof(T), static (_, c) => ((Func<T>)c)(), create);
 
     /// <summary>Claims the pool for one route (or the middleware): a pool is served in one place only.</summary>
     /// <exception cref="InvalidOperationException">The pool is already served.</exception>

@@ -214,6 +214,81 @@ public sealed class DashboardTests
     }
 
     [Fact]
+    public async Task Dashboard_ForANamedPool_ShowsAndKicksThatPoolsConnectionsOnly()
+    {
+        // Arrange: a dashboard per pool; frank holds three notify sockets and one chat socket.
+        await using var server = await PoolTestServer.StartAsync(
+            services: s => s.AddAntiforgery(),
+            pipeline: app =>
+            {
+                app.UseWebSocketPooling();
+                app.MapWebSocketPool<CoreTestHandler>("/ws/notify", "notify", o => o.MaxConnectionsPerUser = 3);
+                app.MapWebSocketPoolDashboard("/ops/notify", o => o.Pool = "notify");
+                app.MapWebSocketPoolDashboard(Prefix);
+            });
+        var notify = new List<ClientWebSocket>();
+        for (var i = 0; i < 3; i++)
+        {
+            notify.Add(await server.ConnectAsync("frank", "/ws/notify"));
+        }
+
+        notify.Add(await server.ConnectAsync("gina", "/ws/notify"));
+        using var chat = await server.ConnectAsync("frank");
+        var notifyPool = server.Pool("notify");
+        await PoolTestServer.WaitUntilAsync(() => notifyPool.OpenConnectionCount == 4 && server.Factory.OpenConnectionCount == 1, s_deadline, "four notify sockets and one chat socket are open");
+        using var handler = new HttpClientHandler { CookieContainer = new CookieContainer() };
+        using var http = new HttpClient(handler) { BaseAddress = server.BaseUri };
+
+        // Act
+        using var notifyData = JsonDocument.Parse(await http.GetStringAsync(new Uri("/ops/notify/data", UriKind.Relative)));
+        using var defaultData = JsonDocument.Parse(await http.GetStringAsync(new Uri(Prefix + "/data", UriKind.Relative)));
+        var kick = notifyData.RootElement.GetProperty("kick");
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/ops/notify/kick", UriKind.Relative))
+        {
+            Content = new FormUrlEncodedContent([new("user", "frank")]),
+        };
+        request.Headers.Add(kick.GetProperty("headerName").GetString()!, kick.GetProperty("token").GetString());
+        using var kicked = await http.SendAsync(request);
+
+        // Assert
+        notifyData.RootElement.GetProperty("pool").GetString().Should().Be("notify");
+        notifyData.RootElement.GetProperty("activeConnections").GetInt32().Should().Be(4);
+        notifyData.RootElement.GetProperty("userCount").GetInt32().Should().Be(2);
+        notifyData.RootElement.GetProperty("users")[0].GetProperty("limit").GetInt32().Should().Be(3, "the page shows the pool's own limit");
+        defaultData.RootElement.GetProperty("pool").GetString().Should().Be("default");
+        defaultData.RootElement.GetProperty("activeConnections").GetInt32().Should().Be(1);
+        kicked.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await kicked.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("closed").GetInt32().Should().Be(3, "the kick closes frank's sockets of this pool");
+        for (var i = 0; i < 3; i++)
+        {
+            (await notify[i].ReceiveCloseStatusAsync(s_deadline)).Should().Be(4003);
+        }
+
+        notify[3].State.Should().Be(WebSocketState.Open);
+        chat.State.Should().Be(WebSocketState.Open, "frank's socket in the other pool is not this dashboard's to kick");
+        server.Factory.GetConnectionCount("frank").Should().Be(1);
+        foreach (var socket in notify)
+        {
+            socket.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Dashboard_ForAPoolNotMapped_RefusedAtMapTime()
+    {
+        // Act
+        var start = async () =>
+        {
+            await using var _ = await PoolTestServer.StartAsync(
+                services: s => s.AddAntiforgery(),
+                pipeline: app => app.MapWebSocketPoolDashboard("/ops/notify", o => o.Pool = "notify"));
+        };
+
+        // Assert
+        (await start.Should().ThrowAsync<InvalidOperationException>()).WithMessage("*'notify'*MapWebSocketPool*");
+    }
+
+    [Fact]
     public async Task Kick_CallerOutsideKickPolicy_ForbiddenAndOfferedNoButton()
     {
         // Arrange
