@@ -27,8 +27,10 @@ internal sealed partial class IsolatedWebSocketManager
     /// The upgrade request, reachable from the connection while the lease lives; <see langword="null"/> when the socket
     /// did not come through the middleware.
     /// </param>
+    /// <param name="resume">The connection's resume state when it selected the resume protocol; <see langword="null"/> otherwise.</param>
     internal async Task RunAsync(
-        WebSocket socket, WebSocketHandler handler, CancellationToken requestAborted, DateTimeOffset? authenticationExpiresAt = null, HttpContext? httpContext = null)
+        WebSocket socket, WebSocketHandler handler, CancellationToken requestAborted, DateTimeOffset? authenticationExpiresAt = null, HttpContext? httpContext = null,
+        ResumeSession? resume = null)
     {
         var generation = Generation;
         var connection = new WebSocketConnection(this, generation, GetConnectionId(), _userKey!);
@@ -52,6 +54,7 @@ internal sealed partial class IsolatedWebSocketManager
                 _socket = socket;
                 _queue = queue;
                 _httpContext = httpContext;
+                _resume = resume;
 
                 // Kicked (or its user disconnected) while the handshake ran: close at once with that code.
                 closedBeforeOpen = _closeRequested == 1;

@@ -2,6 +2,7 @@
 
 using System.Net.WebSockets;
 using System.Threading.Channels;
+using WebSocketPool.Internal;
 
 namespace WebSocketPool;
 
@@ -23,6 +24,13 @@ internal sealed partial class IsolatedWebSocketManager
     {
         try
         {
+            var resume = Volatile.Read(ref _resume);
+            if (resume is not null && !_discardPending)
+            {
+                // The session frame comes first (docs/resume-protocol.md): the token to present on a reconnect.
+                await SendFrameAsync(socket, ResumeFrames.SessionFrame(resume.Token, resume.Acknowledged), WebSocketMessageType.Text, endOfMessage: true).ConfigureAwait(false);
+            }
+
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
                 while (reader.TryRead(out var message))
@@ -32,18 +40,15 @@ internal sealed partial class IsolatedWebSocketManager
                         continue;
                     }
 
-                    var send = socket.SendAsync(message.Payload, message.Type, endOfMessage: true, CancellationToken.None);
-                    if (!send.IsCompleted)
+                    if (resume is not null)
                     {
-                        ArmDeadline(_factory.Options.SendTimeout);
-                        await send.ConfigureAwait(false);
-                        Volatile.Write(ref _deadlineGeneration, 0);
-                    }
-                    else
-                    {
-                        send.GetAwaiter().GetResult();
+                        // Numbered here, by the single writer, so sequences follow the order on the wire. The header goes
+                        // as the message's first fragment: the payload is sent as it is, never copied.
+                        var sequence = resume.Append(message.Payload, message.Type);
+                        await SendFrameAsync(socket, ResumeFrames.MessageHeader(sequence), message.Type, endOfMessage: false).ConfigureAwait(false);
                     }
 
+                    await SendFrameAsync(socket, message.Payload, message.Type, endOfMessage: true).ConfigureAwait(false);
                     _factory.Metrics.MessageSent(message.Payload.Length);
                 }
             }
@@ -68,6 +73,22 @@ internal sealed partial class IsolatedWebSocketManager
             {
                 _factory.OnUnexpectedFailure("write loop", ex);
             }
+        }
+    }
+
+    /// <summary>One send; one that cannot complete at once arms the send deadline.</summary>
+    private async ValueTask SendFrameAsync(WebSocket socket, ReadOnlyMemory<byte> payload, WebSocketMessageType type, bool endOfMessage)
+    {
+        var send = socket.SendAsync(payload, type, endOfMessage, CancellationToken.None);
+        if (!send.IsCompleted)
+        {
+            ArmDeadline(_factory.Options.SendTimeout);
+            await send.ConfigureAwait(false);
+            Volatile.Write(ref _deadlineGeneration, 0);
+        }
+        else
+        {
+            send.GetAwaiter().GetResult();
         }
     }
 
