@@ -35,8 +35,10 @@ internal sealed partial class IsolatedWebSocketManager
         var generation = Generation;
         var connection = new WebSocketConnection(this, generation, GetConnectionId(), _userKey!);
         var connected = false;
+        var holding = false;
         Exception? error = null;
         Channel<Outbound>? queue = null;
+        using var writerStop = resume is not null ? new CancellationTokenSource() : null;
         try
         {
             var options = _factory.Options;
@@ -80,7 +82,7 @@ internal sealed partial class IsolatedWebSocketManager
                 }
             }
 
-            var writer = WriteLoopAsync(socket, queue.Reader);
+            var writer = WriteLoopAsync(socket, queue.Reader, replay: null, writerStop?.Token ?? CancellationToken.None);
             try
             {
                 using (requestAborted.UnsafeRegister(static s => ((IsolatedWebSocketManager)s!).OnRequestAborted(), this))
@@ -115,7 +117,8 @@ internal sealed partial class IsolatedWebSocketManager
             }
             finally
             {
-                CompleteQueue(queue);
+                // A session that may be held keeps its queue for the resumed socket; any other completes it.
+                holding = StopWriter(queue, writerStop, connected);
 
                 // The write loop catches everything itself; it ends once the queue is drained or the socket is gone.
                 await writer.ConfigureAwait(false);
@@ -130,13 +133,19 @@ internal sealed partial class IsolatedWebSocketManager
         }
         finally
         {
-            if (queue is not null)
-            {
-                CompleteQueue(queue);
-            }
-
             var disconnect = EndSocket(socket, error);
-            await _factory.EndConnectionAsync(this, generation, connection, disconnect, connected ? handler : null).ConfigureAwait(false);
+
+            // A dropped resumable connection is held for its client (IsolatedWebSocketManager.Resume); it ends later,
+            // through the same path, when its window lapses or it is closed.
+            if (!holding || !TryHold(generation, connection, handler, disconnect))
+            {
+                if (queue is not null)
+                {
+                    CompleteQueue(queue);
+                }
+
+                await _factory.EndConnectionAsync(this, generation, connection, disconnect, connected ? handler : null).ConfigureAwait(false);
+            }
         }
     }
 

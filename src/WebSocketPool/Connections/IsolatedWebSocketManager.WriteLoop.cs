@@ -20,7 +20,11 @@ internal sealed partial class IsolatedWebSocketManager
     /// to wait arms the send deadline once (one timer-queue operation) and simply leaves it to lapse afterwards. Never
     /// throws: any failure, including one from <c>CloseOutputAsync</c>, aborts the socket and ends the loop.
     /// </summary>
-    private async Task WriteLoopAsync(WebSocket socket, ChannelReader<Outbound> reader)
+    /// <param name="socket">The socket.</param>
+    /// <param name="reader">The send queue.</param>
+    /// <param name="replay">On a resume, the messages the client missed, sent first with their own sequences.</param>
+    /// <param name="stop">Stops the loop without completing the queue, when a resumable session is held.</param>
+    private async Task WriteLoopAsync(WebSocket socket, ChannelReader<Outbound> reader, ResumeSession.Buffered[]? replay, CancellationToken stop)
     {
         try
         {
@@ -29,9 +33,14 @@ internal sealed partial class IsolatedWebSocketManager
             {
                 // The session frame comes first (docs/resume-protocol.md): the token to present on a reconnect.
                 await SendFrameAsync(socket, ResumeFrames.SessionFrame(resume.Token, resume.Acknowledged), WebSocketMessageType.Text, endOfMessage: true).ConfigureAwait(false);
+                foreach (var missed in replay ?? [])
+                {
+                    await SendFrameAsync(socket, ResumeFrames.MessageHeader(missed.Sequence), missed.Type, endOfMessage: false).ConfigureAwait(false);
+                    await SendFrameAsync(socket, missed.Payload, missed.Type, endOfMessage: true).ConfigureAwait(false);
+                }
             }
 
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            while (await reader.WaitToReadAsync(stop).ConfigureAwait(false))
             {
                 while (reader.TryRead(out var message))
                 {
@@ -122,6 +131,12 @@ internal sealed partial class IsolatedWebSocketManager
             if (dropped)
             {
                 _factory.OnMessageDropped();
+            }
+
+            if (Volatile.Read(ref _resume) is { } resume && !resume.Reserve(payload.Length))
+            {
+                // More unacknowledged than the buffer holds: the session cannot be resumed; a held one ends now.
+                OnResumeOverflowed();
             }
 
             return dropped ? SendResult.QueuedDroppedOldest : SendResult.Queued;

@@ -347,6 +347,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     internal bool RequestClose(long generation, int closeCode, string? description, DisconnectReason reason, bool discardPending)
     {
         Channel<Outbound>? queue;
+        HeldSession? held;
         lock (_sync)
         {
             if (_generation != generation || _closeRequested == 1)
@@ -354,6 +355,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
                 return false;
             }
 
+            held = _held;
             _closeRequested = 1;
             _closeCode = closeCode;
             _closeDescription = description;
@@ -366,6 +368,8 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
             queue = _queue;
         }
 
+        // A held session has no socket to close: it ends now, through the release path.
+        EndHeldOnClose(held);
         if (queue is null)
         {
             return true;
@@ -441,6 +445,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
             _socket = null;
             _queue = null;
             _resume = null;
+            _held = null;
             _connectionId = null;
             _number = 0;
             _items = null;

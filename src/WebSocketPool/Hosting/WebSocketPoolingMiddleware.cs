@@ -127,6 +127,13 @@ internal sealed partial class WebSocketPoolingMiddleware
             return;
         }
 
+        // A resume takes its held session (and the slot it still holds) before any cap is checked.
+        if (TryGetResumeToken(context, subProtocol, out var resumeToken))
+        {
+            await ResumeAsync(context, userKey, subProtocol!, resumeToken).ConfigureAwait(false);
+            return;
+        }
+
         var admission = _factory.TryAdmit(userKey, context.Connection.RemoteIpAddress);
         if (!admission.IsAdmitted)
         {
@@ -163,7 +170,7 @@ internal sealed partial class WebSocketPoolingMiddleware
 
         // A client that selected the resume protocol gets sequenced messages and a token (docs/resume-protocol.md).
         var resume = _resumeTokens is not null && ResumeProtocol.IsResume(subProtocol)
-            ? new ResumeSession(_resumeTokens.Issue(userKey, connectionId, out _), _options.Resume.BufferBytes)
+            ? new ResumeSession(_resumeTokens.Issue(userKey, connectionId, out var secret), secret, _options.Resume.BufferBytes)
             : null;
 
         // From here the run owns the lease: it commits the admission (an eviction happens only now that the newcomer is

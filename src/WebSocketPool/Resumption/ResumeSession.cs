@@ -10,17 +10,21 @@ namespace WebSocketPool.Internal;
 /// bytes), and its current token. Messages are numbered by the connection's single writer, in the order they go on the
 /// wire; acknowledgements come from the receive loop, so every member takes the lock.
 /// </summary>
-internal sealed class ResumeSession(string token, int bufferBytes)
+internal sealed class ResumeSession(string token, string secret, int bufferBytes)
 {
     private readonly Queue<Buffered> _unacknowledged = new();
     private readonly object _sync = new();
     private long _sent;
     private long _acknowledged;
     private long _bufferedBytes;
+    private long _pendingBytes;
     private bool _overflowed;
 
     /// <summary>Gets the token the client presents to resume this session (it changes on every resume).</summary>
     public string Token { get; private set; } = token;
+
+    /// <summary>Gets the secret the current token carries: only a token with it resumes the session.</summary>
+    public string Secret { get; private set; } = secret;
 
     /// <summary>Gets the highest sequence sent so far (0 before the first message).</summary>
     public long Sent
@@ -73,7 +77,36 @@ internal sealed class ResumeSession(string token, int bufferBytes)
         }
     }
 
-    /// <summary>Numbers the next message and keeps it until it is acknowledged; returns its sequence.</summary>
+    /// <summary>
+    /// Counts a message queued for the connection (not yet on the wire) against the buffer: queued and sent messages
+    /// alike are what a resume would replay. <see langword="false"/> once the two outgrow
+    /// <see cref="WebSocketResumeOptions.BufferBytes"/>: the session has overflowed.
+    /// </summary>
+    public bool Reserve(int bytes)
+    {
+        lock (_sync)
+        {
+            if (_overflowed)
+            {
+                return false;
+            }
+
+            if (_bufferedBytes + _pendingBytes + bytes > bufferBytes)
+            {
+                // Nothing kept is of use once one message is missing from it: free it all at once.
+                _overflowed = true;
+                _unacknowledged.Clear();
+                _bufferedBytes = 0;
+                _pendingBytes = 0;
+                return false;
+            }
+
+            _pendingBytes += bytes;
+            return true;
+        }
+    }
+
+    /// <summary>Numbers the next message as it goes on the wire and keeps it until it is acknowledged; returns its sequence.</summary>
     public long Append(ReadOnlyMemory<byte> payload, WebSocketMessageType type)
     {
         lock (_sync)
@@ -84,15 +117,7 @@ internal sealed class ResumeSession(string token, int bufferBytes)
                 return sequence;
             }
 
-            if (_bufferedBytes + payload.Length > bufferBytes)
-            {
-                // Nothing kept is of use once one message is missing from it: free it all at once.
-                _overflowed = true;
-                _unacknowledged.Clear();
-                _bufferedBytes = 0;
-                return sequence;
-            }
-
+            _pendingBytes = Math.Max(0, _pendingBytes - payload.Length);
             _unacknowledged.Enqueue(new Buffered(sequence, payload, type));
             _bufferedBytes += payload.Length;
             return sequence;
@@ -130,11 +155,12 @@ internal sealed class ResumeSession(string token, int bufferBytes)
     }
 
     /// <summary>Replaces the token (on a resume: a token resumes at most once).</summary>
-    public void Reissue(string token)
+    public void Reissue(string token, string secret)
     {
         lock (_sync)
         {
             Token = token;
+            Secret = secret;
         }
     }
 

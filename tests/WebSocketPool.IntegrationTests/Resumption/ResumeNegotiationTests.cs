@@ -169,6 +169,7 @@ public sealed class ResumeNegotiationTests
         {
             o.SubProtocols.Add("chat.v2");
             o.Resume.Enabled = resume;
+            o.SendQueueCapacity = 1024;
         },
         pool: Use(handler));
 
