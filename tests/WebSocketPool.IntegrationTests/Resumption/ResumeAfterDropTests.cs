@@ -189,6 +189,45 @@ public sealed class ResumeAfterDropTests
         await Conditions.WaitAsync(() => client.Received.Contains("after"), s_deadline, "live traffic goes on");
     }
 
+    [Fact]
+    public async Task Hold_OnlyADropOfAResumableConnection_IsHeldAndAKickEndsAHeldSession()
+    {
+        var handler = new ResumeProbeHandler();
+        await using var server = await StartAsync(handler);
+        await using var proxy = new LoopbackTcpProxy(server.BaseUri);
+        using var cts = new CancellationTokenSource(s_deadline);
+
+        // A close frame is an end, not a drop.
+        using (var closing = new ResumingClient(proxy, "closer", Offer))
+        {
+            await closing.ConnectAsync(resume: false, cts.Token);
+            var closingId = server.Factory.GetConnections("closer").Single().ConnectionId;
+            server.Factory.DisconnectConnection(closingId, 1000, "bye").Should().BeTrue();
+            await Conditions.WaitAsync(() => handler.Disconnected.ContainsKey(closingId), s_deadline, "a closed connection ends at once");
+        }
+
+        // A plain client of the same pool is not held when it drops.
+        using var plain = new System.Net.WebSockets.ClientWebSocket();
+        plain.Options.AddSubProtocol("chat.v2");
+        await plain.ConnectAsync(proxy.WebSocketUri("user=plain"), cts.Token);
+        var plainId = server.Factory.GetConnections("plain").Single().ConnectionId;
+        proxy.CutAll();
+        await Conditions.WaitAsync(() => handler.Disconnected.ContainsKey(plainId), s_deadline, "a plain connection's drop ends it at once");
+
+        // A held session that is kicked ends now, through the release path.
+        using var client = new ResumingClient(proxy, "alice", Offer);
+        await client.ConnectAsync(resume: false, cts.Token);
+        var id = server.Factory.GetConnections("alice").Single().ConnectionId;
+        proxy.CutAll();
+        await Conditions.WaitAsync(() => IsHeld(server, id), s_deadline, "the dropped session is held");
+        server.Factory.DisconnectUser("alice").Should().Be(1);
+        await Conditions.WaitAsync(() => handler.Disconnected.ContainsKey(id), s_deadline, "a kicked held session ends");
+        await Conditions.WaitAsync(() => server.Factory.ActiveConnections == 0, s_deadline, "every place is released");
+        await client.ConnectAsync(resume: true, cts.Token);
+        await client.EndedAsync();
+        client.CloseStatus.Should().Be(4004);
+    }
+
     private static bool IsHeld(PoolTestServer server, string connectionId) =>
         server.Factory.TryGetManager(connectionId, out var manager, out _) && manager.IsHeld;
 
