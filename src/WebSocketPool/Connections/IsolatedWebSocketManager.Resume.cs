@@ -21,6 +21,10 @@ internal sealed partial class IsolatedWebSocketManager
     // The held session (under _sync): set while the socket is gone and the session waits for its client.
     private HeldSession? _held;
 
+    // Completed when the session is next held: a resume that finds its socket still open (the server has not noticed
+    // the drop yet) aborts that socket and waits for the hold.
+    private TaskCompletionSource? _heldWaiter;
+
     internal bool IsHeld => Volatile.Read(ref _held) is not null;
 
     /// <summary>
@@ -54,6 +58,8 @@ internal sealed partial class IsolatedWebSocketManager
             _socket = null;
             _httpContext = null;
             _held = held;
+            _heldWaiter?.TrySetResult();
+            _heldWaiter = null;
         }
 
         _factory.OnSessionHeld(this, disconnect.Reason);
@@ -72,8 +78,7 @@ internal sealed partial class IsolatedWebSocketManager
     {
         lock (_sync)
         {
-            if (_generation != generation || _held is not { } held || _resume is not { } resume
-                || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(resume.Secret), Encoding.ASCII.GetBytes(secret)))
+            if (_generation != generation || _held is not { } held || _resume is not { } resume || !SecretMatches(resume, secret))
             {
                 return null;
             }
@@ -83,6 +88,53 @@ internal sealed partial class IsolatedWebSocketManager
             return held;
         }
     }
+
+    /// <summary>
+    /// Takes the session for a resume, as <see cref="TryTakeHeld"/>; when its old socket is still open here (a half-open
+    /// connection the server has not noticed yet: the client knows it dropped before the server does), that socket is
+    /// aborted as the drop it is, and the session taken once it is held, within <paramref name="timeout"/>.
+    /// </summary>
+    internal async Task<HeldSession?> TakeOverAsync(long generation, string secret, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (TryTakeHeld(generation, secret) is { } held)
+        {
+            return held;
+        }
+
+        Task waiting;
+        WebSocket? socket;
+        lock (_sync)
+        {
+            if (_generation != generation || _closeRequested == 1 || _resume is not { Overflowed: false } resume || !SecretMatches(resume, secret))
+            {
+                return null;
+            }
+
+            _heldWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            waiting = _heldWaiter.Task;
+            _reason ??= DisconnectReason.Aborted;
+            socket = _socket;
+        }
+
+        if (socket is not null)
+        {
+            AbortQuietly(socket);
+        }
+
+        try
+        {
+            await waiting.WaitAsync(timeout, _factory.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+
+        return TryTakeHeld(generation, secret);
+    }
+
+    private static bool SecretMatches(ResumeSession resume, string secret) =>
+        CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(resume.Secret), Encoding.ASCII.GetBytes(secret));
 
     /// <summary>Ends a held session that was not resumed, through the one release path. Never throws.</summary>
     private async Task EndHeldAsync(HeldSession held, string outcome)

@@ -446,6 +446,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
             _queue = null;
             _resume = null;
             _held = null;
+            _heldWaiter = null;
             _connectionId = null;
             _number = 0;
             _items = null;

@@ -32,7 +32,7 @@ internal sealed partial class WebSocketPoolingMiddleware
 
     private async Task ResumeAsync(HttpContext context, string userKey, string subProtocol, string token)
     {
-        var held = TakeHeldSession(context, userKey, token, out var replay, out var why);
+        var (held, replay, why) = await TakeHeldSessionAsync(context, userKey, token).ConfigureAwait(false);
         if (held is null)
         {
             await RefuseResumeAsync(context, subProtocol, why).ConfigureAwait(false);
@@ -62,47 +62,41 @@ internal sealed partial class WebSocketPoolingMiddleware
     /// Finds and takes the session <paramref name="token"/> names, with the messages to replay after the client's last
     /// received sequence; <see langword="null"/>, with why, when it cannot be resumed.
     /// </summary>
-    private IsolatedWebSocketManager.HeldSession? TakeHeldSession(
-        HttpContext context, string userKey, string token, out ResumeSession.Buffered[] replay, out string why)
+    private async Task<(IsolatedWebSocketManager.HeldSession? Held, ResumeSession.Buffered[] Replay, string Why)> TakeHeldSessionAsync(
+        HttpContext context, string userKey, string token)
     {
-        replay = [];
         if (!context.Request.Query.TryGetValue(ResumeProtocol.LastParameter, out var lastValues) || lastValues.Count != 1
             || !long.TryParse(lastValues[0], NumberStyles.None, CultureInfo.InvariantCulture, out var last))
         {
-            why = "no valid last received sequence";
-            return null;
+            return (null, [], "no valid last received sequence");
         }
 
         if (!_resumeTokens!.TryRead(token, out var connectionId, out var secret, out var tokenUser))
         {
-            why = "the token was not issued by this pool";
-            return null;
+            return (null, [], "the token was not issued by this pool");
         }
 
         if (!string.Equals(tokenUser, userKey, StringComparison.Ordinal))
         {
             SafeDiagnostics.Run(static (l, _) => PoolLog.ResumeTokenOfAnotherUser(l), _logger, 0);
-            why = "the token was issued to another user";
-            return null;
+            return (null, [], "the token was issued to another user");
         }
 
-        if (!_factory.TryGetManager(connectionId, out var manager, out var generation) || manager.TryTakeHeld(generation, secret) is not { } held)
+        // The old socket may still look open here: the client can know of a drop long before a keep-alive tells the server.
+        if (!_factory.TryGetManager(connectionId, out var manager, out var generation)
+            || await manager.TakeOverAsync(generation, secret, _options.SendTimeout, context.RequestAborted).ConfigureAwait(false) is not { } held)
         {
-            why = "the session is not held here (expired, closed, already resumed, or held by another node)";
-            return null;
+            return (null, [], "the session is not held here (expired, closed, already resumed, or held by another node)");
         }
 
         if (manager.Resume?.TakeReplay(last) is not { } missed)
         {
             // Taken, but what the client missed cannot be replayed: the session ends as one not resumed.
-            _ = manager.EndTakenAsync(held, "overflowed");
-            why = "the messages the client missed cannot be replayed";
-            return null;
+            await manager.EndTakenAsync(held, "overflowed").ConfigureAwait(false);
+            return (null, [], "the messages the client missed cannot be replayed");
         }
 
-        replay = missed;
-        why = string.Empty;
-        return held;
+        return (held, missed, string.Empty);
     }
 
     /// <summary>Accepts the upgrade only to close it with 4004 at once: a browser sees a close code, never a status.</summary>

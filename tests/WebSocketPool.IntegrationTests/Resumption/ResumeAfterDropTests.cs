@@ -190,6 +190,40 @@ public sealed class ResumeAfterDropTests
     }
 
     [Fact]
+    public async Task Resume_OldSocketStillOpenOnTheServer_IsTakenOverAndNothingIsLost()
+    {
+        const int Messages = 200;
+        var handler = new ResumeProbeHandler();
+        await using var server = await StartAsync(handler);
+        await using var proxy = new LoopbackTcpProxy(server.BaseUri);
+        using var cts = new CancellationTokenSource(s_deadline);
+        using var client = new ResumingClient(proxy, "alice", Offer);
+        await client.ConnectAsync(resume: false, cts.Token);
+        var id = server.Factory.GetConnections("alice").Single().ConnectionId;
+        for (var i = 1; i <= Messages; i++)
+        {
+            await server.Sender.SendTextToConnectionAsync(id, "m" + i, cts.Token);
+        }
+
+        await Conditions.WaitAsync(() => client.Count == Messages, s_deadline, "the first socket received everything");
+
+        // The client knows its socket is dead before the server does: it resumes while the old one looks open here.
+        await client.ConnectAsync(resume: true, cts.Token, keepOld: true);
+        await client.Previous!;
+        for (var i = Messages + 1; i <= 2 * Messages; i++)
+        {
+            await server.Sender.SendTextToConnectionAsync(id, "m" + i, cts.Token);
+        }
+
+        await Conditions.WaitAsync(() => client.Count >= 2 * Messages, s_deadline, "the resumed socket receives the rest");
+        client.Violation.Should().BeNull();
+        client.Received.Should().Equal(Enumerable.Range(1, 2 * Messages).Select(i => "m" + i));
+        handler.Resumed.Should().Equal(id);
+        handler.Disconnected.Should().BeEmpty();
+        server.Factory.GetConnectionCount("alice").Should().Be(1);
+    }
+
+    [Fact]
     public async Task Hold_OnlyADropOfAResumableConnection_IsHeldAndAKickEndsAHeldSession()
     {
         var handler = new ResumeProbeHandler();

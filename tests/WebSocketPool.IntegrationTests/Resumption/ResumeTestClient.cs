@@ -28,6 +28,8 @@ internal static class ResumeTestClient
             result = await socket.ReceiveAsync(buffer, cancellationToken);
             if (result.MessageType == WebSocketMessageType.Close)
             {
+                // Answer the close, as a browser does, so the server's closing handshake completes.
+                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, cancellationToken);
                 throw new WebSocketException($"Closed with {(int?)socket.CloseStatus}.");
             }
 

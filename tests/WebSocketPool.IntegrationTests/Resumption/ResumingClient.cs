@@ -53,9 +53,18 @@ internal sealed class ResumingClient(LoopbackTcpProxy proxy, string user, string
     }
 
     /// <summary>Opens a socket, fresh or (with <paramref name="resume"/>) presenting the token and last sequence.</summary>
-    public async Task ConnectAsync(bool resume, CancellationToken cancellationToken, string? asUser = null)
+    /// <param name="resume">Whether to present the token and last sequence.</param>
+    /// <param name="cancellationToken">The test's deadline.</param>
+    /// <param name="asUser">Another user to connect as, with this client's token.</param>
+    /// <param name="keepOld">Leave the previous socket open, as a half-open connection the server has not noticed.</param>
+    public async Task ConnectAsync(bool resume, CancellationToken cancellationToken, string? asUser = null, bool keepOld = false)
     {
-        _socket?.Dispose();
+        if (!keepOld)
+        {
+            _socket?.Dispose();
+        }
+
+        var previous = _reading;
         var socket = new ClientWebSocket();
         socket.Options.KeepAliveInterval = TimeSpan.Zero;
         socket.Options.AddSubProtocol(offer);
@@ -70,8 +79,12 @@ internal sealed class ResumingClient(LoopbackTcpProxy proxy, string user, string
         CloseStatus = null;
         var session = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _reading = ReadAsync(socket, session, cancellationToken);
+        Previous = previous;
         await Task.WhenAny(session.Task, _reading);
     }
+
+    /// <summary>Gets the reading of the socket before the current one.</summary>
+    public Task? Previous { get; private set; }
 
     /// <summary>Waits until the current socket has ended (a cut, or a close from the server).</summary>
     public Task EndedAsync() => _reading ?? Task.CompletedTask;
