@@ -3,13 +3,13 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace WebSocketPool.IntegrationTests.Resumption;
+namespace WebSocketPool.TestSupport;
 
 /// <summary>
 /// A TCP proxy on 127.0.0.1 in front of the test server, with real sockets both ways, so a test can cut a client's
 /// connection the way a network does: <see cref="CutAll"/> resets both sides at once, with no WebSocket close frame.
 /// </summary>
-internal sealed class LoopbackTcpProxy : IAsyncDisposable
+public sealed class LoopbackTcpProxy : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly IPEndPoint _target;
