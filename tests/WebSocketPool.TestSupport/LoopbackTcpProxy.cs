@@ -7,7 +7,8 @@ namespace WebSocketPool.TestSupport;
 
 /// <summary>
 /// A TCP proxy on 127.0.0.1 in front of the test server, with real sockets both ways, so a test can cut a client's
-/// connection the way a network does: <see cref="CutAll"/> resets both sides at once, with no WebSocket close frame.
+/// connection the way a network does: <see cref="CutAll"/> resets both sides at once, with no WebSocket close frame, and
+/// <see cref="Refusing"/> keeps the network down.
 /// </summary>
 public sealed class LoopbackTcpProxy : IAsyncDisposable
 {
@@ -25,6 +26,12 @@ public sealed class LoopbackTcpProxy : IAsyncDisposable
     }
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    /// <summary>
+    /// Gets or sets a value indicating whether new connections are reset as soon as they arrive (a network that is still
+    /// down); connections already through are not touched.
+    /// </summary>
+    public bool Refusing { get; set; }
 
     /// <summary>Gets the WebSocket address of the pool's path through the proxy.</summary>
     public Uri WebSocketUri(string query) => new($"ws://127.0.0.1:{Port}/ws?{query}");
@@ -84,6 +91,12 @@ public sealed class LoopbackTcpProxy : IAsyncDisposable
         while (!_stop.IsCancellationRequested)
         {
             var client = await _listener.AcceptSocketAsync(_stop.Token);
+            if (Refusing)
+            {
+                Reset(client);
+                continue;
+            }
+
             var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             client.NoDelay = true;
             await server.ConnectAsync(_target, _stop.Token);
