@@ -28,6 +28,12 @@ internal sealed partial class IsolatedWebSocketManager
     internal bool IsHeld => Volatile.Read(ref _held) is not null;
 
     /// <summary>
+    /// Gets a value indicating whether this is a resumable connection that has not ended: live, held without a socket, or
+    /// being taken up by a resume. Sends to its user or groups reach it in each of these.
+    /// </summary>
+    internal bool IsResumeSession => Volatile.Read(ref _resume) is not null && !IsEnded;
+
+    /// <summary>
     /// Whether the run that is ending may hold its session: a resumable connection, not overflowed, that ended without a
     /// close frame from either side (a drop, a keep-alive timeout), while the pool is not draining.
     /// </summary>

@@ -181,12 +181,15 @@ public sealed class ResumeAfterDropTests
 
         var fresh = async () => (await server.ConnectAsync("alice", "/ws", cts.Token)).Dispose();
         (await fresh.Should().ThrowAsync<System.Net.WebSockets.WebSocketException>()).WithMessage("*429*", "the held session still counts against the limit");
+        (await server.Sender.SendTextToUserAsync("alice", "while away", cts.Token)).Should().Be(1, "a held session is the user's connection");
+        server.Factory.GetConnections("alice").Select(c => c.ConnectionId).Should().Equal([id], "and is listed as such");
 
         await client.ConnectAsync(resume: true, cts.Token);
         await Conditions.WaitAsync(() => handler.Resumed.Contains(id), s_deadline, "the held session is resumed, at the limit");
         server.Factory.GetConnectionCount("alice").Should().Be(1, "resuming never over-admits");
         (await server.Sender.SendTextToConnectionAsync(id, "after", cts.Token)).Should().Be(SendResult.Queued);
         await Conditions.WaitAsync(() => client.Received.Contains("after"), s_deadline, "live traffic goes on");
+        client.Received.Should().Equal("while away", "after");
     }
 
     [Fact]
