@@ -15,6 +15,7 @@ public sealed class LoopbackTcpProxy : IAsyncDisposable
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly IPEndPoint _target;
     private readonly List<(Socket Client, Socket Server)> _pairs = [];
+    private readonly HashSet<Socket> _frozenPairs = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
 
@@ -32,6 +33,22 @@ public sealed class LoopbackTcpProxy : IAsyncDisposable
     /// down); connections already through are not touched.
     /// </summary>
     public bool Refusing { get; set; }
+
+    /// <summary>
+    /// Stops forwarding on every connection through the proxy, both ways, while keeping them open: a peer that went
+    /// silent (a sleeping laptop) rather than one that reset. <see cref="CutAll"/> ends them; new connections forward.
+    /// </summary>
+    public void FreezeAll()
+    {
+        lock (_pairs)
+        {
+            foreach (var (client, server) in _pairs)
+            {
+                _frozenPairs.Add(client);
+                _frozenPairs.Add(server);
+            }
+        }
+    }
 
     /// <summary>Gets the WebSocket address of the pool's path through the proxy.</summary>
     public Uri WebSocketUri(string query) => new($"ws://127.0.0.1:{Port}/ws?{query}");
@@ -105,12 +122,20 @@ public sealed class LoopbackTcpProxy : IAsyncDisposable
                 _pairs.Add((client, server));
             }
 
-            _ = PumpAsync(client, server);
-            _ = PumpAsync(server, client);
+            _ = PumpAsync(client, server, this);
+            _ = PumpAsync(server, client, this);
         }
     }
 
-    private static async Task PumpAsync(Socket from, Socket to)
+    private bool IsFrozen(Socket socket)
+    {
+        lock (_pairs)
+        {
+            return _frozenPairs.Contains(socket);
+        }
+    }
+
+    private static async Task PumpAsync(Socket from, Socket to, LoopbackTcpProxy proxy)
     {
         var buffer = new byte[16 * 1024];
         try
@@ -122,6 +147,12 @@ public sealed class LoopbackTcpProxy : IAsyncDisposable
                 {
                     to.Shutdown(SocketShutdown.Send);
                     return;
+                }
+
+                if (proxy.IsFrozen(from))
+                {
+                    // Swallowed, as by a network that went silent; the pump keeps reading so the sender is not blocked.
+                    continue;
                 }
 
                 await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None);

@@ -119,6 +119,36 @@ public sealed class ResumeAfterDropTests
     }
 
     [Fact]
+    public async Task Hold_KeepAliveTimeout_IsHeldAndItsLapseReportsTheTimeout()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var handler = new ResumeProbeHandler();
+        await using var server = await StartAsync(
+            handler,
+            o =>
+            {
+                o.KeepAliveInterval = TimeSpan.FromMilliseconds(200);
+                o.KeepAliveTimeout = TimeSpan.FromSeconds(1);
+            },
+            s => s.AddSingleton<TimeProvider>(time));
+        await using var proxy = new LoopbackTcpProxy(server.BaseUri);
+        using var cts = new CancellationTokenSource(s_deadline);
+        using var client = new ResumingClient(proxy, "sleeper", Offer);
+        await client.ConnectAsync(resume: false, cts.Token);
+        var id = server.Factory.GetConnections("sleeper").Single().ConnectionId;
+
+        // The peer goes silent without a reset: only the keep-alive can tell.
+        proxy.FreezeAll();
+
+        await Conditions.WaitAsync(() => IsHeld(server, id), s_deadline, "a keep-alive timeout holds the session");
+        handler.Disconnected.Should().BeEmpty();
+        time.Advance(TimeSpan.FromMinutes(2) + TimeSpan.FromSeconds(1));
+        await Conditions.WaitAsync(() => handler.Disconnected.ContainsKey(id), s_deadline, "the lapse ends it");
+        handler.Disconnected[id].Reason.Should().Be(DisconnectReason.KeepAliveTimeout, "the disconnect is the original end's");
+        proxy.CutAll();
+    }
+
+    [Fact]
     public async Task Resume_TokenOfAnotherUser_IsRefusedWith4004AndTheSessionStaysForItsOwner()
     {
         var handler = new ResumeProbeHandler();
