@@ -36,6 +36,12 @@ describe('resume', () => {
     proxy = await startProxy(Number(new URL(server.httpUrl).port));
   });
   after(async () => {
+    // The clients' closing handshakes finish before the proxy goes: cutting a socket that is closing can leave Node
+    // 20's WebSocket spinning, and the test process would not exit.
+    if (server) {
+      await waitFor(async () => (await userConnections(server, 'resumer')) === 0 && (await userConnections(server, 'lapsed')) === 0,
+        'the clients to finish closing', 10_000).catch(() => {});
+    }
     await proxy?.stop();
     await server?.stop();
   });
