@@ -84,6 +84,7 @@ public sealed partial class WebSocketPoolClient
             }
         }
 
+        var presented = _settings.Resume?.HasSession ?? false;
         var attempt = await Connector.ConnectAsync(_settings, _sendQueue, _received.Writer, _time, stop).ConfigureAwait(false);
         if (attempt.Refusal is { } refusal)
         {
@@ -99,6 +100,13 @@ public sealed partial class WebSocketPoolClient
         ConnectionEnd end;
         using (connection)
         {
+            // Under the resume protocol the connection is open once the session frame says which session it is; a 4004
+            // comes instead of it.
+            if (await connection.OpenSessionAsync(presented, stop).ConfigureAwait(false) is { } refused)
+            {
+                return Ended(refused, stop);
+            }
+
             SetState(WebSocketPoolClientState.Connected);
             if (everConnected || failures > 0)
             {
@@ -112,12 +120,18 @@ public sealed partial class WebSocketPoolClient
             _connected.TrySetResult();
             if (everConnected || failures > 0)
             {
-                Raise(Reconnected, new WebSocketPoolReconnectedEventArgs(Math.Max(failures, 1), connection.SubProtocol));
+                Raise(Reconnected, new WebSocketPoolReconnectedEventArgs(Math.Max(failures, 1), connection.SubProtocol) { Resumed = connection.IsFramed && presented });
             }
 
             end = await connection.RunAsync(stop).ConfigureAwait(false);
         }
 
+        return Ended(end, stop);
+    }
+
+    private AttemptResult Ended(ConnectionEnd end, CancellationToken stop)
+    {
+        _settings.Resume?.Ended(end.CloseStatus);
         if (end.ByApplication || stop.IsCancellationRequested)
         {
             return AttemptResult.End(Stopped());

@@ -64,7 +64,7 @@ public sealed partial class WebSocketPoolClient : IAsyncDisposable
         var headers = new Dictionary<string, string>(options.Headers, StringComparer.OrdinalIgnoreCase);
         _settings = new ConnectionSettings(options.Uri!, [.. options.SubProtocols], headers, options.Cookies, options.Credentials,
             options.ConfigureWebSocket, options.KeepAliveInterval, options.KeepAliveTimeout, options.ConnectTimeout, options.CloseTimeout,
-            options.MaxReceiveMessageBytes);
+            options.MaxReceiveMessageBytes, options.Resume ? new ResumeState() : null);
         _delays = new ReconnectSettings(options.ReconnectBaseDelay, options.ReconnectMaxDelay, options.PromptReconnectMaxDelay);
         _maxReconnectAttempts = options.MaxReconnectAttempts;
         _logger = logger ?? (ILogger)NullLogger.Instance;

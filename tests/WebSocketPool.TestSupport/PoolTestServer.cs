@@ -43,15 +43,20 @@ public sealed class PoolTestServer : IAsyncDisposable
     /// <param name="pipeline">Builds the pipeline; by default <c>app.UseWebSocketPooling()</c> alone.</param>
     /// <param name="settings">Configuration keys and values (for example <c>WebSocketPool:Pools:chat:MaxConnectionsPerUser</c>).</param>
     /// <param name="port">The loopback port; 0 (the default) lets the OS choose a free one. A test that restarts a server on the same address passes the first one's port.</param>
+    /// <param name="contentRoot">
+    /// The host's content root; by default the test's output folder, whose appsettings.json (a sample's, in a project that
+    /// references one) is then read too. A test that must not see it passes an empty folder.
+    /// </param>
     public static async Task<PoolTestServer> StartAsync(
         Action<WebSocketPoolOptions>? configure = null,
         Action<IWebSocketPoolBuilder>? pool = null,
         Action<IServiceCollection>? services = null,
         Action<WebApplication>? pipeline = null,
         IEnumerable<KeyValuePair<string, string?>>? settings = null,
-        int port = 0)
+        int port = 0,
+        string? contentRoot = null)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        var builder = contentRoot is null ? WebApplication.CreateSlimBuilder() : WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = contentRoot });
         if (settings is not null)
         {
             builder.Configuration.AddInMemoryCollection(settings);

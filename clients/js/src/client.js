@@ -43,6 +43,10 @@ import { DEFAULT_BACKOFF, classifyClose, classifyRefusal, parseRetryAfter, recon
  * @property {typeof fetch} [fetch] Used by the preview. Default: the global `fetch`.
  * @property {Clock} [clock] Default: the global timers and `Date.now`.
  * @property {() => number} [random] A source in [0, 1) for the jitter. Default `Math.random`.
+ * @property {boolean} [resume] Speak the pool's resume protocol (`websocketpool.resume.v1`, docs/resume-protocol.md):
+ *   offered composed with each of `protocols` (and the plain ones after them, for pools without resume); when the pool
+ *   selects it, a dropped connection reconnects into its session and receives what it missed, in order, exactly once.
+ *   Default false. Needs `binaryType` `arraybuffer`.
  */
 
 /**
@@ -50,6 +54,8 @@ import { DEFAULT_BACKOFF, classifyClose, classifyRefusal, parseRetryAfter, recon
  * @property {string} protocol The subprotocol the server chose ('' for none).
  * @property {number} attempt Consecutive attempts before this one succeeded (0 on a first try).
  * @property {unknown} admission The preview's answer (`{user, connections, limit}` from the pool), or null.
+ * @property {boolean} resumed True when this connection resumed the previous one's session (same connection on the
+ *   server, the missed messages delivered): the app need not resynchronise. False for a new session.
  */
 
 /**
@@ -155,6 +161,15 @@ export class PoolClient extends EventTarget {
   /** @type {typeof fetch | undefined} */ #fetch;
   /** @type {Clock} */ #clock;
   /** @type {() => number} */ #random;
+  /** @type {boolean} */ #resume;
+  /** The session token of the resume protocol, kept across a drop; null when there is no session to resume. */
+  /** @type {string | null} */ #token = null;
+  /** The highest sequence received in the session, and the highest acknowledged. */
+  #last = 0;
+  #acked = 0;
+  /** @type {unknown} */ #ackTimer = null;
+  /** Whether the current socket speaks the resume protocol (its frames carry headers). */
+  #framed = false;
 
   /** @type {ClientState} */ #state = 'connecting';
   /** @type {WebSocket | null} */ #socket = null;
@@ -227,6 +242,10 @@ export class PoolClient extends EventTarget {
     }
     this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.#random = options.random ?? Math.random;
+    this.#resume = options.resume ?? false;
+    if (this.#resume && this.#binaryType !== 'arraybuffer') {
+      throw new RangeError('resume needs binaryType arraybuffer: the protocol reads a header in front of every message.');
+    }
 
     // Started after the caller had a chance to add its listeners.
     const generation = this.#generation;
@@ -267,7 +286,10 @@ export class PoolClient extends EventTarget {
   get url() { return this.#url; }
 
   /** The subprotocol the server chose for the current connection ('' when none or not connected). */
-  get protocol() { return this.#socket && this.#state === 'open' ? this.#socket.protocol : ''; }
+  get protocol() { return this.#socket && this.#state === 'open' ? appProtocol(this.#socket.protocol) : ''; }
+
+  /** True while the current connection speaks the resume protocol: a drop will be resumed, not started afresh. */
+  get resumable() { return this.#state === 'open' && this.#framed; }
 
   /** The last admission preview's answer (the pool's `{user, connections, limit}`), or null. */
   get admission() { return this.#admission; }
@@ -293,7 +315,7 @@ export class PoolClient extends EventTarget {
     if (this.#closed) throw new ClientClosedError(this.#closed.kind);
     const socket = this.#socket;
     if (this.#state === 'open' && socket && socket.readyState === OPEN) {
-      socket.send(/** @type {any} */ (data));
+      this.#write(socket, data);
       return 'sent';
     }
     const size = byteSize(data);
@@ -420,9 +442,10 @@ export class PoolClient extends EventTarget {
     /** @type {WebSocket} */
     let socket;
     try {
-      socket = this.#protocols === undefined
-        ? new this.#WebSocket(this.#url)
-        : new this.#WebSocket(this.#url, this.#protocols);
+      const offers = this.#offers();
+      socket = offers === undefined
+        ? new this.#WebSocket(this.#socketUrl())
+        : new this.#WebSocket(this.#socketUrl(), offers);
     } catch (error) {
       // The URL and the protocols were refused synchronously (a malformed subprotocol, a blocked port): no retry fixes it.
       this.#failed({ class: 'terminal', kind: 'invalid-request', code: null, reason: messageOf(error), status: null, retryAfterMs: null });
@@ -436,20 +459,41 @@ export class PoolClient extends EventTarget {
       if (this.#socket === socket && !opened) this.#socketEnded(socket, 1006, 'The handshake timed out.');
     }, this.#openTimeoutMs);
 
-    socket.addEventListener('open', () => {
-      if (this.#socket !== socket || generation !== this.#generation) return;
-      opened = true;
-      this.#clock.clearTimeout(this.#openTimer);
+    const presented = this.#token !== null;
+    const becomeOpen = () => {
       const attempt = this.#attempt;
       this.#setState('open');
       this.#stableTimer = this.#clock.setTimeout(() => {
         if (this.#socket === socket) this.#attempt = 0;
       }, this.#stableAfterMs);
       this.#flush(socket);
-      this.#dispatch('open', { protocol: socket.protocol, attempt, admission: this.#admission });
+      this.#dispatch('open', { protocol: appProtocol(socket.protocol), attempt, admission: this.#admission, resumed: this.#framed && presented });
+    };
+    socket.addEventListener('open', () => {
+      if (this.#socket !== socket || generation !== this.#generation) return;
+      opened = true;
+      this.#clock.clearTimeout(this.#openTimer);
+      this.#framed = this.#resume && isResumeProtocol(socket.protocol);
+      // Under the resume protocol the connection is open once the session frame says which session it is.
+      if (!this.#framed) becomeOpen();
     });
     socket.addEventListener('message', (event) => {
-      if (this.#socket === socket) this.#dispatch('message', { data: event.data });
+      if (this.#socket !== socket) return;
+      if (!this.#framed) {
+        this.#dispatch('message', { data: event.data });
+        return;
+      }
+      const frame = readFrame(event.data);
+      if (frame.kind === 's') {
+        if (!presented) { this.#last = 0; this.#acked = 0; }
+        this.#token = frame.token;
+        if (this.#state !== 'open') becomeOpen();
+      } else if (frame.kind === 'm') {
+        if (frame.sequence <= this.#last) return; // already delivered
+        this.#last = frame.sequence;
+        this.#dispatch('message', { data: frame.payload });
+        this.#scheduleAck(socket);
+      }
     });
     socket.addEventListener('error', () => {
       // A refused or failed handshake: some runtimes (Node 20's WebSocket) report only an error and no close.
@@ -467,6 +511,8 @@ export class PoolClient extends EventTarget {
   #socketEnded(socket, code, reason) {
     if (this.#socket !== socket) return; // one we already let go of
     this.#detach();
+    // Only a drop (no close frame) leaves a session held on the server; 4004 says it is gone.
+    if (code !== 1006) this.#token = null;
     if (socket.readyState <= OPEN) socket.close();
     const classification = classifyClose(code);
     this.#failed({ ...classification, code, reason, status: null, retryAfterMs: null });
@@ -531,6 +577,8 @@ export class PoolClient extends EventTarget {
   /** Lets go of the current socket (its later events are ignored) and its timers. */
   #detach() {
     this.#socket = null;
+    this.#clock.clearTimeout(this.#ackTimer);
+    this.#ackTimer = null;
     this.#clock.clearTimeout(this.#openTimer);
     this.#clock.clearTimeout(this.#stableTimer);
     this.#openTimer = null;
@@ -542,8 +590,56 @@ export class PoolClient extends EventTarget {
     while (this.#queue.length > 0 && this.#socket === socket && socket.readyState === OPEN) {
       const data = /** @type {SendData} */ (this.#queue.shift());
       this.#queuedBytes -= /** @type {number} */ (this.#queueSizes.shift());
-      socket.send(/** @type {any} */ (data));
+      this.#write(socket, data);
     }
+  }
+
+  /** The offers of the handshake: with `resume`, each app protocol wrapped first, then the plain ones. */
+  #offers() {
+    if (!this.#resume) return this.#protocols;
+    const app = this.#protocols === undefined ? [] : [this.#protocols].flat();
+    return app.length === 0 ? [RESUME_PROTOCOL] : [...app.map((p) => `${RESUME_PROTOCOL}+${p}`), ...app];
+  }
+
+  /** The socket's URL: with a session to resume, its token and the last sequence received. */
+  #socketUrl() {
+    if (this.#token === null) return this.#url;
+    const url = new URL(this.#url);
+    url.searchParams.set('ws-resume-token', this.#token);
+    url.searchParams.set('ws-resume-last', String(this.#last));
+    return url.href;
+  }
+
+  /**
+   * Cumulative acks in batches: at once after 32 unacknowledged messages, else one second after the first.
+   *
+   * @param {WebSocket} socket
+   */
+  #scheduleAck(socket) {
+    if (this.#last - this.#acked >= ACK_EVERY) {
+      this.#ack(socket);
+      return;
+    }
+    if (this.#ackTimer == null) {
+      this.#ackTimer = this.#clock.setTimeout(() => { this.#ackTimer = null; this.#ack(socket); }, ACK_DELAY_MS);
+    }
+  }
+
+  /** @param {WebSocket} socket */
+  #ack(socket) {
+    if (this.#socket !== socket || socket.readyState !== OPEN || this.#last <= this.#acked) return;
+    this.#clock.clearTimeout(this.#ackTimer);
+    this.#ackTimer = null;
+    this.#acked = this.#last;
+    socket.send(`a ${this.#last}\n`);
+  }
+
+  /**
+   * @param {WebSocket} socket
+   * @param {SendData} data
+   */
+  #write(socket, data) {
+    socket.send(/** @type {any} */ (this.#framed ? framed(data) : data));
   }
 
   /** @param {ClientState} state */
@@ -579,6 +675,72 @@ export function connect(url, options) {
 }
 
 const OPEN = 1;
+const RESUME_PROTOCOL = 'websocketpool.resume.v1';
+const ACK_EVERY = 32;
+const ACK_DELAY_MS = 1000;
+const NEWLINE = 10;
+
+/** @param {string} protocol */
+function isResumeProtocol(protocol) {
+  return protocol === RESUME_PROTOCOL || protocol.startsWith(`${RESUME_PROTOCOL}+`);
+}
+
+/**
+ * The app's subprotocol inside the resume protocol's ('' for the bare one).
+ *
+ * @param {string} protocol
+ */
+function appProtocol(protocol) {
+  if (!isResumeProtocol(protocol)) return protocol;
+  return protocol.slice(RESUME_PROTOCOL.length + 1);
+}
+
+/**
+ * Reads a frame of the resume protocol: the header line, then the app's payload.
+ *
+ * @param {string | ArrayBuffer} data
+ * @returns {{ kind: 's', token: string } | { kind: 'm', sequence: number, payload: string | ArrayBuffer } | { kind: '' }}
+ */
+function readFrame(data) {
+  /** @type {string} */ let header;
+  /** @type {string | ArrayBuffer} */ let payload;
+  if (typeof data === 'string') {
+    const end = data.indexOf('\n');
+    if (end < 0) return { kind: '' };
+    header = data.slice(0, end);
+    payload = data.slice(end + 1);
+  } else {
+    const bytes = new Uint8Array(data);
+    const end = bytes.indexOf(NEWLINE);
+    if (end < 0) return { kind: '' };
+    header = String.fromCharCode(...bytes.subarray(0, end));
+    payload = data.slice(end + 1);
+  }
+  const fields = header.split(' ');
+  if (fields[0] === 's' && fields.length === 3) return { kind: 's', token: fields[1] };
+  if (fields[0] === 'm' && fields.length === 2) return { kind: 'm', sequence: Number(fields[1]), payload };
+  return { kind: '' };
+}
+
+/**
+ * An app message with the resume protocol's header in front (`m` and a newline), in the message's own type.
+ *
+ * @param {SendData} data
+ * @returns {SendData}
+ */
+function framed(data) {
+  if (typeof data === 'string') return `m\n${data}`;
+  if (typeof Blob !== 'undefined' && data instanceof Blob) return new Blob([MESSAGE_HEADER, data]);
+  const view = ArrayBuffer.isView(data)
+    ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    : new Uint8Array(/** @type {ArrayBufferLike} */ (data));
+  const result = new Uint8Array(view.byteLength + MESSAGE_HEADER.byteLength);
+  result.set(MESSAGE_HEADER, 0);
+  result.set(view, MESSAGE_HEADER.byteLength);
+  return result;
+}
+
+const MESSAGE_HEADER = new Uint8Array([0x6d, NEWLINE]);
 
 /** @param {string} name @param {number} value */
 function positive(name, value) {

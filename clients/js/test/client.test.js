@@ -33,7 +33,7 @@ describe('connect', () => {
     FakeWebSocket.last.accept('chat.v1');
     assert.equal(client.state, 'open');
     assert.equal(client.protocol, 'chat.v1');
-    assert.deepEqual(events.of('open'), [{ protocol: 'chat.v1', attempt: 0, admission: null }]);
+    assert.deepEqual(events.of('open'), [{ protocol: 'chat.v1', attempt: 0, admission: null, resumed: false }]);
     FakeWebSocket.last.message('hi');
     assert.deepEqual(events.of('message'), [{ data: 'hi' }]);
     client.close();
@@ -278,5 +278,77 @@ describe('send queue', () => {
     const { client } = start({ queue: { maxMessages: 0 } });
     assert.throws(() => client.send('x'), SendQueueFullError);
     client.close();
+  });
+});
+
+describe('resume', () => {
+  it('offers the resume protocol around each app protocol, frames both ways, and acks in batches', async () => {
+    const { client, clock, events } = start({ protocols: ['chat.v2'], resume: true });
+    await settle();
+    assert.deepEqual(FakeWebSocket.last.protocols, ['websocketpool.resume.v1+chat.v2', 'chat.v2']);
+    const socket = FakeWebSocket.last;
+    socket.accept('websocketpool.resume.v1+chat.v2');
+    assert.equal(client.state, 'connecting', 'open once the session frame says which session it is');
+    socket.message('s TOKEN1 0\n');
+    assert.deepEqual(events.of('open'), [{ protocol: 'chat.v2', attempt: 0, admission: null, resumed: false }]);
+    assert.equal(client.resumable, true);
+
+    for (let i = 1; i <= 40; i++) socket.message(`m ${i}\nhello ${i}`);
+    socket.message(`m 40\nduplicate`);
+    socket.message(new Uint8Array([0x6d, 0x20, 0x34, 0x31, 0x0a, 7, 8]).buffer);
+    assert.deepEqual(events.of('message').slice(0, 2).map((m) => m.data), ['hello 1', 'hello 2']);
+    assert.equal(events.of('message').length, 41, 'a sequence already delivered is not delivered again');
+    assert.deepEqual([...new Uint8Array(events.of('message')[40].data)], [7, 8]);
+    assert.deepEqual(socket.sent, ['a 32\n'], 'an ack at once after 32 messages');
+    clock.fire(1000);
+    assert.deepEqual(socket.sent, ['a 32\n', 'a 41\n'], 'and the rest within a second');
+
+    client.send('up');
+    client.send(new Uint8Array([1, 2]));
+    assert.equal(socket.sent[2], 'm\nup');
+    assert.deepEqual([...socket.sent[3]], [0x6d, 0x0a, 1, 2]);
+    client.close();
+  });
+
+  it('presents the token and last sequence after a drop, forgets them after a close frame or 4004', async () => {
+    const { client, clock, events } = start({ resume: true });
+    await settle();
+    assert.deepEqual(FakeWebSocket.last.protocols, ['websocketpool.resume.v1']);
+    FakeWebSocket.last.accept('websocketpool.resume.v1');
+    FakeWebSocket.last.message('s T1 0\n');
+    FakeWebSocket.last.message('m 1\na');
+    FakeWebSocket.last.closeFromServer(1006);
+    clock.fire(/** @type {number} */ (clock.pending().at(-1)));
+    await settle();
+    assert.equal(new URL(FakeWebSocket.last.url).searchParams.get('ws-resume-token'), 'T1');
+    assert.equal(new URL(FakeWebSocket.last.url).searchParams.get('ws-resume-last'), '1');
+    FakeWebSocket.last.accept('websocketpool.resume.v1');
+    FakeWebSocket.last.message('s T2 1\n');
+    assert.equal(events.of('open')[1].resumed, true);
+
+    FakeWebSocket.last.closeFromServer(1006);
+    clock.fire(/** @type {number} */ (clock.pending().at(-1)));
+    await settle();
+    assert.equal(new URL(FakeWebSocket.last.url).searchParams.get('ws-resume-token'), 'T2', 'only the latest token is valid');
+    FakeWebSocket.last.accept('websocketpool.resume.v1');
+    FakeWebSocket.last.closeFromServer(4004, 'Session cannot be resumed.');
+    clock.fire(/** @type {number} */ (clock.pending().at(-1)));
+    await settle();
+    assert.equal(new URL(FakeWebSocket.last.url).searchParams.has('ws-resume-token'), false, 'after 4004 a fresh session');
+    FakeWebSocket.last.accept('websocketpool.resume.v1');
+    FakeWebSocket.last.message('s T3 0\n');
+    FakeWebSocket.last.message('m 1\nnew');
+    assert.equal(events.of('open')[2].resumed, false);
+    assert.equal(events.of('message').at(-1).data, 'new', 'a new session numbers from 1 again');
+
+    FakeWebSocket.last.closeFromServer(1001);
+    clock.fire(/** @type {number} */ (clock.pending().at(-1)));
+    await settle();
+    assert.equal(new URL(FakeWebSocket.last.url).searchParams.has('ws-resume-token'), false, 'a close frame holds nothing');
+    client.close();
+  });
+
+  it('refuses resume with binaryType blob', () => {
+    assert.throws(() => start({ resume: true, binaryType: 'blob' }), /arraybuffer/);
   });
 });

@@ -21,6 +21,11 @@ internal sealed class ClientConnection : IDisposable
     private readonly ChannelWriter<WebSocketPoolClientMessage> _received;
     private readonly TimeProvider _time;
 
+    // Under the resume protocol: the session's state, and one send at a time (the writer's messages and the acks).
+    private readonly ResumeState? _resume;
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private ITimer? _ackTimer;
+
     public ClientConnection(ClientWebSocket socket, ConnectionSettings settings, SendQueue sendQueue, ChannelWriter<WebSocketPoolClientMessage> received, TimeProvider time)
     {
         _socket = socket;
@@ -28,9 +33,54 @@ internal sealed class ClientConnection : IDisposable
         _sendQueue = sendQueue;
         _received = received;
         _time = time;
+        _resume = settings.Resume is { } resume && ResumeState.IsResume(socket.SubProtocol) ? resume : null;
     }
 
-    public string? SubProtocol => _socket.SubProtocol;
+    public string? SubProtocol => ResumeState.AppSubProtocol(_socket.SubProtocol);
+
+    /// <summary>Gets a value indicating whether the connection speaks the resume protocol (its frames carry headers).</summary>
+    public bool IsFramed => _resume is not null;
+
+    /// <summary>
+    /// Under the resume protocol, reads the session frame that opens the connection; <see langword="null"/> once it came,
+    /// or how the connection ended instead (4004: the session cannot be resumed).
+    /// </summary>
+    public async Task<ConnectionEnd?> OpenSessionAsync(bool presented, CancellationToken stop)
+    {
+        if (_resume is null)
+        {
+            return null;
+        }
+
+        var buffer = new byte[4096];
+        try
+        {
+            using var timer = new CancellationTokenSource(_settings.ConnectTimeout, _time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timer.Token);
+            var result = await _socket.ReceiveAsync(buffer.AsMemory(), linked.Token).ConfigureAwait(false);
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                return await ServerClosedAsync(stop).ConfigureAwait(false);
+            }
+
+            if (!result.EndOfMessage || ResumeState.Read(buffer.AsSpan(0, result.Count), out var token, out _, out _) != 's')
+            {
+                return new ConnectionEnd(null, "the server did not open the resume session", null, ByApplication: false);
+            }
+
+            _resume.Session(token!, presented);
+            return null;
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        {
+            if (stop.IsCancellationRequested)
+            {
+                return new ConnectionEnd(1000, "stopped by the application", null, ByApplication: true);
+            }
+
+            return new ConnectionEnd(null, "the connection was lost before its session opened (1006): " + ex.Message, ex, ByApplication: false);
+        }
+    }
 
     /// <summary>Runs the connection until it ends; <paramref name="stop"/> closes it gracefully.</summary>
     public async Task<ConnectionEnd> RunAsync(CancellationToken stop)
@@ -60,7 +110,12 @@ internal sealed class ClientConnection : IDisposable
         return end;
     }
 
-    public void Dispose() => _socket.Dispose();
+    public void Dispose()
+    {
+        _ackTimer?.Dispose();
+        _socket.Dispose();
+        _sendLock.Dispose();
+    }
 
     private async Task CloseGracefullyAsync(Task writer, Task<ConnectionEnd> receiver)
     {
@@ -92,7 +147,20 @@ internal sealed class ClientConnection : IDisposable
                 while (!abort.IsCancellationRequested && _sendQueue.TryDequeue(out var message))
                 {
                     // A message whose write fails with the connection is lost (at most once): it may have arrived.
-                    await _socket.SendAsync(message.Payload, message.MessageType, endOfMessage: true, abort).ConfigureAwait(false);
+                    await _sendLock.WaitAsync(abort).ConfigureAwait(false);
+                    try
+                    {
+                        if (_resume is not null)
+                        {
+                            await _socket.SendAsync(ResumeState.MessageHeader, message.MessageType, endOfMessage: false, abort).ConfigureAwait(false);
+                        }
+
+                        await _socket.SendAsync(message.Payload, message.MessageType, endOfMessage: true, abort).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        _sendLock.Release();
+                    }
                 }
 
                 if (drain.IsCancellationRequested)
@@ -147,8 +215,30 @@ internal sealed class ClientConnection : IDisposable
                 if (result.EndOfMessage)
                 {
                     // The message owns a copy of exactly its bytes; the assembly buffer is reused.
-                    var message = new WebSocketPoolClientMessage(assembled.WrittenSpan.ToArray(), result.MessageType);
+                    var start = 0;
+                    if (_resume is not null)
+                    {
+                        var kind = ResumeState.Read(assembled.WrittenSpan, out var token, out var sequence, out start);
+                        if (kind == 's')
+                        {
+                            _resume.Session(token!, resumed: true);
+                        }
+
+                        if (kind != 'm' || !_resume.Received(sequence))
+                        {
+                            // A session frame, a message already delivered, or a frame this client does not know.
+                            assembled.ResetWrittenCount();
+                            continue;
+                        }
+                    }
+
+                    var message = new WebSocketPoolClientMessage(assembled.WrittenSpan[start..].ToArray(), result.MessageType);
                     assembled.ResetWrittenCount();
+                    if (_resume is not null)
+                    {
+                        await AcknowledgeAsync(force: false, abort).ConfigureAwait(false);
+                    }
+
                     try
                     {
                         await _received.WriteAsync(message, stopping).ConfigureAwait(false);
@@ -173,6 +263,47 @@ internal sealed class ClientConnection : IDisposable
         finally
         {
             ArrayPool<byte>.Shared.Return(chunk);
+        }
+    }
+
+    /// <summary>
+    /// Cumulative acks in batches: at once after <see cref="ResumeState.AckEvery"/> messages, and within
+    /// <see cref="ResumeState.AckDelay"/> of the first one not yet acknowledged.
+    /// </summary>
+    private async Task AcknowledgeAsync(bool force, CancellationToken abort)
+    {
+        if (_resume!.TakeAck(force) is { } sequence)
+        {
+            await _sendLock.WaitAsync(abort).ConfigureAwait(false);
+            try
+            {
+                await _socket.SendAsync(ResumeState.Ack(sequence), WebSocketMessageType.Text, endOfMessage: true, abort).ConfigureAwait(false);
+            }
+            finally
+            {
+                _sendLock.Release();
+            }
+        }
+
+        if (_resume.Unacknowledged)
+        {
+            _ackTimer ??= _time.CreateTimer(static state => ((ClientConnection)state!).OnAckDue(), this, ResumeState.AckDelay, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void OnAckDue() => _ = AckDueAsync();
+
+    private async Task AckDueAsync()
+    {
+        var timer = Interlocked.Exchange(ref _ackTimer, null);
+        timer?.Dispose();
+        try
+        {
+            await AcknowledgeAsync(force: true, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        {
+            // The connection is going; its receive loop reports how.
         }
     }
 

@@ -17,7 +17,8 @@ internal sealed record ConnectionSettings(
     TimeSpan KeepAliveTimeout,
     TimeSpan ConnectTimeout,
     TimeSpan CloseTimeout,
-    int MaxReceiveMessageBytes);
+    int MaxReceiveMessageBytes,
+    ResumeState? Resume = null);
 
 /// <summary>How a connection ended.</summary>
 /// <param name="CloseStatus">The close code, or <see langword="null"/> when the connection ended without one (1006).</param>

@@ -21,7 +21,7 @@ internal static class Connector
         options.CollectHttpResponseDetails = true;
         options.KeepAliveInterval = settings.KeepAliveInterval;
         options.KeepAliveTimeout = settings.KeepAliveTimeout;
-        foreach (var subProtocol in settings.SubProtocols)
+        foreach (var subProtocol in settings.Resume is null ? settings.SubProtocols : ResumeState.Offers(settings.SubProtocols))
         {
             options.AddSubProtocol(subProtocol);
         }
@@ -47,7 +47,7 @@ internal static class Connector
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timer.Token);
         try
         {
-            await socket.ConnectAsync(settings.Uri, linked.Token).ConfigureAwait(false);
+            await socket.ConnectAsync(settings.Resume?.Address(settings.Uri) ?? settings.Uri, linked.Token).ConfigureAwait(false);
             return new ConnectAttempt(new ClientConnection(socket, settings, sendQueue, received, time), null, null);
         }
         catch (Exception ex) when (ex is WebSocketException or HttpRequestException or IOException

@@ -12,4 +12,11 @@ public sealed class WebSocketPoolReconnectedEventArgs(int attempts, string? subP
 
     /// <summary>Gets the subprotocol the server chose, or <see langword="null"/>.</summary>
     public string? SubProtocol { get; } = subProtocol;
+
+    /// <summary>
+    /// Gets a value indicating whether the connection took up the previous one's session (the resume protocol,
+    /// <see cref="WebSocketPoolClientOptions.Resume"/>): the messages sent meanwhile arrive in order, none twice, so the app
+    /// need not resynchronise. <see langword="false"/> for a new session.
+    /// </summary>
+    public bool Resumed { get; init; }
 }

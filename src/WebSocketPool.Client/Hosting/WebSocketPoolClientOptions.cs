@@ -105,4 +105,13 @@ public sealed class WebSocketPoolClientOptions
     /// <summary>Gets or sets how long <see cref="WebSocketPoolClient.StopAsync"/> waits for queued sends and the closing handshake before it aborts the socket.</summary>
     /// <value>The default is 5 seconds. Allowed: zero to 10 minutes.</value>
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Gets or sets a value indicating whether the client speaks the pool's resume protocol (<c>websocketpool.resume.v1</c>,
+    /// offered composed with each of <see cref="SubProtocols"/>, then the plain ones): after a dropped connection it
+    /// reconnects into its session and receives what it missed, in order and once (<see cref="WebSocketPoolReconnectedEventArgs.Resumed"/>).
+    /// The pool needs <c>Resume:Enabled</c>.
+    /// </summary>
+    /// <value>The default is <see langword="false"/>.</value>
+    public bool Resume { get; set; }
 }

@@ -21,12 +21,14 @@ internal sealed class SubProtocolSelector
 
     private readonly string[] _spoken;
     private readonly bool _required;
+    private readonly bool _resume;
 
     public SubProtocolSelector(WebSocketPoolOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         _spoken = [.. options.SubProtocols];
         _required = options.RequireSubProtocol;
+        _resume = options.Resume.Enabled;
     }
 
     /// <summary>Gets the subprotocols the pool speaks, in configured order.</summary>
@@ -85,6 +87,16 @@ internal sealed class SubProtocolSelector
         for (var i = 0; i < offered.Count; i++)
         {
             var offer = offered[i];
+
+            // The resume protocol wraps the app's own (docs/resume-protocol.md): spoken when resume is on and the pool
+            // speaks what it wraps, or, bare, when the pool speaks no subprotocol of its own.
+            if (_resume && ResumeProtocol.TryParseOffer(offer, out var inner)
+                && (inner is null ? _spoken.Length == 0 : Array.IndexOf(_spoken, inner) >= 0))
+            {
+                selected = offer;
+                return true;
+            }
+
             for (var j = 0; j < _spoken.Length; j++)
             {
                 if (string.Equals(offer, _spoken[j], StringComparison.Ordinal))

@@ -143,6 +143,30 @@ internal sealed class ConnectionLifecycle(
         PoolLog.SendTimedOut(self._logger, m.ConnectionId ?? string.Empty);
     }, this, manager);
 
+    public void SessionHeld(IsolatedWebSocketManager manager, DisconnectReason reason) => SafeDiagnostics.Run(static (self, state) =>
+    {
+        self._metrics.SessionHeld();
+        PoolLog.SessionHeld(self._logger, state.manager.ConnectionId ?? string.Empty, state.reason);
+    }, this, (manager, reason));
+
+    public void SessionResumed(IsolatedWebSocketManager manager, int replayed) => SafeDiagnostics.Run(static (self, state) =>
+    {
+        self._metrics.SessionResumed(state.replayed);
+        PoolLog.SessionResumed(self._logger, state.manager.ConnectionId ?? string.Empty, state.replayed);
+    }, this, (manager, replayed));
+
+    public void SessionEnded(IsolatedWebSocketManager manager, string outcome) => SafeDiagnostics.Run(static (self, state) =>
+    {
+        self._metrics.SessionEnded(state.outcome);
+        PoolLog.SessionExpired(self._logger, state.manager.ConnectionId ?? string.Empty, state.outcome);
+    }, this, (manager, outcome));
+
+    public void ResumeRefused(string why) => SafeDiagnostics.Run(static (self, w) =>
+    {
+        self._metrics.ResumeRefused();
+        PoolLog.ResumeRefused(self._logger, w);
+    }, this, why);
+
     /// <summary>Reports a failure that a background path (a timer, a write loop) caught instead of letting it escape.</summary>
     public void UnexpectedFailure(string where, Exception exception) =>
         SafeDiagnostics.Run(static (l, state) => PoolLog.UnexpectedFailure(l, state.where, state.exception), _logger, (where, exception));

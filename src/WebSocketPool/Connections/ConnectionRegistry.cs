@@ -81,7 +81,7 @@ internal sealed class ConnectionRegistry(UserTable users)
             var list = new List<WebSocketConnection>(entry.Active.Count);
             foreach (var manager in entry.Active)
             {
-                if (manager.HasSocket && manager.IsOpenForSend)
+                if ((manager.HasSocket || manager.IsResumeSession) && manager.IsOpenForSend)
                 {
                     list.Add(new WebSocketConnection(manager, manager.Generation, manager.GetConnectionId(), userKey));
                 }
@@ -106,7 +106,8 @@ internal sealed class ConnectionRegistry(UserTable users)
             var count = 0;
             foreach (var manager in entry.Active)
             {
-                if (manager.HasSocket)
+                // A held (or resuming) session is the user's connection too: what is sent to it waits for its client.
+                if (manager.HasSocket || manager.IsResumeSession)
                 {
                     buffer[count++] = (manager, manager.Generation);
                 }

@@ -2,6 +2,7 @@
 
 using System.Buffers;
 using System.Net.WebSockets;
+using WebSocketPool.Internal;
 
 namespace WebSocketPool;
 
@@ -90,7 +91,25 @@ internal sealed partial class IsolatedWebSocketManager
 
                 _lastReceivedTimestamp = _factory.TimeProvider.GetTimestamp();
                 _lastReceivedAt = _factory.TimeProvider.GetUtcNow();
-                _factory.Metrics.MessageReceived(length);
+                var start = 0;
+                if (Volatile.Read(ref _resume) is { } resume)
+                {
+                    // Under the resume protocol every client frame has a header: an ack is the protocol's, not the app's.
+                    var kind = ResumeFrames.ReadClientFrame(buffer is null ? [] : buffer.AsSpan(0, length), out var acknowledged, out start);
+                    if (kind == ResumeFrames.ClientFrameKind.Ack && resume.Acknowledge(acknowledged))
+                    {
+                        continue;
+                    }
+
+                    if (kind != ResumeFrames.ClientFrameKind.Message)
+                    {
+                        RequestClose(Generation, WebSocketCloseCodes.ProtocolError, "Invalid resume frame.", DisconnectReason.ProtocolError, discardPending: true);
+                        await DrainUntilCloseAsync(socket, cancellationToken).ConfigureAwait(false);
+                        return;
+                    }
+                }
+
+                _factory.Metrics.MessageReceived(length - start);
 
                 if (!_factory.TryAcquireMessageToken(this))
                 {
@@ -104,7 +123,7 @@ internal sealed partial class IsolatedWebSocketManager
                     continue;
                 }
 
-                var payload = buffer is null ? ReadOnlyMemory<byte>.Empty : buffer.AsMemory(0, length);
+                var payload = buffer is null ? ReadOnlyMemory<byte>.Empty : buffer.AsMemory(start, length - start);
                 if (!await InvokeHandlerAsync(HandlerCallback.Message, handler, connection, new WebSocketMessage(type, payload), cancellationToken).ConfigureAwait(false))
                 {
                     await DrainUntilCloseAsync(socket, cancellationToken).ConfigureAwait(false);

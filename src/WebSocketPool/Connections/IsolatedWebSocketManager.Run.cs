@@ -27,14 +27,18 @@ internal sealed partial class IsolatedWebSocketManager
     /// The upgrade request, reachable from the connection while the lease lives; <see langword="null"/> when the socket
     /// did not come through the middleware.
     /// </param>
+    /// <param name="resume">The connection's resume state when it selected the resume protocol; <see langword="null"/> otherwise.</param>
     internal async Task RunAsync(
-        WebSocket socket, WebSocketHandler handler, CancellationToken requestAborted, DateTimeOffset? authenticationExpiresAt = null, HttpContext? httpContext = null)
+        WebSocket socket, WebSocketHandler handler, CancellationToken requestAborted, DateTimeOffset? authenticationExpiresAt = null, HttpContext? httpContext = null,
+        ResumeSession? resume = null)
     {
         var generation = Generation;
         var connection = new WebSocketConnection(this, generation, GetConnectionId(), _userKey!);
         var connected = false;
+        var holding = false;
         Exception? error = null;
         Channel<Outbound>? queue = null;
+        using var writerStop = resume is not null ? new CancellationTokenSource() : null;
         try
         {
             var options = _factory.Options;
@@ -52,6 +56,7 @@ internal sealed partial class IsolatedWebSocketManager
                 _socket = socket;
                 _queue = queue;
                 _httpContext = httpContext;
+                _resume = resume;
 
                 // Kicked (or its user disconnected) while the handshake ran: close at once with that code.
                 closedBeforeOpen = _closeRequested == 1;
@@ -77,7 +82,7 @@ internal sealed partial class IsolatedWebSocketManager
                 }
             }
 
-            var writer = WriteLoopAsync(socket, queue.Reader);
+            var writer = WriteLoopAsync(socket, queue.Reader, replay: null, writerStop?.Token ?? CancellationToken.None);
             try
             {
                 using (requestAborted.UnsafeRegister(static s => ((IsolatedWebSocketManager)s!).OnRequestAborted(), this))
@@ -112,7 +117,8 @@ internal sealed partial class IsolatedWebSocketManager
             }
             finally
             {
-                CompleteQueue(queue);
+                // A session that may be held keeps its queue for the resumed socket; any other completes it.
+                holding = StopWriter(queue, writerStop, connected);
 
                 // The write loop catches everything itself; it ends once the queue is drained or the socket is gone.
                 await writer.ConfigureAwait(false);
@@ -127,13 +133,19 @@ internal sealed partial class IsolatedWebSocketManager
         }
         finally
         {
-            if (queue is not null)
-            {
-                CompleteQueue(queue);
-            }
-
             var disconnect = EndSocket(socket, error);
-            await _factory.EndConnectionAsync(this, generation, connection, disconnect, connected ? handler : null).ConfigureAwait(false);
+
+            // A dropped resumable connection is held for its client (IsolatedWebSocketManager.Resume); it ends later,
+            // through the same path, when its window lapses or it is closed.
+            if (!holding || !TryHold(generation, connection, handler, disconnect))
+            {
+                if (queue is not null)
+                {
+                    CompleteQueue(queue);
+                }
+
+                await _factory.EndConnectionAsync(this, generation, connection, disconnect, connected ? handler : null).ConfigureAwait(false);
+            }
         }
     }
 

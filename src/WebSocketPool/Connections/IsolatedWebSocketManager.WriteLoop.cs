@@ -2,6 +2,7 @@
 
 using System.Net.WebSockets;
 using System.Threading.Channels;
+using WebSocketPool.Internal;
 
 namespace WebSocketPool;
 
@@ -19,11 +20,27 @@ internal sealed partial class IsolatedWebSocketManager
     /// to wait arms the send deadline once (one timer-queue operation) and simply leaves it to lapse afterwards. Never
     /// throws: any failure, including one from <c>CloseOutputAsync</c>, aborts the socket and ends the loop.
     /// </summary>
-    private async Task WriteLoopAsync(WebSocket socket, ChannelReader<Outbound> reader)
+    /// <param name="socket">The socket.</param>
+    /// <param name="reader">The send queue.</param>
+    /// <param name="replay">On a resume, the messages the client missed, sent first with their own sequences.</param>
+    /// <param name="stop">Stops the loop without completing the queue, when a resumable session is held.</param>
+    private async Task WriteLoopAsync(WebSocket socket, ChannelReader<Outbound> reader, ResumeSession.Buffered[]? replay, CancellationToken stop)
     {
         try
         {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            var resume = Volatile.Read(ref _resume);
+            if (resume is not null && !_discardPending)
+            {
+                // The session frame comes first (docs/resume-protocol.md): the token to present on a reconnect.
+                await SendFrameAsync(socket, ResumeFrames.SessionFrame(resume.Token, resume.Acknowledged), WebSocketMessageType.Text, endOfMessage: true).ConfigureAwait(false);
+                foreach (var missed in replay ?? [])
+                {
+                    await SendFrameAsync(socket, ResumeFrames.MessageHeader(missed.Sequence), missed.Type, endOfMessage: false).ConfigureAwait(false);
+                    await SendFrameAsync(socket, missed.Payload, missed.Type, endOfMessage: true).ConfigureAwait(false);
+                }
+            }
+
+            while (await reader.WaitToReadAsync(stop).ConfigureAwait(false))
             {
                 while (reader.TryRead(out var message))
                 {
@@ -32,18 +49,15 @@ internal sealed partial class IsolatedWebSocketManager
                         continue;
                     }
 
-                    var send = socket.SendAsync(message.Payload, message.Type, endOfMessage: true, CancellationToken.None);
-                    if (!send.IsCompleted)
+                    if (resume is not null)
                     {
-                        ArmDeadline(_factory.Options.SendTimeout);
-                        await send.ConfigureAwait(false);
-                        Volatile.Write(ref _deadlineGeneration, 0);
-                    }
-                    else
-                    {
-                        send.GetAwaiter().GetResult();
+                        // Numbered here, by the single writer, so sequences follow the order on the wire. The header goes
+                        // as the message's first fragment: the payload is sent as it is, never copied.
+                        var sequence = resume.Append(message.Payload, message.Type);
+                        await SendFrameAsync(socket, ResumeFrames.MessageHeader(sequence), message.Type, endOfMessage: false).ConfigureAwait(false);
                     }
 
+                    await SendFrameAsync(socket, message.Payload, message.Type, endOfMessage: true).ConfigureAwait(false);
                     _factory.Metrics.MessageSent(message.Payload.Length);
                 }
             }
@@ -68,6 +82,22 @@ internal sealed partial class IsolatedWebSocketManager
             {
                 _factory.OnUnexpectedFailure("write loop", ex);
             }
+        }
+    }
+
+    /// <summary>One send; one that cannot complete at once arms the send deadline.</summary>
+    private async ValueTask SendFrameAsync(WebSocket socket, ReadOnlyMemory<byte> payload, WebSocketMessageType type, bool endOfMessage)
+    {
+        var send = socket.SendAsync(payload, type, endOfMessage, CancellationToken.None);
+        if (!send.IsCompleted)
+        {
+            ArmDeadline(_factory.Options.SendTimeout);
+            await send.ConfigureAwait(false);
+            Volatile.Write(ref _deadlineGeneration, 0);
+        }
+        else
+        {
+            send.GetAwaiter().GetResult();
         }
     }
 
@@ -101,6 +131,12 @@ internal sealed partial class IsolatedWebSocketManager
             if (dropped)
             {
                 _factory.OnMessageDropped();
+            }
+
+            if (Volatile.Read(ref _resume) is { } resume && !resume.Reserve(payload.Length))
+            {
+                // More unacknowledged than the buffer holds: the session cannot be resumed; a held one ends now.
+                OnResumeOverflowed();
             }
 
             return dropped ? SendResult.QueuedDroppedOldest : SendResult.Queued;

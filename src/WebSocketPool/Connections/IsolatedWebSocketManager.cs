@@ -40,6 +40,9 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     private string? _userKey;
     private WebSocket? _socket;
     private Channel<Outbound>? _queue;
+
+    // The connection's resume state when it speaks websocketpool.resume.v1 (Resumption/ResumeSession), else null.
+    private ResumeSession? _resume;
     private volatile bool _queueCompleted;
     private volatile bool _ended;
     private Dictionary<object, object?>? _items;
@@ -129,6 +132,8 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
 
     internal DateTimeOffset ConnectedAt => _connectedAt;
 
+    internal ResumeSession? Resume => Volatile.Read(ref _resume);
+
     internal DateTimeOffset? LastReceivedAt => _lastReceivedAt;
 
     /// <summary>Gets the timestamp that orders eviction: the last inbound message, else the connect time.</summary>
@@ -178,7 +183,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     {
         lock (_sync)
         {
-            return _generation == generation ? _socket?.SubProtocol : throw StaleHandle();
+            return _generation == generation ? ResumeProtocol.AppSubProtocol(_socket?.SubProtocol) : throw StaleHandle();
         }
     }
 
@@ -342,6 +347,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     internal bool RequestClose(long generation, int closeCode, string? description, DisconnectReason reason, bool discardPending)
     {
         Channel<Outbound>? queue;
+        HeldSession? held;
         lock (_sync)
         {
             if (_generation != generation || _closeRequested == 1)
@@ -349,6 +355,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
                 return false;
             }
 
+            held = _held;
             _closeRequested = 1;
             _closeCode = closeCode;
             _closeDescription = description;
@@ -361,6 +368,8 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
             queue = _queue;
         }
 
+        // A held session has no socket to close: it ends now, through the release path.
+        EndHeldOnClose(held);
         if (queue is null)
         {
             return true;
@@ -435,6 +444,9 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
             GateVictim = null;
             _socket = null;
             _queue = null;
+            _resume = null;
+            _held = null;
+            _heldWaiter = null;
             _connectionId = null;
             _number = 0;
             _items = null;
@@ -470,7 +482,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
 
     private void EndLeaseIfNeeded()
     {
-        if (_queue is not null || _socket is not null || _httpContext is not null || _connectionId is not null || Volatile.Read(ref _slotGeneration) != 0
+        if (_queue is not null || _socket is not null || _resume is not null || _httpContext is not null || _connectionId is not null || Volatile.Read(ref _slotGeneration) != 0
             || Volatile.Read(ref _nodeSlotGeneration) != 0 || Volatile.Read(ref _addressSlotGeneration) != 0)
         {
             EndLease();

@@ -38,6 +38,9 @@ public static class WebSocketCloseCodes
     /// <summary>4003: kicked by the server. Terminal.</summary>
     public const int Kicked = 4003;
 
+    /// <summary>Resume refused: the session cannot be resumed (expired, overflowed, unknown, another user's or node's); reconnect fresh at once.</summary>
+    public const int ResumeRefused = 4004;
+
     /// <summary>
     /// 4005: the authentication the connection was opened with has expired
     /// (<see cref="WebSocketPoolOptions.CloseOnAuthenticationExpiration"/>), or the app closed it because the session was

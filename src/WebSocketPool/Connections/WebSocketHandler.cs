@@ -27,6 +27,17 @@ public abstract class WebSocketHandler
     /// <returns>A task that completes when the handler is done.</returns>
     public virtual ValueTask OnConnectedAsync(WebSocketConnection connection, CancellationToken cancellationToken) => default;
 
+    /// <summary>
+    /// Called when a client resumed this connection after its socket dropped (<see cref="WebSocketResumeOptions"/>): the
+    /// same connection, its id, groups and <see cref="WebSocketConnection.Items"/>, on a new socket and request. The
+    /// messages it missed have been queued for it in order before this call; what is sent now comes after them.
+    /// <see cref="OnConnectedAsync"/> is not called again, and <see cref="OnDisconnectedAsync"/> was not called for the drop.
+    /// </summary>
+    /// <param name="connection">The connection.</param>
+    /// <param name="cancellationToken">Cancelled when the connection ends.</param>
+    /// <returns>A task that completes when the handler is done.</returns>
+    public virtual ValueTask OnResumedAsync(WebSocketConnection connection, CancellationToken cancellationToken) => default;
+
     /// <summary>Called for every complete message. The payload is valid only until the returned task completes.</summary>
     /// <param name="connection">The connection the message came from.</param>
     /// <param name="message">The message; copy what you keep.</param>

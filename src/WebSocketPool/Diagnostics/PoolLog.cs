@@ -65,6 +65,21 @@ internal static partial class PoolLog
     [LoggerMessage(18, LogLevel.Information, "WebSocket {ConnectionId}: its authentication expired; closing with 4005.", EventName = "AuthenticationExpired")]
     public static partial void AuthenticationExpired(ILogger logger, string connectionId);
 
+    [LoggerMessage(80, LogLevel.Information, "WebSocket {ConnectionId}: dropped ({Reason}); its session is held for a resume.", EventName = "SessionHeld")]
+    public static partial void SessionHeld(ILogger logger, string connectionId, DisconnectReason reason);
+
+    [LoggerMessage(81, LogLevel.Information, "WebSocket {ConnectionId}: resumed; {Replayed} messages replayed.", EventName = "SessionResumed")]
+    public static partial void SessionResumed(ILogger logger, string connectionId, int replayed);
+
+    [LoggerMessage(82, LogLevel.Information, "WebSocket {ConnectionId}: its held session ended without a resume ({Outcome}).", EventName = "SessionExpired")]
+    public static partial void SessionExpired(ILogger logger, string connectionId, string outcome);
+
+    [LoggerMessage(83, LogLevel.Information, "A resume was refused with 4004: {Why}.", EventName = "ResumeRefused")]
+    public static partial void ResumeRefused(ILogger logger, string why);
+
+    [LoggerMessage(84, LogLevel.Warning, "A resume presented a session token issued to another user; refused with 4004.", EventName = "ResumeTokenOfAnotherUser")]
+    public static partial void ResumeTokenOfAnotherUser(ILogger logger);
+
     [LoggerMessage(20, LogLevel.Error, "Self-audit found {Mismatches} mismatches between counted leases and live sockets; repaired {Repaired}.", EventName = "AuditMismatch")]
     public static partial void AuditMismatch(ILogger logger, int mismatches, int repaired);
 

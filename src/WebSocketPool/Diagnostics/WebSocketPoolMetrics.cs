@@ -37,6 +37,11 @@ internal sealed class WebSocketPoolMetrics
     private readonly Counter<long> _auditMismatches;
     private readonly Counter<long> _assemblyTimeouts;
     private readonly Counter<long> _authenticationExpired;
+    private readonly UpDownCounter<long> _resumeHeld;
+    private readonly Counter<long> _resumed;
+    private readonly Counter<long> _resumeExpired;
+    private readonly Counter<long> _resumeRefused;
+    private readonly Counter<long> _resumeReplayed;
 
     /// <summary>Creates the instruments, for the default pool; <see cref="ForPool"/> gives other pools their view.</summary>
     public WebSocketPoolMetrics(IMeterFactory meterFactory)
@@ -61,6 +66,11 @@ internal sealed class WebSocketPoolMetrics
         _auditMismatches = _meter.CreateCounter<long>("websocketpool.audit.mismatches", "{mismatch}", "Differences the self-audit found between counted leases and live sockets.");
         _assemblyTimeouts = _meter.CreateCounter<long>("websocketpool.message_assembly_timeouts", "{connection}", "Connections closed with 1008 because a message stayed incomplete past MessageAssemblyTimeout.");
         _authenticationExpired = _meter.CreateCounter<long>("websocketpool.authentication_expirations", "{connection}", "Connections closed with 4005 because their authentication expired.");
+        _resumeHeld = _meter.CreateUpDownCounter<long>("websocketpool.resume.held_sessions", "{session}", "Sessions of dropped connections held for a resume.");
+        _resumed = _meter.CreateCounter<long>("websocketpool.resume.resumed", "{session}", "Held sessions resumed by their client.");
+        _resumeExpired = _meter.CreateCounter<long>("websocketpool.resume.expired", "{session}", "Held sessions ended without a resume, by outcome (expired or overflowed).");
+        _resumeRefused = _meter.CreateCounter<long>("websocketpool.resume.refused", "{connection}", "Reconnects answered with 4004 because their session cannot be resumed.");
+        _resumeReplayed = _meter.CreateCounter<long>("websocketpool.resume.replayed_messages", "{message}", "Messages replayed to resumed sessions.");
     }
 
     private WebSocketPoolMetrics(WebSocketPoolMetrics shared, string pool)
@@ -83,6 +93,11 @@ internal sealed class WebSocketPoolMetrics
         _auditMismatches = shared._auditMismatches;
         _assemblyTimeouts = shared._assemblyTimeouts;
         _authenticationExpired = shared._authenticationExpired;
+        _resumeHeld = shared._resumeHeld;
+        _resumed = shared._resumed;
+        _resumeExpired = shared._resumeExpired;
+        _resumeRefused = shared._resumeRefused;
+        _resumeReplayed = shared._resumeReplayed;
     }
 
     /// <summary>Gets the pool name every measurement of this view is tagged with.</summary>
@@ -173,6 +188,28 @@ internal sealed class WebSocketPoolMetrics
     public void MessageAssemblyTimedOut() => _assemblyTimeouts.Add(1, _pool);
 
     public void AuthenticationExpired() => _authenticationExpired.Add(1, _pool);
+
+    public void SessionHeld() => _resumeHeld.Add(1, _pool);
+
+    /// <summary>A held session was resumed, with <paramref name="replayed"/> messages replayed.</summary>
+    public void SessionResumed(int replayed)
+    {
+        _resumeHeld.Add(-1, _pool);
+        _resumed.Add(1, _pool);
+        if (replayed > 0)
+        {
+            _resumeReplayed.Add(replayed, _pool);
+        }
+    }
+
+    /// <summary>A held session ended without a resume: <c>expired</c>, <c>overflowed</c> or <c>closed</c> (a kick, the shutdown).</summary>
+    public void SessionEnded(string outcome)
+    {
+        _resumeHeld.Add(-1, _pool);
+        _resumeExpired.Add(1, _pool, new KeyValuePair<string, object?>("websocketpool.resume.outcome", outcome));
+    }
+
+    public void ResumeRefused() => _resumeRefused.Add(1, _pool);
 
     private List<Measurement<int>> Read(Func<PooledWebSocketManagerFactory, int> read)
     {

@@ -128,6 +128,13 @@ public sealed class WebSocketPoolOptions
     [ValidateObjectMembers]
     public WebSocketCompressionOptions Compression { get; } = new();
 
+    /// <summary>
+    /// Gets the resume settings: whether a client that drops its socket can reconnect into its session and receive what
+    /// it missed (<c>docs/resume-protocol.md</c>). Off by default.
+    /// </summary>
+    [ValidateObjectMembers]
+    public WebSocketResumeOptions Resume { get; } = new();
+
     /// <summary>Gets or sets a value indicating whether unauthenticated requests are admitted, keyed by their remote IP address.</summary>
     /// <value>The default is <see langword="false"/> (401 without a user).</value>
     public bool AllowAnonymous { get; set; }

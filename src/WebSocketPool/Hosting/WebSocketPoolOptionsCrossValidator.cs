@@ -40,6 +40,7 @@ internal sealed class WebSocketPoolOptionsCrossValidator : IValidateOptions<WebS
 
         AddSubProtocolErrors(builder, options);
         AddParsedTimeSpans(builder, options);
+        AddResumeErrors(builder, options.Resume);
 
         if (options.Path.Contains('?', StringComparison.Ordinal) || options.Path.Contains('#', StringComparison.Ordinal))
         {
@@ -62,6 +63,12 @@ internal sealed class WebSocketPoolOptionsCrossValidator : IValidateOptions<WebS
                     name is null
                         ? $"SubProtocols[{i}] is null; a subprotocol is a non-empty token such as 'chat.v2'."
                         : $"SubProtocols[{i}] ('{name}') is not a valid subprotocol name: a non-empty token of letters, digits and !#$%&'*+-.^_`|~ (RFC 6455 §4.1), such as 'chat.v2'.",
+                    nameof(options.SubProtocols));
+            }
+            else if (name.StartsWith(ResumeProtocol.Name, StringComparison.Ordinal))
+            {
+                builder.AddError(
+                    $"SubProtocols[{i}] ('{name}') is reserved: the resume protocol is turned on with Resume.Enabled and composed with the pool's own subprotocols.",
                     nameof(options.SubProtocols));
             }
             else if (!seen.Add(name))
@@ -99,6 +106,19 @@ internal sealed class WebSocketPoolOptionsCrossValidator : IValidateOptions<WebS
                 string.Create(CultureInfo.InvariantCulture,
                     $"{property.Name} was read as {value:c} ({Describe(value)}), outside {range.Minimum}–{range.Maximum}. Durations are written [d.]hh:mm:ss: a bare number counts days, so 15 seconds is 00:00:15."),
                 property.Name);
+        }
+    }
+
+    /// <summary>The resume window, read the same way as the other durations (a bare number counts days).</summary>
+    private static void AddResumeErrors(ValidateOptionsResultBuilder builder, WebSocketResumeOptions resume)
+    {
+        var range = typeof(WebSocketResumeOptions).GetProperty(nameof(WebSocketResumeOptions.Window))!.GetCustomAttribute<RangeAttribute>()!;
+        if (!range.IsValid(resume.Window))
+        {
+            builder.AddError(
+                string.Create(CultureInfo.InvariantCulture,
+                    $"Resume.Window was read as {resume.Window:c} ({Describe(resume.Window)}), outside {range.Minimum}–{range.Maximum}. Durations are written [d.]hh:mm:ss: a bare number counts days, so 2 minutes is 00:02:00."),
+                "Resume.Window");
         }
     }
 

@@ -2,6 +2,7 @@
 
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
@@ -31,6 +32,7 @@ internal sealed partial class WebSocketPoolingMiddleware
     private readonly SubProtocolSelector _subProtocols;
     private readonly IWebSocketAdmissionGate? _gate;
     private readonly WebSocketPoolTracing _tracing;
+    private readonly ResumeTokens? _resumeTokens;
     private readonly bool _authenticationRegistered;
     private int _authenticationNotRunLogged;
 
@@ -49,6 +51,13 @@ internal sealed partial class WebSocketPoolingMiddleware
         _subProtocols = new SubProtocolSelector(_options);
         _authenticationRegistered = services.GetService(typeof(IAuthenticationSchemeProvider)) is not null;
         _gate = pool.Gate;
+        if (_options.Resume.Enabled)
+        {
+            _resumeTokens = new ResumeTokens(
+                (IDataProtectionProvider?)services.GetService(typeof(IDataProtectionProvider))
+                    ?? throw new InvalidOperationException("Resume needs ASP.NET Core Data Protection; AddWebSocketPooling registers it."),
+                pool.Name);
+        }
     }
 
     public async Task InvokeAsync(HttpContext context)
@@ -118,6 +127,13 @@ internal sealed partial class WebSocketPoolingMiddleware
             return;
         }
 
+        // A resume takes its held session (and the slot it still holds) before any cap is checked.
+        if (TryGetResumeToken(context, subProtocol, out var resumeToken))
+        {
+            await ResumeAsync(context, userKey, subProtocol!, resumeToken).ConfigureAwait(false);
+            return;
+        }
+
         var admission = _factory.TryAdmit(userKey, context.Connection.RemoteIpAddress);
         if (!admission.IsAdmitted)
         {
@@ -149,11 +165,17 @@ internal sealed partial class WebSocketPoolingMiddleware
             throw;
         }
 
-        span.Admitted(admission.Manager!.GetConnectionId());
+        var connectionId = admission.Manager!.GetConnectionId();
+        span.Admitted(connectionId);
+
+        // A client that selected the resume protocol gets sequenced messages and a token (docs/resume-protocol.md).
+        var resume = _resumeTokens is not null && ResumeProtocol.IsResume(subProtocol)
+            ? new ResumeSession(_resumeTokens.Issue(userKey, connectionId, out var secret), secret, _options.Resume.BufferBytes)
+            : null;
 
         // From here the run owns the lease: it commits the admission (an eviction happens only now that the newcomer is
         // certain), and every way out of it releases the slot.
-        await admission.Manager!.RunAsync(socket, _handler, context.RequestAborted, authenticationExpiresAt, context).ConfigureAwait(false);
+        await admission.Manager!.RunAsync(socket, _handler, context.RequestAborted, authenticationExpiresAt, context, resume).ConfigureAwait(false);
     }
 
     /// <summary>

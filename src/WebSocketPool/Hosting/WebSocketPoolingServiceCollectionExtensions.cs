@@ -62,6 +62,9 @@ public static class WebSocketPoolingServiceCollectionExtensions
     private static void AddCore(IServiceCollection services)
     {
         services.AddMetrics();
+
+        // Resume tokens (Resumption/ResumeTokens) are protected with the app's key ring; idempotent, and cheap until used.
+        services.AddDataProtection();
         services.AddOptionsWithValidateOnStart<WebSocketPoolOptions, WebSocketPoolOptionsValidator>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WebSocketPoolOptions>, WebSocketPoolOptionsCrossValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<WebSocketPoolOptions>, WebSocketPoolDescriptorBudget>());

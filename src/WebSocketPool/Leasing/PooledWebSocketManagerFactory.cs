@@ -304,6 +304,14 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
 
     internal void OnAuthenticationExpired(IsolatedWebSocketManager manager) => _lifecycle.AuthenticationExpired(manager);
 
+    internal void OnSessionHeld(IsolatedWebSocketManager manager, DisconnectReason reason) => _lifecycle.SessionHeld(manager, reason);
+
+    internal void OnSessionResumed(IsolatedWebSocketManager manager, int replayed) => _lifecycle.SessionResumed(manager, replayed);
+
+    internal void OnResumeRefused(string why) => _lifecycle.ResumeRefused(why);
+
+    internal void OnSessionEnded(IsolatedWebSocketManager manager, string outcome) => _lifecycle.SessionEnded(manager, outcome);
+
     internal void OnUnexpectedFailure(string where, Exception exception) => _lifecycle.UnexpectedFailure(where, exception);
 
     internal void OnMessageDropped() => _lifecycle.MessageDropped();

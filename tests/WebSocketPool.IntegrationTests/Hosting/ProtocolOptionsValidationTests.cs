@@ -121,6 +121,56 @@ public sealed class ProtocolOptionsValidationTests
         applied.AllowedOrigins.Should().Equal("https://a.example");
     }
 
+    [Theory]
+    [InlineData("WebSocketPool:Resume:Window", "2", new[] { "Resume.Window", "2 days", "00:02:00" })]
+    [InlineData("WebSocketPool:Resume:Window", "00:00:00.500", new[] { "Resume.Window", "0.5 seconds" })]
+    [InlineData("WebSocketPool:Resume:BufferBytes", "100", new[] { "BufferBytes", "between 1024 and 67108864" })]
+    [InlineData("WebSocketPool:SubProtocols:0", "websocketpool.resume.v1+chat", new[] { "reserved", "Resume.Enabled" })]
+    public async Task Start_BadResumeValue_FailsNamingIt(string key, string value, string[] expected)
+    {
+        var failure = await StartAsync(new() { [key] = value, ["WebSocketPool:Resume:Enabled"] = "true" });
+
+        failure.Should().BeOfType<OptionsValidationException>();
+        foreach (var fragment in expected)
+        {
+            failure!.Message.Should().Contain(fragment);
+        }
+    }
+
+    [Fact]
+    public async Task Start_UnknownResumeKey_Fails()
+    {
+        var failure = await StartAsync(new() { ["WebSocketPool:Resume:Enable"] = "true" });
+
+        failure.Should().NotBeNull("a misspelt key must not leave resume silently off");
+        failure!.ToString().Should().Contain("Enable");
+    }
+
+    [Fact]
+    public async Task Start_ResumeValues_DefaultOffAndApplyFromConfiguration()
+    {
+        WebSocketPoolOptions? defaults = null;
+        (await StartAsync([], started: app => defaults = app.Services.GetRequiredService<IOptions<WebSocketPoolOptions>>().Value)).Should().BeNull();
+        defaults!.Resume.Enabled.Should().BeFalse();
+        defaults.Resume.Window.Should().Be(TimeSpan.FromMinutes(2));
+        defaults.Resume.BufferBytes.Should().Be(64 * 1024);
+
+        WebSocketPoolOptions? applied = null;
+        var failure = await StartAsync(
+            new()
+            {
+                ["WebSocketPool:Resume:Enabled"] = "true",
+                ["WebSocketPool:Resume:Window"] = "00:00:30",
+                ["WebSocketPool:Resume:BufferBytes"] = "4096",
+            },
+            started: app => applied = app.Services.GetRequiredService<IOptions<WebSocketPoolOptions>>().Value);
+
+        failure.Should().BeNull();
+        applied!.Resume.Enabled.Should().BeTrue();
+        applied.Resume.Window.Should().Be(TimeSpan.FromSeconds(30));
+        applied.Resume.BufferBytes.Should().Be(4096);
+    }
+
     private static Task<Exception?> StartAsync(
         Dictionary<string, string?> configuration, Action<IServiceCollection>? services = null, Action<WebApplication>? started = null) =>
         OptionsValidationTests.StartAsync(configuration, services, started);

@@ -1,0 +1,322 @@
+// Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
+
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using WebSocketPool.Internal;
+
+namespace WebSocketPool;
+
+/// <summary>
+/// Holding a dropped resumable connection's session, and resuming it on a new socket (docs/resume-protocol.md). A held
+/// session is the same lease, generation and connection: it keeps its slot, its place in the node's count, the registry,
+/// its groups and items; its send queue stays open, so sends while it is held wait in order for the resumed socket (up to
+/// <see cref="WebSocketPoolOptions.SendQueueCapacity"/>, beyond which the slow-consumer policy ends it). It ends through
+/// <see cref="PooledWebSocketManagerFactory.EndConnectionAsync"/> like any connection when its window lapses or when it is
+/// closed (a kick, an eviction, the shutdown).
+/// </summary>
+internal sealed partial class IsolatedWebSocketManager
+{
+    // The held session (under _sync): set while the socket is gone and the session waits for its client.
+    private HeldSession? _held;
+
+    // Completed when the session is next held: a resume that finds its socket still open (the server has not noticed
+    // the drop yet) aborts that socket and waits for the hold.
+    private TaskCompletionSource? _heldWaiter;
+
+    internal bool IsHeld => Volatile.Read(ref _held) is not null;
+
+    /// <summary>
+    /// Gets a value indicating whether this is a resumable connection that has not ended: live, held without a socket, or
+    /// being taken up by a resume. Sends to its user or groups reach it in each of these.
+    /// </summary>
+    internal bool IsResumeSession => Volatile.Read(ref _resume) is not null && !IsEnded;
+
+    /// <summary>
+    /// Whether the run that is ending may hold its session: a resumable connection, not overflowed, that ended without a
+    /// close frame from either side (a drop, a keep-alive timeout), while the pool is not draining.
+    /// </summary>
+    private bool MayHold(bool connected)
+    {
+        lock (_sync)
+        {
+            return connected && _resume is { Overflowed: false } && _closeRequested == 0
+                && _reason is DisconnectReason.Aborted or DisconnectReason.KeepAliveTimeout
+                && !_factory.IsDraining;
+        }
+    }
+
+    /// <summary>
+    /// Holds the session for <see cref="WebSocketResumeOptions.Window"/>; <see langword="false"/> when it may not be held
+    /// after all (closed meanwhile), and the caller ends it.
+    /// </summary>
+    private bool TryHold(long generation, WebSocketConnection connection, WebSocketHandler handler, WebSocketDisconnect disconnect)
+    {
+        var held = new HeldSession(this, generation, connection, handler, disconnect);
+        lock (_sync)
+        {
+            if (_generation != generation || _closeRequested == 1 || _resume is null or { Overflowed: true } || _factory.IsDraining)
+            {
+                return false;
+            }
+
+            _socket = null;
+            _httpContext = null;
+            _held = held;
+            _heldWaiter?.TrySetResult();
+            _heldWaiter = null;
+        }
+
+        _factory.OnSessionHeld(this, disconnect.Reason);
+
+        // Taken for a resume before the timer exists: the lapse finds the session gone and does nothing.
+        held.Timer = _factory.TimeProvider.CreateTimer(
+            static state => _ = ((HeldSession)state!).Owner.EndHeldAsync((HeldSession)state, "expired"), held, _factory.Options.Resume.Window, Timeout.InfiniteTimeSpan);
+        return true;
+    }
+
+    /// <summary>
+    /// Takes the held session for a resume when <paramref name="secret"/> is the one its current token carries: it stops
+    /// waiting and belongs to the caller, which runs it on a new socket or ends it.
+    /// </summary>
+    internal HeldSession? TryTakeHeld(long generation, string secret)
+    {
+        lock (_sync)
+        {
+            if (_generation != generation || _held is not { } held || _resume is not { } resume || !SecretMatches(resume, secret))
+            {
+                return null;
+            }
+
+            _held = null;
+            held.Timer?.Dispose();
+            return held;
+        }
+    }
+
+    /// <summary>
+    /// Takes the session for a resume, as <see cref="TryTakeHeld"/>; when its old socket is still open here (a half-open
+    /// connection the server has not noticed yet: the client knows it dropped before the server does), that socket is
+    /// aborted as the drop it is, and the session taken once it is held, within <paramref name="timeout"/>.
+    /// </summary>
+    internal async Task<HeldSession?> TakeOverAsync(long generation, string secret, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (TryTakeHeld(generation, secret) is { } held)
+        {
+            return held;
+        }
+
+        Task waiting;
+        WebSocket? socket;
+        lock (_sync)
+        {
+            if (_generation != generation || _closeRequested == 1 || _resume is not { Overflowed: false } resume || !SecretMatches(resume, secret))
+            {
+                return null;
+            }
+
+            _heldWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            waiting = _heldWaiter.Task;
+            _reason ??= DisconnectReason.Aborted;
+            socket = _socket;
+        }
+
+        if (socket is not null)
+        {
+            AbortQuietly(socket);
+        }
+
+        try
+        {
+            await waiting.WaitAsync(timeout, _factory.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+
+        return TryTakeHeld(generation, secret);
+    }
+
+    private static bool SecretMatches(ResumeSession resume, string secret) =>
+        CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(resume.Secret), Encoding.ASCII.GetBytes(secret));
+
+    /// <summary>Ends a held session that was not resumed, through the one release path. Never throws.</summary>
+    private async Task EndHeldAsync(HeldSession held, string outcome)
+    {
+        lock (_sync)
+        {
+            if (!ReferenceEquals(_held, held))
+            {
+                return;
+            }
+
+            _held = null;
+        }
+
+        held.Timer?.Dispose();
+        await EndTakenAsync(held, outcome).ConfigureAwait(false);
+    }
+
+    /// <summary>Ends a session taken from its hold (it lapsed, was closed, or cannot be resumed). Never throws.</summary>
+    internal async Task EndTakenAsync(HeldSession held, string outcome)
+    {
+        if (Volatile.Read(ref _queue) is { } queue)
+        {
+            CompleteQueue(queue);
+        }
+
+        _factory.OnSessionEnded(this, outcome);
+        await _factory.EndConnectionAsync(this, held.Generation, held.Connection, held.Disconnect, held.Handler).ConfigureAwait(false);
+    }
+
+    private void OnResumeOverflowed()
+    {
+        HeldSession? held;
+        lock (_sync)
+        {
+            held = _held;
+        }
+
+        if (held is not null)
+        {
+            _ = EndHeldAsync(held, "overflowed");
+        }
+    }
+
+    /// <summary>A close requested while the session is held (a kick, an eviction, the shutdown) ends it now.</summary>
+    private void EndHeldOnClose(HeldSession? held)
+    {
+        if (held is not null)
+        {
+            _ = EndHeldAsync(held, "closed");
+        }
+    }
+
+    /// <summary>
+    /// Runs a resumed session on its new socket: the session frame with the new token, the replay, then live traffic, with
+    /// <see cref="WebSocketHandler.OnResumedAsync"/> and the receive loop as in <see cref="RunAsync"/>. Never throws; it ends
+    /// as a first run does, holding the session again if it drops again.
+    /// </summary>
+    internal async Task ResumeRunAsync(
+        WebSocket socket, HeldSession held, ResumeSession.Buffered[] replay, HttpContext? httpContext, CancellationToken requestAborted)
+    {
+        var generation = held.Generation;
+        var connection = held.Connection;
+        var handler = held.Handler;
+        Exception? error = null;
+        var holding = false;
+        var queue = Volatile.Read(ref _queue)!;
+        using var writerStop = new CancellationTokenSource();
+        try
+        {
+            lock (_sync)
+            {
+                _socket = socket;
+                _httpContext = httpContext;
+                _reason = null;
+
+                // Deadlines armed for the old socket (a send it never finished) are not the new socket's.
+                _deadlineGeneration = 0;
+                _assemblyDue = 0;
+            }
+
+            _factory.OnSessionResumed(this, replay.Length);
+            var writer = WriteLoopAsync(socket, queue.Reader, replay, writerStop.Token);
+            try
+            {
+                using (requestAborted.UnsafeRegister(static s => ((IsolatedWebSocketManager)s!).OnRequestAborted(), this))
+                {
+                    if (await InvokeResumedAsync(handler, connection, requestAborted).ConfigureAwait(false))
+                    {
+                        await ReceiveLoopAsync(socket, handler, connection, requestAborted).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await DrainUntilCloseAsync(socket, requestAborted).ConfigureAwait(false);
+                    }
+                }
+            }
+#pragma warning disable CA1031 // Every failure of the socket ends this connection only; it is classified, never rethrown.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                error = ex;
+                SetReason(DisconnectClassifier.Classify(socket, ex, _factory.Options.KeepAliveInterval > TimeSpan.Zero));
+            }
+            finally
+            {
+                holding = StopWriter(queue, writerStop, connected: true);
+                await writer.ConfigureAwait(false);
+            }
+        }
+#pragma warning disable CA1031 // Whatever failed before the loops started, the lease still ends below.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            error ??= ex;
+            SetReason(DisconnectReason.Aborted);
+        }
+        finally
+        {
+            var disconnect = EndSocket(socket, error);
+            if (!holding || !TryHold(generation, connection, handler, disconnect))
+            {
+                CompleteQueue(queue);
+                await _factory.EndConnectionAsync(this, generation, connection, disconnect, handler).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Ends the write loop when the socket has ended: a session that may be held keeps its queue open (its pending
+    /// messages wait for the resumed socket) and only its writer stops; any other completes the queue.
+    /// </summary>
+    /// <returns><see langword="true"/> when the session is to be held.</returns>
+    private bool StopWriter(System.Threading.Channels.Channel<Outbound> queue, CancellationTokenSource? writerStop, bool connected)
+    {
+        if (writerStop is not null && MayHold(connected))
+        {
+            writerStop.Cancel();
+            return true;
+        }
+
+        CompleteQueue(queue);
+        return false;
+    }
+
+    private async ValueTask<bool> InvokeResumedAsync(WebSocketHandler handler, WebSocketConnection connection, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await handler.OnResumedAsync(connection, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+#pragma warning disable CA1031 // A handler's failure costs its own connection, never the server.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _factory.OnHandlerError(connection, ex);
+            RequestClose(Generation, WebSocketCloseCodes.InternalError, "Internal server error.", DisconnectReason.HandlerError, discardPending: true);
+            return false;
+        }
+    }
+
+    /// <summary>A session held for its client: what ending it needs, and the timer of its window.</summary>
+    internal sealed class HeldSession(
+        IsolatedWebSocketManager owner, long generation, WebSocketConnection connection, WebSocketHandler handler, WebSocketDisconnect disconnect)
+    {
+        public IsolatedWebSocketManager Owner { get; } = owner;
+
+        public long Generation { get; } = generation;
+
+        public WebSocketConnection Connection { get; } = connection;
+
+        public WebSocketHandler Handler { get; } = handler;
+
+        public WebSocketDisconnect Disconnect { get; } = disconnect;
+
+        public ITimer? Timer { get; set; }
+    }
+}
