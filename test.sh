@@ -52,7 +52,7 @@ echo "== clients/js: npm ci, type check, npm test"
   cd clients/js &&
   npm ci --no-audit --no-fund &&
   npm run build &&
-  npm test
+  timeout -k 10 900 npm test  # bounded: a test process that never exits fails the run rather than stalling it
 ) 2>&1 | tee "$js_log"
 js_status=${PIPESTATUS[0]}
 read -r js_passed js_failed < <(awk '
