@@ -103,6 +103,73 @@ internal sealed class AdmissionDecider(
         }
     }
 
+    /// <summary>
+    /// Takes a connect token from the address's bucket and then the user's, as an admission does, reserving nothing
+    /// else (a resume keeps its held slot). Under the user's lock and the address's, in the admission's order.
+    /// </summary>
+    public WebSocketAdmission? TakeConnectTokens(string userKey, IPAddress? clientAddress)
+    {
+        if (options.ConnectRateLimitPerIP <= 0 && options.ConnectRateLimit <= 0)
+        {
+            return null;
+        }
+
+        var addressKey = options.ConnectRateLimitPerIP > 0 ? addresses.KeyOf(clientAddress) : null;
+        while (true)
+        {
+            var entry = users.GetOrAdd(userKey);
+            lock (entry)
+            {
+                if (entry.Removed)
+                {
+                    continue;
+                }
+
+                var address = addressKey is null ? null : addresses.GetOrAdd(addressKey);
+                if (address is not null)
+                {
+                    Monitor.Enter(address);
+                    if (address.Removed)
+                    {
+                        Monitor.Exit(address);
+                        continue;
+                    }
+                }
+
+                try
+                {
+                    TimeSpan wait;
+                    WebSocketAdmission? refusal = null;
+                    if (address is not null
+                        && !address.ConnectBucket.TryTake(timeProvider, options.ConnectRateLimitPerIP, options.ConnectRateBurstPerIP, out wait))
+                    {
+                        refusal = Reject(RejectionReasons.IPRateLimited, options.MaxConnectionsPerIP, address.Count, wait);
+                    }
+                    else if (options.ConnectRateLimit > 0
+                        && !entry.ConnectBucket.TryTake(timeProvider, options.ConnectRateLimit, options.ConnectRateBurst, out wait))
+                    {
+                        refusal = Reject(RejectionReasons.RateLimited, options.MaxConnectionsPerUser, users.Shared?.Count(userKey) ?? entry.Count, wait);
+                    }
+
+                    users.TryRemove(entry);
+                    if (address is not null)
+                    {
+                        addresses.TryRemove(address);
+                    }
+
+                    return refusal;
+                }
+                finally
+                {
+                    if (address is not null)
+                    {
+                        Monitor.Exit(address);
+                    }
+                }
+            }
+        }
+    }
+
     public WebSocketAdmission Preview(string userKey, IPAddress? clientAddress)
     {
         var limit = options.MaxConnectionsPerUser;

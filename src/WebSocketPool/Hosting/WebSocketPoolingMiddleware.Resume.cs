@@ -7,8 +7,8 @@ using Microsoft.AspNetCore.Http;
 namespace WebSocketPool.Internal;
 
 /// <summary>
-/// A reconnect that presents a session token (docs/resume-protocol.md, section 3). The held session is found and taken
-/// before any cap check, because its slot is still counted: a user at the limit resumes, and nothing is evicted for it.
+/// A reconnect that presents a session token (docs/resume-protocol.md, section 3). It spends connect tokens (per-IP and
+/// per-user rates) like any attempt; the held session is then found and taken before any cap check, because its slot is still counted: a user at the limit resumes, and nothing is evicted for it.
 /// A session that cannot be resumed is answered with a socket closed at once with 4004, so that the client drops its
 /// token and reconnects fresh; that socket never reaches the handler and holds no slot.
 /// </summary>
@@ -32,6 +32,14 @@ internal sealed partial class WebSocketPoolingMiddleware
 
     private async Task ResumeAsync(HttpContext context, string userKey, string subProtocol, string token)
     {
+        // A resume is a connection attempt like any other for the connect rates (a refused one is retried by the client
+        // with its token, within the window); only the caps are skipped, since its slot is still held.
+        if (_factory.TakeConnectTokens(userKey, context.Connection.RemoteIpAddress) is { } rateLimited)
+        {
+            await ProblemResponses.WriteRejectionAsync(context, rateLimited).ConfigureAwait(false);
+            return;
+        }
+
         var (held, replay, why) = await TakeHeldSessionAsync(context, userKey, token).ConfigureAwait(false);
         if (held is null)
         {

@@ -157,6 +157,16 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
         return _admission.TryAdmit(userKey, clientAddress);
     }
 
+    /// <summary>
+    /// A resume attempt spends connect tokens like a new connection (the per-IP rate, then the user's), and nothing else:
+    /// its slot is the held session's. Returns the refusal, or <see langword="null"/> when the attempt may go on.
+    /// </summary>
+    internal WebSocketAdmission? TakeConnectTokens(string userKey, IPAddress? clientAddress)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(userKey);
+        return _admission.TakeConnectTokens(userKey, clientAddress);
+    }
+
     /// <summary>Answers what <see cref="TryAdmit(string)"/> would decide right now, reserving and consuming nothing.</summary>
     /// <param name="userKey">The user.</param>
     /// <returns>The decision; never holds a reservation.</returns>

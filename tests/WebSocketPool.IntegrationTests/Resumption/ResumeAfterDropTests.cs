@@ -223,6 +223,29 @@ public sealed class ResumeAfterDropTests
     }
 
     [Fact]
+    public async Task Resume_BeyondTheConnectRate_IsRefused429AndTheSessionStaysHeld()
+    {
+        // One connect token, refilled once an hour: the first connection spends it.
+        var handler = new ResumeProbeHandler();
+        await using var server = await StartAsync(handler, o => (o.ConnectRateLimit, o.ConnectRateBurst) = (1.0 / 3600, 1));
+        await using var proxy = new LoopbackTcpProxy(server.BaseUri);
+        using var cts = new CancellationTokenSource(s_deadline);
+        using var client = new ResumingClient(proxy, "alice", Offer);
+        await client.ConnectAsync(resume: false, cts.Token);
+        var id = server.Factory.GetConnections("alice").Single().ConnectionId;
+        proxy.CutAll();
+        await Conditions.WaitAsync(() => IsHeld(server, id), s_deadline, "the dropped session is held");
+
+        var resume = () => client.ConnectAsync(resume: true, cts.Token);
+
+        (await resume.Should().ThrowAsync<System.Net.WebSockets.WebSocketException>()).WithMessage("*429*", "a resume spends a connect token like any attempt");
+        server.Factory.GetSnapshot().Rejected["rate_limited"].Should().Be(1);
+        IsHeld(server, id).Should().BeTrue("a rate-limited attempt leaves the session held for a later one");
+        handler.Resumed.Should().BeEmpty();
+        server.Factory.GetConnectionCount("alice").Should().Be(1);
+    }
+
+    [Fact]
     public async Task Resume_OldSocketStillOpenOnTheServer_IsTakenOverAndNothingIsLost()
     {
         const int Messages = 200;
