@@ -9,11 +9,19 @@ namespace WebSocketPool;
 /// <summary>The single writer draining the bounded outbound queue, and the queueing itself (the slow-consumer policy).</summary>
 internal sealed partial class IsolatedWebSocketManager
 {
-    private static readonly Action<Outbound> s_onDropped = static _ => s_droppedOldest = true;
+    private static readonly Action<Outbound> s_onDropped = static dropped =>
+    {
+        s_droppedOldest = true;
+        s_droppedBytes += dropped.Payload.Length;
+    };
 
     // Set by the DropOldest callback during this thread's TryWrite, so the sender learns that its write dropped one.
     [ThreadStatic]
     private static bool s_droppedOldest;
+
+    // The dropped message's bytes, which a resumable session no longer has to keep.
+    [ThreadStatic]
+    private static int s_droppedBytes;
 
     /// <summary>
     /// The single writer of a connection. A send that completes at once (the usual case) touches no timer; one that has
@@ -123,17 +131,27 @@ internal sealed partial class IsolatedWebSocketManager
         }
 
         s_droppedOldest = false;
+        s_droppedBytes = 0;
         if (queue.Writer.TryWrite(new Outbound(payload, type)))
         {
             // The channel calls its drop callback on the writing thread, inside TryWrite.
             var dropped = s_droppedOldest;
+            var droppedBytes = s_droppedBytes;
             s_droppedOldest = false;
+            s_droppedBytes = 0;
             if (dropped)
             {
                 _factory.OnMessageDropped();
             }
 
-            if (Volatile.Read(ref _resume) is { } resume && !resume.Reserve(payload.Length))
+            var resume = Volatile.Read(ref _resume);
+            if (dropped && resume is not null)
+            {
+                // The dropped message never goes on the wire, so a resume will not replay it: its bytes are free again.
+                resume.Unreserve(droppedBytes);
+            }
+
+            if (resume is not null && !resume.Reserve(payload.Length))
             {
                 // More unacknowledged than the buffer holds: the session cannot be resumed; a held one ends now.
                 OnResumeOverflowed();

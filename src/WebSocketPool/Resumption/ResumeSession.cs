@@ -106,6 +106,15 @@ internal sealed class ResumeSession(string token, string secret, int bufferBytes
         }
     }
 
+    /// <summary>Gives back what <see cref="Reserve"/> counted for a queued message that was dropped before it was sent.</summary>
+    public void Unreserve(int bytes)
+    {
+        lock (_sync)
+        {
+            _pendingBytes = Math.Max(0, _pendingBytes - bytes);
+        }
+    }
+
     /// <summary>Numbers the next message as it goes on the wire and keeps it until it is acknowledged; returns its sequence.</summary>
     public long Append(ReadOnlyMemory<byte> payload, WebSocketMessageType type)
     {

@@ -2,6 +2,7 @@
 
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
@@ -194,6 +195,38 @@ public sealed class ResumeAfterDropTests
         await client.ConnectAsync(resume: true, cts.Token);
         await client.EndedAsync();
         client.CloseStatus.Should().Be(4004);
+    }
+
+    [Fact]
+    public async Task Hold_DropOldestWhileAway_KeepsTheSessionAndReplaysTheNewest()
+    {
+        // 20 messages of 100 B while away, through a queue of 4 that drops its oldest: what is kept (4 × 100 B) fits the
+        // 1 KiB buffer, so the session stays resumable however many were dropped.
+        var handler = new ResumeProbeHandler();
+        await using var server = await StartAsync(handler, o =>
+        {
+            o.Resume.BufferBytes = 1024;
+            o.SendQueueCapacity = 4;
+            o.SlowConsumerPolicy = SlowConsumerPolicy.DropOldest;
+        });
+        await using var proxy = new LoopbackTcpProxy(server.BaseUri);
+        using var cts = new CancellationTokenSource(s_deadline);
+        using var client = new ResumingClient(proxy, "alice", Offer);
+        await client.ConnectAsync(resume: false, cts.Token);
+        var id = server.Factory.GetConnections("alice").Single().ConnectionId;
+        proxy.CutAll();
+        await Conditions.WaitAsync(() => IsHeld(server, id), s_deadline, "the dropped session is held");
+
+        for (var i = 0; i < 20; i++)
+        {
+            await server.Sender.SendTextToConnectionAsync(id, i.ToString("D2", CultureInfo.InvariantCulture) + new string('x', 98), cts.Token);
+        }
+
+        IsHeld(server, id).Should().BeTrue("dropped messages no longer count against the buffer");
+        await client.ConnectAsync(resume: true, cts.Token);
+        await Conditions.WaitAsync(() => handler.Resumed.Contains(id), s_deadline, "the session is resumed");
+        await Conditions.WaitAsync(() => client.Received.Count == 4, s_deadline, "the four newest are replayed");
+        client.Received.Select(m => m[..2]).Should().Equal("16", "17", "18", "19");
     }
 
     [Fact]

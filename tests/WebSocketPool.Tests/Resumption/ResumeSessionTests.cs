@@ -31,6 +31,20 @@ public sealed class ResumeSessionTests
     }
 
     [Fact]
+    public void Unreserve_DroppedBeforeSent_FreesItsBytes()
+    {
+        var session = new ResumeSession("t", "s", 100);
+        session.Reserve(60).Should().BeTrue();
+        session.Reserve(30).Should().BeTrue();
+
+        session.Unreserve(60);
+
+        session.Reserve(60).Should().BeTrue("the dropped 60 bytes are no longer counted");
+        session.Overflowed.Should().BeFalse();
+        session.Reserve(20).Should().BeFalse("30 and 60 queued leave room for 10");
+    }
+
+    [Fact]
     public void Reserve_QueuedAndSentTogetherOverTheBound_Overflows()
     {
         var session = new ResumeSession("t", "s", 100);
