@@ -40,67 +40,21 @@ internal sealed class AdmissionDecider(
             return Reject(RejectionReasons.Draining, limit, users.GetConnectionCount(userKey));
         }
 
-        var addressKey = addresses.KeyOf(clientAddress);
-        while (true)
+        var (rejection, reserved, expired) = UnderLocks(
+            userKey, addresses.KeyOf(clientAddress), (Self: this, UserKey: userKey), static (entry, address, s) => s.Self.AdmitLocked(entry, address, s.UserKey));
+
+        leases.ReturnToPool(expired);
+        if (rejection is { } refused)
         {
-            var entry = users.GetOrAdd(userKey);
-            WebSocketAdmission? rejection;
-            Reservation reserved;
-            List<IsolatedWebSocketManager>? expired;
-            lock (entry)
-            {
-                if (entry.Removed)
-                {
-                    continue;
-                }
-
-                // The address's lock is taken inside the user's, as on every path that changes an address's count.
-                var address = addressKey is null ? null : addresses.GetOrAdd(addressKey);
-                if (address is not null)
-                {
-                    Monitor.Enter(address);
-                    if (address.Removed)
-                    {
-                        Monitor.Exit(address);
-                        continue;
-                    }
-                }
-
-                try
-                {
-                    expired = leases.TrimWarm(entry);
-                    rejection = Decide(entry, address, userKey, out reserved);
-                    if (rejection is not null)
-                    {
-                        users.TryRemove(entry);
-                        if (address is not null)
-                        {
-                            addresses.TryRemove(address);
-                        }
-                    }
-                }
-                finally
-                {
-                    if (address is not null)
-                    {
-                        Monitor.Exit(address);
-                    }
-                }
-            }
-
-            leases.ReturnToPool(expired);
-            if (rejection is { } refused)
-            {
-                return refused;
-            }
-
-            if (reserved.CrossedAlert)
-            {
-                onNearLimit(userKey, reserved.Count, limit);
-            }
-
-            return new WebSocketAdmission(null, 101, limit, reserved.Count, null, reserved.Manager, reserved.Generation);
+            return refused;
         }
+
+        if (reserved.CrossedAlert)
+        {
+            onNearLimit(userKey, reserved.Count, limit);
+        }
+
+        return new WebSocketAdmission(null, 101, limit, reserved.Count, null, reserved.Manager, reserved.Generation);
     }
 
     /// <summary>
@@ -115,59 +69,7 @@ internal sealed class AdmissionDecider(
         }
 
         var addressKey = options.ConnectRateLimitPerIP > 0 ? addresses.KeyOf(clientAddress) : null;
-        while (true)
-        {
-            var entry = users.GetOrAdd(userKey);
-            lock (entry)
-            {
-                if (entry.Removed)
-                {
-                    continue;
-                }
-
-                var address = addressKey is null ? null : addresses.GetOrAdd(addressKey);
-                if (address is not null)
-                {
-                    Monitor.Enter(address);
-                    if (address.Removed)
-                    {
-                        Monitor.Exit(address);
-                        continue;
-                    }
-                }
-
-                try
-                {
-                    TimeSpan wait;
-                    WebSocketAdmission? refusal = null;
-                    if (address is not null
-                        && !address.ConnectBucket.TryTake(timeProvider, options.ConnectRateLimitPerIP, options.ConnectRateBurstPerIP, out wait))
-                    {
-                        refusal = Reject(RejectionReasons.IPRateLimited, options.MaxConnectionsPerIP, address.Count, wait);
-                    }
-                    else if (options.ConnectRateLimit > 0
-                        && !entry.ConnectBucket.TryTake(timeProvider, options.ConnectRateLimit, options.ConnectRateBurst, out wait))
-                    {
-                        refusal = Reject(RejectionReasons.RateLimited, options.MaxConnectionsPerUser, users.Shared?.Count(userKey) ?? entry.Count, wait);
-                    }
-
-                    users.TryRemove(entry);
-                    if (address is not null)
-                    {
-                        addresses.TryRemove(address);
-                    }
-
-                    return refusal;
-                }
-                finally
-                {
-                    if (address is not null)
-                    {
-                        Monitor.Exit(address);
-                    }
-                }
-            }
-        }
+        return UnderLocks(userKey, addressKey, (Self: this, UserKey: userKey), static (entry, address, s) => s.Self.TakeConnectTokensLocked(entry, address, s.UserKey));
     }
 
     public WebSocketAdmission Preview(string userKey, IPAddress? clientAddress)
@@ -376,6 +278,92 @@ internal sealed class AdmissionDecider(
         }
 
         throw new ArgumentException($"Unknown rejection reason '{reason}'.", nameof(reason));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="decide"/> under the user's lock and, for a per-IP key, the address's lock taken inside it (as
+    /// on every path that changes an address's count); tries again when either entry was removed meanwhile.
+    /// </summary>
+    private TResult UnderLocks<TState, TResult>(string userKey, IPAddress? addressKey, TState state, Func<UserEntry, AddressEntry?, TState, TResult> decide)
+    {
+        while (true)
+        {
+            var entry = users.GetOrAdd(userKey);
+            lock (entry)
+            {
+                if (entry.Removed)
+                {
+                    continue;
+                }
+
+                var address = addressKey is null ? null : addresses.GetOrAdd(addressKey);
+                if (address is not null)
+                {
+                    Monitor.Enter(address);
+                    if (address.Removed)
+                    {
+                        Monitor.Exit(address);
+                        continue;
+                    }
+                }
+
+                try
+                {
+                    return decide(entry, address, state);
+                }
+                finally
+                {
+                    if (address is not null)
+                    {
+                        Monitor.Exit(address);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Under the locks: the admission's checks and, when they pass, its reservation.</summary>
+    private (WebSocketAdmission? Rejection, Reservation Reserved, List<IsolatedWebSocketManager>? Expired) AdmitLocked(
+        UserEntry entry, AddressEntry? address, string userKey)
+    {
+        var expired = leases.TrimWarm(entry);
+        var rejection = Decide(entry, address, userKey, out var reserved);
+        if (rejection is not null)
+        {
+            ForgetIfIdle(entry, address);
+        }
+
+        return (rejection, reserved, expired);
+    }
+
+    /// <summary>Under the locks: a connect token from the address's bucket, then from the user's.</summary>
+    private WebSocketAdmission? TakeConnectTokensLocked(UserEntry entry, AddressEntry? address, string userKey)
+    {
+        TimeSpan wait;
+        WebSocketAdmission? refusal = null;
+        if (address is not null
+            && !address.ConnectBucket.TryTake(timeProvider, options.ConnectRateLimitPerIP, options.ConnectRateBurstPerIP, out wait))
+        {
+            refusal = Reject(RejectionReasons.IPRateLimited, options.MaxConnectionsPerIP, address.Count, wait);
+        }
+        else if (options.ConnectRateLimit > 0
+            && !entry.ConnectBucket.TryTake(timeProvider, options.ConnectRateLimit, options.ConnectRateBurst, out wait))
+        {
+            refusal = Reject(RejectionReasons.RateLimited, options.MaxConnectionsPerUser, users.Shared?.Count(userKey) ?? entry.Count, wait);
+        }
+
+        ForgetIfIdle(entry, address);
+        return refusal;
+    }
+
+    /// <summary>Under the locks: drops the user's and the address's entries if they hold nothing a later attempt needs.</summary>
+    private void ForgetIfIdle(UserEntry entry, AddressEntry? address)
+    {
+        users.TryRemove(entry);
+        if (address is not null)
+        {
+            addresses.TryRemove(address);
+        }
     }
 
     private WebSocketAdmission Reject(string reason, int limit, int current, TimeSpan? retryAfter = null)
