@@ -214,12 +214,14 @@ internal sealed class ConnectionLifecycle(
 
         Interlocked.Increment(ref _evicted);
         gate.Release(entry.UserKey, victimNumber);
-        victim.RequestClose(victimGeneration, WebSocketCloseCodes.Evicted, CloseArguments.EvictedReason, DisconnectReason.Evicted, discardPending: true);
+
+        // Counted and logged before the close goes out, so whoever sees the 4001 can already find the eviction recorded.
         SafeDiagnostics.Run(static (self, id) =>
         {
             self._metrics.Evicted();
             PoolLog.Evicted(self._logger, id);
         }, this, registry.FormatConnectionId(victimNumber));
+        victim.RequestClose(victimGeneration, WebSocketCloseCodes.Evicted, CloseArguments.EvictedReason, DisconnectReason.Evicted, discardPending: true);
     }
 
     private void ReportEnded(IsolatedWebSocketManager manager, WebSocketDisconnect disconnect, WebSocketConnection connection)
