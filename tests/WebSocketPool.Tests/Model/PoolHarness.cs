@@ -30,6 +30,9 @@ internal sealed class PoolHarness
     // the model (which ends them at once) cannot show: kicks and drains run alone, every other operation alongside.
     private readonly ReaderWriterLockSlim _exclusive = new(LockRecursionPolicy.NoRecursion);
     private readonly List<Lease> _live = [];
+
+    // Per user: admissions between their reservation and their record in _live (under _sync).
+    private readonly Dictionary<int, int> _admitting = [];
     private readonly List<Lease> _ended = [];
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _trace = new();
     private readonly PoolModelConfig _config;
@@ -63,16 +66,25 @@ internal sealed class PoolHarness
     public void Admit(int user, int address)
     {
         _exclusive.EnterReadLock();
+        lock (_sync)
+        {
+            // Until its lease is recorded, the user's claiming operations wait: a reservation the factory already counts
+            // (refusing another admission) must not be missing from the handshakes an accept can take.
+            _admitting[user] = _admitting.GetValueOrDefault(user) + 1;
+        }
+
         try
         {
             var admission = Factory.TryAdmit(UserKey(user), Address(address));
             _trace.Enqueue($"admit u{user} a{address}: {admission.RejectionReason ?? "admitted #" + admission.Manager!.Number.ToString(CultureInfo.InvariantCulture)}");
-            if (admission.IsAdmitted)
+            lock (_sync)
             {
-                lock (_sync)
+                if (admission.IsAdmitted)
                 {
                     _live.Add(new Lease(user, admission));
                 }
+
+                _admitting[user]--;
             }
 
             AssertLimits(user);
@@ -271,7 +283,8 @@ internal sealed class PoolHarness
     /// <summary>
     /// Takes the first lease of the user in the given state (admission order) for this operation alone. It first waits
     /// for the user's other claiming operations to finish, so that a lease another operation holds is never seen half
-    /// way (taken from the handshakes but not yet among the open connections): each operation then takes effect at one
+    /// way (taken from the handshakes but not yet among the open connections), and for the user's admissions in flight to
+    /// be recorded (reserved in the factory but not yet among the handshakes): each operation then takes effect at one
     /// point, as linearizability requires. Operations that claim nothing (admit, kick, drain, audit) still run alongside.
     /// </summary>
     private Lease? Claim(int user, LeaseState state)
@@ -281,7 +294,7 @@ internal sealed class PoolHarness
         {
             lock (_sync)
             {
-                if (!_live.Any(l => l.User == user && l.State == LeaseState.Claimed))
+                if (_admitting.GetValueOrDefault(user) == 0 && !_live.Any(l => l.User == user && l.State == LeaseState.Claimed))
                 {
                     return ClaimFirst(user, state);
                 }
