@@ -63,7 +63,15 @@ public sealed class ClientResumeTests
         await Conditions.WaitAsync(() => !reconnected.IsEmpty, s_deadline, "the client reconnects");
         await SendAsync(PerPhase);
         await client.SendTextAsync("from the client");
-        await Conditions.WaitAsync(() => received.Count >= 3 * PerPhase + 1, s_deadline, "every message, and the echo of the client's");
+        try
+        {
+            await Conditions.WaitAsync(() => received.Count >= 3 * PerPhase + 1, s_deadline, "every message, and the echo of the client's");
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException(
+                $"{ex.Message} (received {received.Count}, the last {string.Join(",", received.TakeLast(5))}; reconnects resumed: {string.Join(";", reconnected.Select(r => r.Resumed))}; client {client.State})", ex);
+        }
 
         received.Should().Equal(Enumerable.Range(1, 3 * PerPhase).Select(i => "n" + i).Append("from the client"), "each message once, in order");
         reconnected.Single().Resumed.Should().BeTrue();
