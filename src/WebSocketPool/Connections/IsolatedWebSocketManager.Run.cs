@@ -34,32 +34,27 @@ internal sealed partial class IsolatedWebSocketManager
         var connection = new WebSocketConnection(this, generation, GetConnectionId(), _userKey!);
         var connected = false;
         Exception? error = null;
-        Channel<Outbound>? queue = null;
         try
         {
-            var options = _factory.Options;
-            queue = Channel.CreateBounded<Outbound>(
-                new BoundedChannelOptions(options.SendQueueCapacity)
-                {
-                    SingleReader = true,
-                    SingleWriter = false,
-                    FullMode = options.SlowConsumerPolicy == SlowConsumerPolicy.DropOldest ? BoundedChannelFullMode.DropOldest : BoundedChannelFullMode.Wait,
-                },
-                options.SlowConsumerPolicy == SlowConsumerPolicy.DropOldest ? s_onDropped : null);
             bool closedBeforeOpen;
+            Channel<Outbound>? closingQueue = null;
             lock (_sync)
             {
-                _socket = socket;
-                _queue = queue;
+                Volatile.Write(ref _socket, socket);
                 _httpContext = httpContext;
 
-                // Kicked (or its user disconnected) while the handshake ran: close at once with that code.
+                // Kicked (or its user disconnected) while the handshake ran: close at once with that code, through the
+                // writer made for it. Otherwise the queue and its writer wait for the first send.
                 closedBeforeOpen = _closeRequested == 1;
+                if (closedBeforeOpen)
+                {
+                    closingQueue = GetOrCreateQueueLocked();
+                }
             }
 
-            if (closedBeforeOpen)
+            if (closingQueue is not null)
             {
-                CompleteQueue(queue);
+                CompleteQueue(closingQueue);
             }
 
             _factory.OnConnectionOpened(this, generation, requestAborted);
@@ -77,7 +72,6 @@ internal sealed partial class IsolatedWebSocketManager
                 }
             }
 
-            var writer = WriteLoopAsync(socket, queue.Reader);
             try
             {
                 using (requestAborted.UnsafeRegister(static s => ((IsolatedWebSocketManager)s!).OnRequestAborted(), this))
@@ -112,10 +106,18 @@ internal sealed partial class IsolatedWebSocketManager
             }
             finally
             {
-                CompleteQueue(queue);
-
                 // The write loop catches everything itself; it ends once the queue is drained or the socket is gone.
-                await writer.ConfigureAwait(false);
+                if (CloseSendSide() is { } writer)
+                {
+                    await writer.ConfigureAwait(false);
+                }
+                else
+                {
+                    // No writer to wait for. When .NET itself failed the connection (1002, 1007 on the peer's protocol
+                    // error), its close frame may still be in the transport's output: one turn of the thread pool lets it
+                    // leave before the socket is ended (as waiting for a writer always did).
+                    await Task.Yield();
+                }
             }
         }
 #pragma warning disable CA1031 // Whatever failed before the loops started, the lease still ends below.
@@ -127,12 +129,14 @@ internal sealed partial class IsolatedWebSocketManager
         }
         finally
         {
-            if (queue is not null)
+            var writer = CloseSendSide();
+            var disconnect = EndSocket(socket, error);
+            if (writer is not null)
             {
-                CompleteQueue(queue);
+                // Already awaited unless the run failed before its loops; the socket is aborted now, so it ends at once.
+                await writer.ConfigureAwait(false);
             }
 
-            var disconnect = EndSocket(socket, error);
             await _factory.EndConnectionAsync(this, generation, connection, disconnect, connected ? handler : null).ConfigureAwait(false);
         }
     }

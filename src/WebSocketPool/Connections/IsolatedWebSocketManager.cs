@@ -11,7 +11,8 @@ namespace WebSocketPool;
 
 /// <summary>
 /// One accepted socket for the lifetime of one lease: connection id, user key, connect time, last activity, an items
-/// bag, a receive loop and a bounded outbound queue drained by a single writer. Instances are pooled by
+/// bag, a receive loop and a bounded outbound queue drained by a single writer (both made on the first send, or for the
+/// close frame: an idle connection holds neither). Instances are pooled by
 /// <see cref="PooledWebSocketManagerFactory"/>; a reset wipes every trace of the previous connection and user.
 /// The app reaches a manager only through a <see cref="WebSocketConnection"/> handle bound to one lease.
 /// </summary>
@@ -39,7 +40,9 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     private long _connectionIdNumber;
     private string? _userKey;
     private WebSocket? _socket;
+    // The lease's send queue and its single writer: made on first use (GetOrCreateQueueLocked), never while idle.
     private Channel<Outbound>? _queue;
+    private Task? _writer;
     private volatile bool _queueCompleted;
     private volatile bool _ended;
     private Dictionary<object, object?>? _items;
@@ -98,7 +101,10 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
 
     internal bool HoldsAddressSlot => Volatile.Read(ref _addressSlotGeneration) is var slot && slot != 0 && slot == Generation;
 
-    internal bool IsOpenForSend => Volatile.Read(ref _closeRequested) == 0 && _queue is not null && !_queueCompleted;
+    internal bool IsOpenForSend => Volatile.Read(ref _closeRequested) == 0 && Volatile.Read(ref _socket) is not null && !_queueCompleted;
+
+    /// <summary>Gets a value indicating whether the lease has made its send queue (for the cost checks of tests).</summary>
+    internal bool HasSendQueue => Volatile.Read(ref _queue) is not null;
 
     /// <summary>Gets a value indicating whether the lease has an accepted socket that has not ended yet.</summary>
     internal bool HasSocket => _socket is not null && !_ended;
@@ -358,7 +364,9 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
                 _discardPending = true;
             }
 
-            queue = _queue;
+            // Once the socket is accepted the close frame goes through the writer, made now if nothing was ever sent;
+            // before that, the run closes at once when it starts.
+            queue = GetOrCreateQueueLocked();
         }
 
         if (queue is null)
@@ -435,6 +443,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
             GateVictim = null;
             _socket = null;
             _queue = null;
+            _writer = null;
             _connectionId = null;
             _number = 0;
             _items = null;
