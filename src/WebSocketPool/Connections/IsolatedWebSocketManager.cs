@@ -88,6 +88,9 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
 
     internal UserEntry? Entry { get; set; }
 
+    /// <summary>The manager's place in the registry's broadcast table while its connection is open, else -1 (under the registry's lock).</summary>
+    internal int RegistrySlot { get; set; } = -1;
+
     /// <summary>The client address the lease is counted under (per-IP limits), or <see langword="null"/>.</summary>
     internal AddressEntry? Address { get; private set; }
 
