@@ -4,7 +4,7 @@ using System.Globalization;
 using LoadHarness.Client;
 
 // Commands:
-//   suite  --server DLL --out DIR [--quick|--full] [--repetitions N] [--modes bare,signalr,pool] [--only idle,echo,sendToUser,sendToUserAmongOthers,broadcast,churn,cap] [--others N]
+//   suite  --server DLL --out DIR [--quick|--full] [--repetitions N] [--modes bare,barequeued,signalr,pool] [--only idle,echo,sendToUser,sendToUserAmongOthers,broadcast,churn,cap] [--others N]
 //   hold   --url URL[,URL…] --mode MODE --count N --prefix P [--lifetime-minutes M]   (a child process started by the suite)
 //   report --raw DIR --out DIR [--micro FILE] [--footprint FILE] [--readme FILE] [--commit SHA] [--note TEXT]
 //   cluster --server DLL --out DIR [--quick|--full] [--modes signalr,pool] [--redis-server PATH] [--small-per-node N] [--large-per-node N]

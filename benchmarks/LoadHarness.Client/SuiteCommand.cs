@@ -7,7 +7,7 @@ using System.Text.Json.Nodes;
 namespace LoadHarness.Client;
 
 /// <summary>
-/// Runs every scenario against each server mode, interleaved (bare, signalr, pool; then again), one fresh server
+/// Runs every scenario against each server mode, interleaved (bare, barequeued, signalr, pool; then again), one fresh server
 /// process per mode and repetition, and writes one raw JSON file per run.
 /// </summary>
 internal static class SuiteCommand
@@ -16,10 +16,12 @@ internal static class SuiteCommand
     {
         Directory.CreateDirectory(outputDirectory);
         var failures = 0;
+        var currentMode = string.Empty;
         for (var repetition = 1; repetition <= settings.Repetitions; repetition++)
         {
             foreach (var mode in modes)
             {
+                currentMode = mode;
                 var run = new JsonObject { ["mode"] = mode, ["repetition"] = repetition, ["quick"] = settings.Quick, ["loadAverage1mStart"] = LoadAverage() };
                 var started = Stopwatch.GetTimestamp();
                 Log($"run {repetition}/{settings.Repetitions} {mode}: starting server");
@@ -52,7 +54,7 @@ internal static class SuiteCommand
 
         async Task StepAsync(string name, Func<Task<JsonObject>> step, JsonObject? results)
         {
-            if (results is not null && only is not null && !only.Contains(name))
+            if (results is not null && ((only is not null && !only.Contains(name)) || !ClientMode.Runs(currentMode, name)))
             {
                 return;
             }

@@ -13,13 +13,13 @@ using Microsoft.AspNetCore.SignalR;
 using WebSocketPool;
 using WebSocketPool.Redis;
 
-// Usage: LoadHarness.Server bare|signalr|pool [--port N] [--cap N] [--redis HOST:PORT] [--lease-ttl SECONDS]
+// Usage: LoadHarness.Server bare|barequeued|signalr|pool [--port N] [--cap N] [--redis HOST:PORT] [--lease-ttl SECONDS]
 // Listens on 127.0.0.1 only and prints "listening http://127.0.0.1:PORT pid PID mode MODE" once ready.
 // With --redis, signalr and pool run as one node of a cluster on that Redis: SignalR through its Redis backplane,
 // the pool through WebSocketPool.Redis (cross-node sends, cluster-wide per-user limit, leases with LeaseTtl).
 if (args.Length == 0 || !Enum.TryParse<ServerMode>(args[0], ignoreCase: true, out var mode))
 {
-    Console.Error.WriteLine("usage: LoadHarness.Server bare|signalr|pool [--port N] [--cap N] [--redis HOST:PORT] [--lease-ttl SECONDS]");
+    Console.Error.WriteLine("usage: LoadHarness.Server bare|barequeued|signalr|pool [--port N] [--cap N] [--redis HOST:PORT] [--lease-ttl SECONDS]");
     return 2;
 }
 
@@ -50,7 +50,7 @@ for (var i = 1; i + 1 < args.Length; i += 2)
     }
 }
 
-if (redis is not null && mode == ServerMode.Bare)
+if (redis is not null && mode is ServerMode.Bare or ServerMode.BareQueued)
 {
     Console.Error.WriteLine("--redis applies to signalr and pool only: bare Kestrel has no scale-out.");
     return 2;
@@ -74,6 +74,7 @@ builder.WebHost.ConfigureKestrel(kestrel =>
 builder.Services.AddSingleton<ReleaseLog>();
 builder.Services.AddSingleton<ConnectionCounter>();
 builder.Services.AddSingleton<BareRegistry>();
+builder.Services.AddSingleton<QueuedBareRegistry>();
 
 switch (mode)
 {
@@ -133,6 +134,10 @@ switch (mode)
         app.UseWebSockets(new Microsoft.AspNetCore.Builder.WebSocketOptions { KeepAliveInterval = keepAliveInterval, KeepAliveTimeout = keepAliveTimeout });
         app.Map("/ws", (HttpContext context, BareRegistry registry, ReleaseLog releases) => BareEchoEndpoint.HandleAsync(context, registry, releases));
         break;
+    case ServerMode.BareQueued:
+        app.UseWebSockets(new Microsoft.AspNetCore.Builder.WebSocketOptions { KeepAliveInterval = keepAliveInterval, KeepAliveTimeout = keepAliveTimeout });
+        app.Map("/ws", (HttpContext context, QueuedBareRegistry registry, ReleaseLog releases) => QueuedBareEchoEndpoint.HandleAsync(context, registry, releases));
+        break;
     case ServerMode.SignalR:
         app.UseWebSockets(new Microsoft.AspNetCore.Builder.WebSocketOptions { KeepAliveInterval = keepAliveInterval, KeepAliveTimeout = keepAliveTimeout });
         app.MapHub<BenchHub>("/hub", o => o.Transports = HttpTransportType.WebSockets);
@@ -148,6 +153,7 @@ switch (mode)
 int ConnectionCount(IServiceProvider services) => mode switch
 {
     ServerMode.Bare => services.GetRequiredService<BareRegistry>().Count,
+    ServerMode.BareQueued => services.GetRequiredService<QueuedBareRegistry>().Count,
     ServerMode.SignalR => services.GetRequiredService<ConnectionCounter>().Count,
     _ => services.GetRequiredService<PooledWebSocketManagerFactory>().ActiveConnections,
 };
@@ -220,6 +226,7 @@ app.MapPost("/bench/send-to-user", async (HttpContext context) =>
     ValueTask<int> SendOnceAsync() => mode switch
     {
         ServerMode.Bare => new(services.GetRequiredService<BareRegistry>().SendToUserAsync(user, stamp ? BenchPayload.StampedBytes() : BenchPayload.Bytes, ct)),
+        ServerMode.BareQueued => new(services.GetRequiredService<QueuedBareRegistry>().SendToUser(user, stamp ? BenchPayload.StampedBytes() : BenchPayload.Bytes)),
         ServerMode.SignalR => new(SendSignalRAsync(services.GetRequiredService<IHubContext<BenchHub>>().Clients.User(user), stamp ? BenchPayload.StampedText() : BenchPayload.Text, ct)),
         _ => services.GetRequiredService<IWebSocketSender>().SendToUserAsync(user, stamp ? BenchPayload.StampedBytes() : BenchPayload.Bytes, System.Net.WebSockets.WebSocketMessageType.Text, ct),
     };
@@ -235,6 +242,7 @@ app.MapPost("/bench/broadcast", async (HttpContext context) =>
         delivered += mode switch
         {
             ServerMode.Bare => await context.RequestServices.GetRequiredService<BareRegistry>().BroadcastAsync(BenchPayload.Bytes, ct),
+            ServerMode.BareQueued => context.RequestServices.GetRequiredService<QueuedBareRegistry>().Broadcast(BenchPayload.Bytes),
             ServerMode.SignalR => await SendSignalRAsync(context.RequestServices.GetRequiredService<IHubContext<BenchHub>>().Clients.All, BenchPayload.Text, ct),
             _ => await context.RequestServices.GetRequiredService<IWebSocketSender>().SendToAllAsync(BenchPayload.Bytes, System.Net.WebSockets.WebSocketMessageType.Text, ct),
         };

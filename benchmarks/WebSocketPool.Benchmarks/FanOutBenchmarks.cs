@@ -12,15 +12,19 @@ namespace WebSocketPool.Benchmarks;
 /// looks the user up, queues on each connection's bounded channel, and each connection's single writer frames the
 /// message with a real server-side <see cref="WebSocket"/>. The socket's transport is an in-memory
 /// <see cref="SinkStream"/>, so no kernel or network cost is included. One operation is one send to the user (10
-/// deliveries); a batch of sends is timed until every frame has been written.
+/// deliveries); a batch of sends is timed until every frame has been written. The same 10 connections are also one
+/// group's members and, being all the node's connections, every broadcast's recipients, so the group and broadcast
+/// paths are measured the same way.
 /// </summary>
 [MemoryDiagnoser]
 [BenchmarkCategory("fan-out")]
 public class FanOutBenchmarks
 {
+    internal const int SendsPerBatch = Batch;
     private const int Batch = 200;
     private const int Connections = 10;
     private const string User = "fan";
+    private const string Group = "fan-group";
     private static readonly byte[] s_payload = new byte[32];
 
     // A server frame of a 32-byte payload: 2 header bytes, no mask.
@@ -61,6 +65,15 @@ public class FanOutBenchmarks
             throw new InvalidOperationException("The connections did not open.");
         }
 
+        foreach (var connection in _factory.GetConnections(User))
+        {
+            if (!_sender.AddToGroup(connection.ConnectionId, Group))
+            {
+                throw new InvalidOperationException("A connection did not join the group.");
+            }
+        }
+
+        // Steady state: every connection has sent once (its queue and writer exist) before anything is measured.
         SendToUser();
     }
 
@@ -76,13 +89,21 @@ public class FanOutBenchmarks
     }
 
     [Benchmark(OperationsPerInvoke = Batch, Description = "SendToUserAsync, 10 connections, 32 B")]
-    public int SendToUser()
+    public int SendToUser() => Run(static (sender, _) => sender.SendToUserAsync(User, s_payload, WebSocketMessageType.Binary));
+
+    [Benchmark(OperationsPerInvoke = Batch, Description = "SendToGroupAsync, 10 members, 32 B")]
+    public int SendToGroup() => Run(static (sender, _) => sender.SendToGroupAsync(Group, s_payload, WebSocketMessageType.Binary));
+
+    [Benchmark(OperationsPerInvoke = Batch, Description = "SendToAllAsync, 10 connections, 32 B")]
+    public int SendToAll() => Run(static (sender, _) => sender.SendToAllAsync(s_payload, WebSocketMessageType.Binary));
+
+    private int Run(Func<LocalWebSocketSender, int, ValueTask<int>> send)
     {
         _counter.Expect((long)Batch * Connections * FrameBytes);
         var delivered = 0;
         for (var i = 0; i < Batch; i++)
         {
-            var pending = _sender.SendToUserAsync(User, s_payload, WebSocketMessageType.Binary);
+            var pending = send(_sender, i);
             delivered += pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
         }
 

@@ -17,6 +17,7 @@ namespace WebSocketPool.Benchmarks;
 [BenchmarkCategory("lease-1-thread")]
 public class LeaseBenchmarks
 {
+    internal const int OperationsPerBatch = Operations;
     private const int Operations = 1_000;
     private const string User = "user-0";
 

@@ -17,7 +17,8 @@ namespace WebSocketPool.Benchmarks;
 /// Own options (everything else goes to BenchmarkDotNet, e.g. <c>--filter *Lease*</c>):
 /// <c>--quick</c> (BenchmarkDotNet's short run), <c>--results FILE</c> (a small JSON summary for the report),
 /// <c>--artifacts DIR</c> (BenchmarkDotNet's own logs and reports), <c>--footprint</c> (instead of benchmarks, the
-/// live bytes an idle connection keeps, bare against pooled; see <see cref="IdleFootprint"/>), <c>--lease-loop SECONDS</c>
+/// live bytes an idle connection keeps, bare against pooled; see <see cref="IdleFootprint"/>), <c>--allocations</c>
+/// (exact steady-state bytes per send and per lease; see <see cref="AllocationProbe"/>), <c>--lease-loop SECONDS</c>
 /// (a tight lease + release loop for a sampling profiler; see <see cref="LeaseLoop"/>).
 /// </summary>
 internal static class Program
@@ -28,6 +29,12 @@ internal static class Program
         if (loop >= 0)
         {
             LeaseLoop.Run(TimeSpan.FromSeconds(loop + 1 < args.Length ? double.Parse(args[loop + 1], CultureInfo.InvariantCulture) : 10));
+            return 0;
+        }
+
+        if (args.Contains("--allocations"))
+        {
+            Console.WriteLine(JsonSerializer.Serialize(AllocationProbe.Measure(), new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
 

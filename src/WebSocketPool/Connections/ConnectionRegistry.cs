@@ -9,11 +9,20 @@ namespace WebSocketPool.Internal;
 /// <summary>
 /// The node's open connections, by connection number, and the lookups the senders use: by id (checked against the
 /// lease's current number, so an id never reaches a later lease of a reused manager) and by user (an O(1) entry lookup,
-/// copied out under the user's lock into a pooled array).
+/// copied out under the user's lock into a pooled array). Every open connection also has a place in an array, which a
+/// broadcast walks: no enumerator is allocated and no lock taken per send.
 /// </summary>
 internal sealed class ConnectionRegistry(UserTable users)
 {
     private readonly ConcurrentDictionary<long, IsolatedWebSocketManager> _connections = new();
+
+    // The broadcast table: a place per open connection (RegistrySlot on the manager), freed places reused first. Written
+    // under _slotsLock; grown by copying to a new array, so a broadcast reading the old one sees every connection that was
+    // open before the copy (and may see one that has since closed, whose send then finds it closed, as ever).
+    private readonly object _slotsLock = new();
+    private readonly Stack<int> _freeSlots = new();
+    private IsolatedWebSocketManager?[] _slots = new IsolatedWebSocketManager?[64];
+    private int _slotsUsed;
 
     /// <summary>Gets the prefix of this node's connection ids: random, so ids from different processes never collide.</summary>
     public string NodeId { get; } = CreateNodePrefix();
@@ -28,10 +37,60 @@ internal sealed class ConnectionRegistry(UserTable users)
     /// </summary>
     public ConcurrentDictionary<long, IsolatedWebSocketManager> Open => _connections;
 
-    public void Add(IsolatedWebSocketManager manager) => _connections[manager.Number] = manager;
+    /// <summary>
+    /// Gets the broadcast table: every open connection's manager and some empty places (<see langword="null"/>). Read
+    /// without a lock; not a snapshot, like enumerating <see cref="Open"/>.
+    /// </summary>
+    public ReadOnlySpan<IsolatedWebSocketManager?> Slots
+    {
+        get
+        {
+            var slots = Volatile.Read(ref _slots);
+            return slots.AsSpan(0, Math.Min(Volatile.Read(ref _slotsUsed), slots.Length));
+        }
+    }
 
-    public void Remove(long number, IsolatedWebSocketManager manager) =>
-        _connections.TryRemove(new KeyValuePair<long, IsolatedWebSocketManager>(number, manager));
+    public void Add(IsolatedWebSocketManager manager)
+    {
+        _connections[manager.Number] = manager;
+        lock (_slotsLock)
+        {
+            var index = _freeSlots.Count > 0 ? _freeSlots.Pop() : _slotsUsed;
+            var slots = _slots;
+            if (index == slots.Length)
+            {
+                Array.Resize(ref slots, slots.Length * 2);
+                Volatile.Write(ref _slots, slots);
+            }
+
+            Volatile.Write(ref slots[index], manager);
+            manager.RegistrySlot = index;
+            if (index == _slotsUsed)
+            {
+                Volatile.Write(ref _slotsUsed, index + 1);
+            }
+        }
+    }
+
+    public void Remove(long number, IsolatedWebSocketManager manager)
+    {
+        if (!_connections.TryRemove(new KeyValuePair<long, IsolatedWebSocketManager>(number, manager)))
+        {
+            return;
+        }
+
+        lock (_slotsLock)
+        {
+            var index = manager.RegistrySlot;
+            if (index >= 0 && index < _slotsUsed && ReferenceEquals(_slots[index], manager))
+            {
+                Volatile.Write(ref _slots[index], null);
+                _freeSlots.Push(index);
+            }
+
+            manager.RegistrySlot = -1;
+        }
+    }
 
     public string FormatConnectionId(long number) => string.Concat(NodeId, "-", number.ToString(CultureInfo.InvariantCulture));
 

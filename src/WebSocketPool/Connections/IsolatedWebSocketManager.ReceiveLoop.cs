@@ -21,8 +21,9 @@ internal sealed partial class IsolatedWebSocketManager
         var cap = max + 1;
         while (true)
         {
-            // Idle connections hold no receive buffer: wait for data with a zero-byte read, then rent one.
-            var first = await socket.ReceiveAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+            // Idle connections hold no receive buffer: wait for data with a zero-byte read, then rent one. Nor a second
+            // registration on the request's abort token: the run's own (RunAsync) aborts the socket, which ends this read.
+            var first = await socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
             if (first.MessageType == WebSocketMessageType.Close)
             {
                 OnCloseReceived(socket);

@@ -207,7 +207,6 @@ internal sealed partial class IsolatedWebSocketManager
         var handler = held.Handler;
         Exception? error = null;
         var holding = false;
-        var queue = Volatile.Read(ref _queue)!;
         using var writerStop = new CancellationTokenSource();
         try
         {
@@ -220,10 +219,13 @@ internal sealed partial class IsolatedWebSocketManager
                 // Deadlines armed for the old socket (a send it never finished) are not the new socket's.
                 _deadlineGeneration = 0;
                 _assemblyDue = 0;
+
+                // The held queue gets a writer for the new socket, which sends the session frame and the replay first.
+                _writerStop = writerStop;
+                _writer = WriteLoopAsync(socket, _queue!.Reader, replay, writerStop.Token);
             }
 
             _factory.OnSessionResumed(this, replay.Length);
-            var writer = WriteLoopAsync(socket, queue.Reader, replay, writerStop.Token);
             try
             {
                 using (requestAborted.UnsafeRegister(static s => ((IsolatedWebSocketManager)s!).OnRequestAborted(), this))
@@ -247,8 +249,10 @@ internal sealed partial class IsolatedWebSocketManager
             }
             finally
             {
-                holding = StopWriter(queue, writerStop, connected: true);
-                await writer.ConfigureAwait(false);
+                if (StopWriter(writerStop, connected: true, out holding) is { } writer)
+                {
+                    await writer.ConfigureAwait(false);
+                }
             }
         }
 #pragma warning disable CA1031 // Whatever failed before the loops started, the lease still ends below.
@@ -260,10 +264,16 @@ internal sealed partial class IsolatedWebSocketManager
         }
         finally
         {
+            var writer = holding ? null : CloseSendSide();
             var disconnect = EndSocket(socket, error);
+            if (writer is not null)
+            {
+                await writer.ConfigureAwait(false);
+            }
+
             if (!holding || !TryHold(generation, connection, handler, disconnect))
             {
-                CompleteQueue(queue);
+                _ = CloseSendSide(); // Its writer was stopped and awaited above; the queue is completed now.
                 await _factory.EndConnectionAsync(this, generation, connection, disconnect, handler).ConfigureAwait(false);
             }
         }
@@ -271,19 +281,25 @@ internal sealed partial class IsolatedWebSocketManager
 
     /// <summary>
     /// Ends the write loop when the socket has ended: a session that may be held keeps its queue open (its pending
-    /// messages wait for the resumed socket) and only its writer stops; any other completes the queue.
+    /// messages wait for the resumed socket) and only its writer stops; any other closes its send side.
     /// </summary>
-    /// <returns><see langword="true"/> when the session is to be held.</returns>
-    private bool StopWriter(System.Threading.Channels.Channel<Outbound> queue, CancellationTokenSource? writerStop, bool connected)
+    /// <param name="writerStop">The run's writer stop, or <see langword="null"/> when the connection is not resumable.</param>
+    /// <param name="connected">Whether the handler saw the connection open.</param>
+    /// <param name="holding"><see langword="true"/> when the session is to be held.</param>
+    /// <returns>The writer to wait for, or <see langword="null"/> when the lease never made one.</returns>
+    private Task? StopWriter(CancellationTokenSource? writerStop, bool connected, out bool holding)
     {
-        if (writerStop is not null && MayHold(connected))
+        holding = writerStop is not null && MayHold(connected);
+        if (!holding)
         {
-            writerStop.Cancel();
-            return true;
+            return CloseSendSide();
         }
 
-        CompleteQueue(queue);
-        return false;
+        writerStop!.Cancel();
+        lock (_sync)
+        {
+            return _writer;
+        }
     }
 
     private async ValueTask<bool> InvokeResumedAsync(WebSocketHandler handler, WebSocketConnection connection, CancellationToken cancellationToken)

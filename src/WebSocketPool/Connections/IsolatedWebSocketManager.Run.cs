@@ -37,32 +37,29 @@ internal sealed partial class IsolatedWebSocketManager
         var connected = false;
         var holding = false;
         Exception? error = null;
-        Channel<Outbound>? queue = null;
         using var writerStop = resume is not null ? new CancellationTokenSource() : null;
         try
         {
-            var options = _factory.Options;
-            queue = Channel.CreateBounded<Outbound>(
-                new BoundedChannelOptions(options.SendQueueCapacity)
-                {
-                    SingleReader = true,
-                    SingleWriter = false,
-                    FullMode = options.SlowConsumerPolicy == SlowConsumerPolicy.DropOldest ? BoundedChannelFullMode.DropOldest : BoundedChannelFullMode.Wait,
-                },
-                options.SlowConsumerPolicy == SlowConsumerPolicy.DropOldest ? s_onDropped : null);
             bool closedBeforeOpen;
+            Channel<Outbound>? queue = null;
             lock (_sync)
             {
-                _socket = socket;
-                _queue = queue;
+                Volatile.Write(ref _socket, socket);
                 _httpContext = httpContext;
                 _resume = resume;
+                _writerStop = writerStop;
 
-                // Kicked (or its user disconnected) while the handshake ran: close at once with that code.
+                // Kicked (or its user disconnected) while the handshake ran: close at once with that code, through the
+                // writer made for it. Otherwise the queue and its writer wait for the first send, except under resume,
+                // whose writer sends the session frame at once.
                 closedBeforeOpen = _closeRequested == 1;
+                if (closedBeforeOpen || resume is not null)
+                {
+                    queue = GetOrCreateQueueLocked();
+                }
             }
 
-            if (closedBeforeOpen)
+            if (closedBeforeOpen && queue is not null)
             {
                 CompleteQueue(queue);
             }
@@ -82,7 +79,6 @@ internal sealed partial class IsolatedWebSocketManager
                 }
             }
 
-            var writer = WriteLoopAsync(socket, queue.Reader, replay: null, writerStop?.Token ?? CancellationToken.None);
             try
             {
                 using (requestAborted.UnsafeRegister(static s => ((IsolatedWebSocketManager)s!).OnRequestAborted(), this))
@@ -117,11 +113,20 @@ internal sealed partial class IsolatedWebSocketManager
             }
             finally
             {
-                // A session that may be held keeps its queue for the resumed socket; any other completes it.
-                holding = StopWriter(queue, writerStop, connected);
-
-                // The write loop catches everything itself; it ends once the queue is drained or the socket is gone.
-                await writer.ConfigureAwait(false);
+                // A session that may be held keeps its queue for the resumed socket and only stops its writer; any
+                // other closes its send side. The write loop catches everything itself; it ends once the queue is
+                // drained, it is stopped, or the socket is gone.
+                if (StopWriter(writerStop, connected, out holding) is { } writer)
+                {
+                    await writer.ConfigureAwait(false);
+                }
+                else
+                {
+                    // No writer to wait for. When .NET itself failed the connection (1002, 1007 on the peer's protocol
+                    // error), its close frame may still be in the transport's output: one turn of the thread pool lets it
+                    // leave before the socket is ended (as waiting for a writer always did).
+                    await Task.Yield();
+                }
             }
         }
 #pragma warning disable CA1031 // Whatever failed before the loops started, the lease still ends below.
@@ -133,17 +138,20 @@ internal sealed partial class IsolatedWebSocketManager
         }
         finally
         {
+            // A held session's writer was stopped and awaited above; any other send side is closed now.
+            var writer = holding ? null : CloseSendSide();
             var disconnect = EndSocket(socket, error);
+            if (writer is not null)
+            {
+                // Already awaited unless the run failed before its loops; the socket is aborted now, so it ends at once.
+                await writer.ConfigureAwait(false);
+            }
 
             // A dropped resumable connection is held for its client (IsolatedWebSocketManager.Resume); it ends later,
             // through the same path, when its window lapses or it is closed.
             if (!holding || !TryHold(generation, connection, handler, disconnect))
             {
-                if (queue is not null)
-                {
-                    CompleteQueue(queue);
-                }
-
+                _ = CloseSendSide(); // Its writer was stopped and awaited above; the queue is completed now.
                 await _factory.EndConnectionAsync(this, generation, connection, disconnect, connected ? handler : null).ConfigureAwait(false);
             }
         }

@@ -125,6 +125,20 @@ internal sealed partial class IsolatedWebSocketManager
             return SendResult.StaleHandle;
         }
 
+        if (queue is null)
+        {
+            // The lease's first send: make the queue and its writer now (an idle connection never pays for them).
+            lock (_sync)
+            {
+                if (_generation != generation)
+                {
+                    return SendResult.StaleHandle;
+                }
+
+                queue = _closeRequested == 0 ? GetOrCreateQueueLocked() : null;
+            }
+        }
+
         if (queue is null || _queueCompleted || Volatile.Read(ref _closeRequested) == 1)
         {
             return SendResult.Closed;
@@ -170,6 +184,59 @@ internal sealed partial class IsolatedWebSocketManager
         _factory.OnSlowConsumer(this);
         RequestClose(generation, WebSocketCloseCodes.SlowConsumer, "Slow consumer.", DisconnectReason.SlowConsumer, discardPending: true);
         return SendResult.SlowConsumerDisconnected;
+    }
+
+    /// <summary>
+    /// Under <c>_sync</c>: the lease's send queue, made together with its single writer on first use (the first send, or
+    /// the close frame), or <see langword="null"/> when there is no accepted socket or the send side has closed.
+    /// </summary>
+    private Channel<Outbound>? GetOrCreateQueueLocked()
+    {
+        if (_queue is { } existing)
+        {
+            return existing;
+        }
+
+        if (_socket is not { } socket || _queueCompleted)
+        {
+            return null;
+        }
+
+        var options = _factory.Options;
+        var dropOldest = options.SlowConsumerPolicy == SlowConsumerPolicy.DropOldest;
+        var queue = Channel.CreateBounded<Outbound>(
+            new BoundedChannelOptions(options.SendQueueCapacity)
+            {
+                SingleReader = true,
+                SingleWriter = false,
+                FullMode = dropOldest ? BoundedChannelFullMode.DropOldest : BoundedChannelFullMode.Wait,
+            },
+            dropOldest ? s_onDropped : null);
+
+        // The writer runs until its first await (the empty queue) before it is published: nothing of it waits on _sync.
+        _writer = WriteLoopAsync(socket, queue.Reader, replay: null, _writerStop?.Token ?? CancellationToken.None);
+        Volatile.Write(ref _queue, queue);
+        return queue;
+    }
+
+    /// <summary>
+    /// Closes the send side of the lease for good: no queue is made after this, and an existing one is completed, so its
+    /// writer sends what is queued (unless discarded) and the close frame if one was asked for, then ends.
+    /// </summary>
+    /// <returns>The writer to wait for, or <see langword="null"/> when the lease never made one.</returns>
+    private Task? CloseSendSide()
+    {
+        Channel<Outbound>? queue;
+        Task? writer;
+        lock (_sync)
+        {
+            _queueCompleted = true;
+            queue = _queue;
+            writer = _writer;
+        }
+
+        queue?.Writer.TryComplete();
+        return writer;
     }
 
     internal readonly record struct Outbound(ReadOnlyMemory<byte> Payload, WebSocketMessageType Type);

@@ -11,7 +11,8 @@ namespace WebSocketPool;
 
 /// <summary>
 /// One accepted socket for the lifetime of one lease: connection id, user key, connect time, last activity, an items
-/// bag, a receive loop and a bounded outbound queue drained by a single writer. Instances are pooled by
+/// bag, a receive loop and a bounded outbound queue drained by a single writer (both made on the first send, or for the
+/// close frame: an idle connection holds neither). Instances are pooled by
 /// <see cref="PooledWebSocketManagerFactory"/>; a reset wipes every trace of the previous connection and user.
 /// The app reaches a manager only through a <see cref="WebSocketConnection"/> handle bound to one lease.
 /// </summary>
@@ -39,7 +40,12 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     private long _connectionIdNumber;
     private string? _userKey;
     private WebSocket? _socket;
+    // The lease's send queue and its single writer: made on first use (GetOrCreateQueueLocked), never while idle.
     private Channel<Outbound>? _queue;
+    private Task? _writer;
+
+    // Stops the writer of a resumable connection without completing its queue, so a held session keeps what is queued.
+    private CancellationTokenSource? _writerStop;
 
     // The connection's resume state when it speaks websocketpool.resume.v1 (Resumption/ResumeSession), else null.
     private ResumeSession? _resume;
@@ -88,6 +94,9 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
 
     internal UserEntry? Entry { get; set; }
 
+    /// <summary>The manager's place in the registry's broadcast table while its connection is open, else -1 (under the registry's lock).</summary>
+    internal int RegistrySlot { get; set; } = -1;
+
     /// <summary>The client address the lease is counted under (per-IP limits), or <see langword="null"/>.</summary>
     internal AddressEntry? Address { get; private set; }
 
@@ -101,7 +110,12 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
 
     internal bool HoldsAddressSlot => Volatile.Read(ref _addressSlotGeneration) is var slot && slot != 0 && slot == Generation;
 
-    internal bool IsOpenForSend => Volatile.Read(ref _closeRequested) == 0 && _queue is not null && !_queueCompleted;
+    // Open for sends: an accepted socket (its queue is made on the first send) or a held session's kept queue.
+    internal bool IsOpenForSend =>
+        Volatile.Read(ref _closeRequested) == 0 && (Volatile.Read(ref _socket) is not null || Volatile.Read(ref _queue) is not null) && !_queueCompleted;
+
+    /// <summary>Gets a value indicating whether the lease has made its send queue (for the cost checks of tests).</summary>
+    internal bool HasSendQueue => Volatile.Read(ref _queue) is not null;
 
     /// <summary>Gets a value indicating whether the lease has an accepted socket that has not ended yet.</summary>
     internal bool HasSocket => _socket is not null && !_ended;
@@ -365,7 +379,9 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
                 _discardPending = true;
             }
 
-            queue = _queue;
+            // Once the socket is accepted the close frame goes through the writer, made now if nothing was ever sent;
+            // before that, the run closes at once when it starts.
+            queue = GetOrCreateQueueLocked();
         }
 
         // A held session has no socket to close: it ends now, through the release path.
@@ -444,6 +460,8 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
             GateVictim = null;
             _socket = null;
             _queue = null;
+            _writer = null;
+            _writerStop = null;
             _resume = null;
             _held = null;
             _heldWaiter = null;

@@ -120,6 +120,9 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
     /// <inheritdoc cref="ConnectionRegistry.Open"/>
     internal ConcurrentDictionary<long, IsolatedWebSocketManager> OpenConnections => _registry.Open;
 
+    /// <inheritdoc cref="ConnectionRegistry.Slots"/>
+    internal ReadOnlySpan<IsolatedWebSocketManager?> OpenSlots => _registry.Slots;
+
     internal TimeSpan DrainingRetryAfter => _drain.RetryAfter;
 
     /// <summary>Gets how many connections are counted under the per-IP limit for <paramref name="clientAddress"/>'s key (0 when none is on).</summary>

@@ -17,8 +17,8 @@ internal sealed class UserEntry(string userKey)
     /// <summary>Managers leased to this user whose sockets have not ended yet (may briefly exceed Count after a kick or eviction).</summary>
     public readonly List<IsolatedWebSocketManager> Active = new(2);
 
-    /// <summary>Freed managers kept warm for this user, newest last.</summary>
-    public readonly List<IsolatedWebSocketManager> Warm = new(1);
+    /// <summary>Freed managers kept warm for this user, newest last. Its array is made on the first return (a user who stays connected never needs one).</summary>
+    public readonly List<IsolatedWebSocketManager> Warm = [];
 
     public TokenBucket ConnectBucket;
 

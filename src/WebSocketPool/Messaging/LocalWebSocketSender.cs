@@ -78,10 +78,10 @@ internal sealed class LocalWebSocketSender(PooledWebSocketManagerFactory factory
         Validate(messageType);
         var delivered = 0;
 
-        // The dictionary's own enumerator: no lock taken, nothing copied, whatever the number of connections.
-        foreach (var (_, manager) in factory.OpenConnections)
+        // The registry's broadcast table: no lock taken, nothing copied or allocated, whatever the number of connections.
+        foreach (var manager in factory.OpenSlots)
         {
-            if (manager.Enqueue(manager.Generation, payload, messageType) is SendResult.Queued or SendResult.QueuedDroppedOldest)
+            if (manager is not null && manager.Enqueue(manager.Generation, payload, messageType) is SendResult.Queued or SendResult.QueuedDroppedOldest)
             {
                 delivered++;
             }

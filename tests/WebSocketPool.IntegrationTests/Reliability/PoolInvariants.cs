@@ -73,7 +73,8 @@ internal static class PoolInvariants
                     warm++;
                     manager.ConnectionId.Should().BeNull("a warm manager has no connection");
                     manager.HasSocket.Should().BeFalse("a warm manager holds no socket");
-                    manager.IsOpenForSend.Should().BeFalse("a warm manager has no send queue");
+                    manager.IsOpenForSend.Should().BeFalse("a warm manager accepts no send");
+                    manager.HasSendQueue.Should().BeFalse("a warm manager has no send queue");
                     manager.HoldsSlot.Should().BeFalse("a warm manager counts against nothing");
                     manager.HasGroups.Should().BeFalse("a warm manager is in no group");
                     manager.HasItems.Should().BeFalse("a warm manager keeps none of the app's per-connection state");
