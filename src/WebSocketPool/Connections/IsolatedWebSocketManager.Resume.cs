@@ -25,6 +25,10 @@ internal sealed partial class IsolatedWebSocketManager
     // the drop yet) aborts that socket and waits for the hold.
     private TaskCompletionSource? _heldWaiter;
 
+    // Set (under _sync) when a resume could not take the session in time and its client was told to start afresh (4004):
+    // the session is then never held, since nobody will resume it.
+    private bool _resumeForfeited;
+
     internal bool IsHeld => Volatile.Read(ref _held) is not null;
 
     /// <summary>
@@ -41,7 +45,7 @@ internal sealed partial class IsolatedWebSocketManager
     {
         lock (_sync)
         {
-            return connected && _resume is { Overflowed: false } && _closeRequested == 0
+            return connected && _resume is { Overflowed: false } && _closeRequested == 0 && !_resumeForfeited
                 && _reason is DisconnectReason.Aborted or DisconnectReason.KeepAliveTimeout
                 && !_factory.IsDraining;
         }
@@ -56,7 +60,7 @@ internal sealed partial class IsolatedWebSocketManager
         var held = new HeldSession(this, generation, connection, handler, disconnect);
         lock (_sync)
         {
-            if (_generation != generation || _closeRequested == 1 || _resume is null or { Overflowed: true } || _factory.IsDraining)
+            if (_generation != generation || _closeRequested == 1 || _resume is null or { Overflowed: true } || _resumeForfeited || _factory.IsDraining)
             {
                 return false;
             }
@@ -116,10 +120,19 @@ internal sealed partial class IsolatedWebSocketManager
                 return null;
             }
 
-            _heldWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            waiting = _heldWaiter.Task;
-            _reason ??= DisconnectReason.Aborted;
-            socket = _socket;
+            if (_held is not null)
+            {
+                // Held between the first look and this lock: take it below, without waiting for a hold already done.
+                waiting = Task.CompletedTask;
+                socket = null;
+            }
+            else
+            {
+                _heldWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                waiting = _heldWaiter.Task;
+                _reason ??= DisconnectReason.Aborted;
+                socket = _socket;
+            }
         }
 
         if (socket is not null)
@@ -133,10 +146,33 @@ internal sealed partial class IsolatedWebSocketManager
         }
         catch (TimeoutException)
         {
+            // Held just now, or never: in the second case the client gets 4004 and starts afresh, so the session must
+            // not be held for it when its run ends at last; it ends then, and its slot with it.
+            if (TryTakeHeld(generation, secret) is { } late)
+            {
+                return late;
+            }
+
+            lock (_sync)
+            {
+                if (_generation == generation)
+                {
+                    _resumeForfeited = true;
+                }
+            }
+
             return null;
         }
 
         return TryTakeHeld(generation, secret);
+    }
+
+    /// <summary>Under <c>_sync</c>, when the lease ends: a take-over waiting for a hold that will not come stops waiting now.</summary>
+    private void ReleaseHeldWaiterLocked()
+    {
+        _heldWaiter?.TrySetResult();
+        _heldWaiter = null;
+        _resumeForfeited = false;
     }
 
     private static bool SecretMatches(ResumeSession resume, string secret) =>

@@ -464,7 +464,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
             _writerStop = null;
             _resume = null;
             _held = null;
-            _heldWaiter = null;
+            ReleaseHeldWaiterLocked();
             _connectionId = null;
             _number = 0;
             _items = null;

@@ -313,6 +313,32 @@ public sealed class ResumeAfterDropTests
     }
 
     [Fact]
+    public async Task Resume_OldRunDoesNotEndInTime_RefusedWith4004AndTheSessionIsNotHeldAfterwards()
+    {
+        // The old connection's handler ignores cancellation, so its run outlives the take-over's wait (SendTimeout).
+        var handler = new ResumeProbeHandler();
+        await using var server = await StartAsync(handler, o => o.SendTimeout = TimeSpan.FromSeconds(1));
+        await using var proxy = new LoopbackTcpProxy(server.BaseUri);
+        using var cts = new CancellationTokenSource(s_deadline);
+        using var client = new ResumingClient(proxy, "alice", Offer);
+        handler.BlockConnected();
+        await client.ConnectAsync(resume: false, cts.Token);
+        var id = server.Factory.GetConnections("alice").Single().ConnectionId;
+
+        await client.ConnectAsync(resume: true, cts.Token, keepOld: true);
+        await client.EndedAsync();
+        client.CloseStatus.Should().Be(4004, "the session could not be taken over in time");
+
+        // The client was told to start afresh: when the old run ends at last, its session is not held for a resume
+        // that will never come, and its slot is released at once (not at the end of the window).
+        handler.ReleaseConnected();
+        await Conditions.WaitAsync(() => handler.Disconnected.ContainsKey(id), s_deadline, "the old session ends with OnDisconnectedAsync");
+        await Conditions.WaitAsync(() => server.Factory.ActiveConnections == 0 && server.Factory.GetConnectionCount("alice") == 0, s_deadline, "its slot is released");
+        IsHeld(server, id).Should().BeFalse();
+        handler.Resumed.Should().BeEmpty();
+    }
+
+    [Fact]
     public async Task Hold_OnlyADropOfAResumableConnection_IsHeldAndAKickEndsAHeldSession()
     {
         var handler = new ResumeProbeHandler();
@@ -378,10 +404,20 @@ public sealed class ResumeAfterDropTests
 
         public ConcurrentDictionary<string, WebSocketDisconnect> Disconnected { get; } = new(StringComparer.Ordinal);
 
-        public override ValueTask OnConnectedAsync(WebSocketConnection connection, CancellationToken cancellationToken)
+        private TaskCompletionSource? _connectedGate;
+
+        public void BlockConnected() => _connectedGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void ReleaseConnected() => _connectedGate?.TrySetResult();
+
+        public override async ValueTask OnConnectedAsync(WebSocketConnection connection, CancellationToken cancellationToken)
         {
             Connected.Add(connection.ConnectionId);
-            return default;
+            if (_connectedGate is { } gate)
+            {
+                // Deliberately deaf to cancellation: a handler still busy when its socket is gone.
+                await gate.Task.ConfigureAwait(false);
+            }
         }
 
         public override ValueTask OnResumedAsync(WebSocketConnection connection, CancellationToken cancellationToken)
