@@ -60,34 +60,58 @@ internal sealed partial class WebSocketPoolingMiddleware
         }
     }
 
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
         if (_path is { } path && !context.Request.Path.Equals(path, StringComparison.OrdinalIgnoreCase))
         {
-            await _next(context).ConfigureAwait(false);
-            return;
+            return _next(context);
         }
 
         var isUpgrade = context.WebSockets.IsWebSocketRequest;
         if (!isUpgrade && !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
         {
-            await _next(context).ConfigureAwait(false);
-            return;
+            return _next(context);
         }
 
+        // The checks and the handshake run in a method of their own, which is done with once the socket is accepted: what
+        // stays alive for the connection's life is the run and the small frame waiting for it, not the checks' locals.
+        var accepting = AdmitAndAcceptAsync(context, isUpgrade);
+        return accepting.IsCompletedSuccessfully ? Run(context, accepting.Result) : RunOnceAcceptedAsync(context, accepting);
+    }
+
+    private async Task RunOnceAcceptedAsync(HttpContext context, Task<AcceptedConnection> accepting)
+    {
+        var accepted = await accepting.ConfigureAwait(false);
+        await Run(context, accepted).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// From here the run owns the lease: it commits the admission (an eviction happens only now that the newcomer is
+    /// certain), and every way out of it releases the slot. Nothing to run when the request was answered otherwise.
+    /// </summary>
+    private Task Run(HttpContext context, AcceptedConnection accepted) => accepted.Manager is { } manager
+        ? manager.RunAsync(accepted.Socket!, _handler, context.RequestAborted, accepted.AuthenticationExpiresAt, context, accepted.Resume)
+        : Task.CompletedTask;
+
+    /// <summary>
+    /// Every check of DESIGN.md's order, then the handshake; a refusal, a preview or a resume is answered here in full.
+    /// </summary>
+    /// <returns>The accepted connection to run, or <see langword="default"/> when the request has been answered.</returns>
+    private async Task<AcceptedConnection> AdmitAndAcceptAsync(HttpContext context, bool isUpgrade)
+    {
         // An upgrade attempt's span (Diagnostics/WebSocketPoolTracing): refusals tag it where they are written, and it
         // stops once the socket is accepted, before the connection runs.
         using var span = _tracing.StartUpgrade(context, isUpgrade);
         if (_factory.IsDraining)
         {
             await RefuseAsync(context, RejectionReasons.Draining, _factory.DrainingRetryAfter).ConfigureAwait(false);
-            return;
+            return default;
         }
 
         if (!_origins.IsAllowed(context.Request))
         {
             await RefuseAsync(context, RejectionReasons.Origin, null, OriginDetail(context)).ConfigureAwait(false);
-            return;
+            return default;
         }
 
         WarnIfAuthenticationHasNotRun(context);
@@ -95,7 +119,7 @@ internal sealed partial class WebSocketPoolingMiddleware
         if (string.IsNullOrEmpty(userKey))
         {
             await RefuseAsync(context, RejectionReasons.Unauthenticated, null, UnauthenticatedDetail(context)).ConfigureAwait(false);
-            return;
+            return default;
         }
 
         span.Identify(userKey);
@@ -103,7 +127,7 @@ internal sealed partial class WebSocketPoolingMiddleware
         {
             await ProblemResponses.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid_user", "Invalid user key",
                 $"The user key is longer than {MaxUserKeyLength} characters.", null).ConfigureAwait(false);
-            return;
+            return default;
         }
 
         var authenticationExpiresAt = AuthenticationExpiry(context);
@@ -111,46 +135,46 @@ internal sealed partial class WebSocketPoolingMiddleware
         {
             await RefuseAsync(context, RejectionReasons.Unauthenticated, null,
                 "The request's authentication has expired; sign in again (or get a fresh token), then connect.").ConfigureAwait(false);
-            return;
+            return default;
         }
 
         // A request this pool cannot answer (subprotocols it does not speak): 400 before any token or slot is taken.
         if (!_subProtocols.TrySelect(context.Request, isUpgrade, out var subProtocol, out var subProtocolRefusal))
         {
             await RefuseAsync(context, RejectionReasons.SubProtocol, null, subProtocolRefusal).ConfigureAwait(false);
-            return;
+            return default;
         }
 
         if (!isUpgrade)
         {
             await PreviewAsync(context, userKey).ConfigureAwait(false);
-            return;
+            return default;
         }
 
         // A resume takes its held session (and the slot it still holds) before any cap is checked.
         if (TryGetResumeToken(context, subProtocol, out var resumeToken))
         {
             await ResumeAsync(context, userKey, subProtocol!, resumeToken).ConfigureAwait(false);
-            return;
+            return default;
         }
 
         var admission = _factory.TryAdmit(userKey, context.Connection.RemoteIpAddress);
         if (!admission.IsAdmitted)
         {
             await ProblemResponses.WriteRejectionAsync(context, admission).ConfigureAwait(false);
-            return;
+            return default;
         }
 
         if (_gate is not null && !await PassGateAsync(context, userKey, admission).ConfigureAwait(false))
         {
-            return;
+            return default;
         }
 
         if (context.RequestAborted.IsCancellationRequested)
         {
             // The client went away while the gate decided: nothing to upgrade, and no one is evicted for it.
             _factory.Abandon(admission);
-            return;
+            return default;
         }
 
         WebSocket socket;
@@ -173,9 +197,7 @@ internal sealed partial class WebSocketPoolingMiddleware
             ? new ResumeSession(_resumeTokens.Issue(userKey, connectionId, out var secret), secret, _options.Resume.BufferBytes)
             : null;
 
-        // From here the run owns the lease: it commits the admission (an eviction happens only now that the newcomer is
-        // certain), and every way out of it releases the slot.
-        await admission.Manager!.RunAsync(socket, _handler, context.RequestAborted, authenticationExpiresAt, context, resume).ConfigureAwait(false);
+        return new AcceptedConnection(admission.Manager, socket, authenticationExpiresAt, resume);
     }
 
     /// <summary>
@@ -262,6 +284,10 @@ internal sealed partial class WebSocketPoolingMiddleware
     }
 
     private sealed record AdmissionPreview(string User, int Connections, int Limit);
+
+    /// <summary>An accepted socket and what its run needs; <see langword="default"/> (no manager) when there is nothing to run.</summary>
+    private readonly record struct AcceptedConnection(
+        IsolatedWebSocketManager? Manager, WebSocket? Socket, DateTimeOffset? AuthenticationExpiresAt, ResumeSession? Resume);
 
     private static partial class Log
     {
