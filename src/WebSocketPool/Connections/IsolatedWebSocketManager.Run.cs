@@ -49,13 +49,16 @@ internal sealed partial class IsolatedWebSocketManager
                 _resume = resume;
                 _writerStop = writerStop;
 
-                // Kicked (or its user disconnected) while the handshake ran: close at once with that code, through the
-                // writer made for it. Otherwise the queue and its writer wait for the first send, except under resume,
-                // whose writer sends the session frame at once.
+                // Kicked (or its user disconnected) while the handshake ran: close at once with that code. The queue and
+                // its writer wait for the first send, except under resume, whose writer sends the session frame at once.
                 closedBeforeOpen = _closeRequested == 1;
-                if (closedBeforeOpen || resume is not null)
+                if (resume is not null)
                 {
                     queue = GetOrCreateQueueLocked();
+                }
+                else if (closedBeforeOpen)
+                {
+                    StartCloseWithoutQueueLocked();
                 }
             }
 

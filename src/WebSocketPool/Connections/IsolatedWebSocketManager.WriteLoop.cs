@@ -70,26 +70,57 @@ internal sealed partial class IsolatedWebSocketManager
                 }
             }
 
-            if (Volatile.Read(ref _closeRequested) == 1 && socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-            {
-                ArmDeadline(_factory.Options.SendTimeout);
-                await socket.CloseOutputAsync((WebSocketCloseStatus)_closeCode, _closeDescription, CancellationToken.None).ConfigureAwait(false);
-
-                // The closing handshake gets the same budget as one send; a peer that never answers is aborted.
-                ArmDeadline(_factory.Options.SendTimeout);
-            }
+            await SendCloseFrameAsync(socket).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // A failed send or close costs this connection only: abort it, never let it escape.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            SetReason(DisconnectReason.Aborted);
-            AbortQuietly(socket);
-            if (ex is not (WebSocketException or OperationCanceledException or IOException or ObjectDisposedException
-                    or Microsoft.AspNetCore.Connections.ConnectionAbortedException))
-            {
-                _factory.OnUnexpectedFailure("write loop", ex);
-            }
+            OnWriteFailed(socket, ex, "write loop");
+        }
+    }
+
+    /// <summary>
+    /// The close frame of a lease that never sent anything: sent by this task instead of a queue and a writer made only
+    /// for it (a client's close answered, a kick, a drain), and waited for by the run as a writer would be. Never throws.
+    /// </summary>
+    private async Task CloseWithoutQueueAsync(WebSocket socket)
+    {
+        // Started under _sync: the close goes out from the thread pool, not from inside the caller's lock.
+        await Task.Yield();
+        try
+        {
+            await SendCloseFrameAsync(socket).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // A failed close costs this connection only: abort it, never let it escape.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            OnWriteFailed(socket, ex, "close");
+        }
+    }
+
+    /// <summary>The close frame, when one was asked for and the socket can still send it, within the send timeout.</summary>
+    private async ValueTask SendCloseFrameAsync(WebSocket socket)
+    {
+        if (Volatile.Read(ref _closeRequested) == 1 && socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+        {
+            ArmDeadline(_factory.Options.SendTimeout);
+            await socket.CloseOutputAsync((WebSocketCloseStatus)_closeCode, _closeDescription, CancellationToken.None).ConfigureAwait(false);
+
+            // The closing handshake gets the same budget as one send; a peer that never answers is aborted.
+            ArmDeadline(_factory.Options.SendTimeout);
+        }
+    }
+
+    private void OnWriteFailed(WebSocket socket, Exception ex, string what)
+    {
+        SetReason(DisconnectReason.Aborted);
+        AbortQuietly(socket);
+        if (ex is not (WebSocketException or OperationCanceledException or IOException or ObjectDisposedException
+                or Microsoft.AspNetCore.Connections.ConnectionAbortedException))
+        {
+            _factory.OnUnexpectedFailure(what, ex);
         }
     }
 
@@ -215,8 +246,22 @@ internal sealed partial class IsolatedWebSocketManager
 
         // The writer runs until its first await (the empty queue) before it is published: nothing of it waits on _sync.
         _writer = WriteLoopAsync(socket, queue.Reader, replay: null, _writerStop?.Token ?? CancellationToken.None);
+        _factory.OnSendQueueMade();
         Volatile.Write(ref _queue, queue);
         return queue;
+    }
+
+    /// <summary>
+    /// Under <c>_sync</c>, once a close was asked for: a lease with an accepted socket that never made its queue sends the
+    /// close frame from <see cref="CloseWithoutQueueAsync"/>, and its send side is closed for good.
+    /// </summary>
+    private void StartCloseWithoutQueueLocked()
+    {
+        if (_queue is null && _writer is null && _socket is { } socket && !_queueCompleted)
+        {
+            _queueCompleted = true;
+            _writer = CloseWithoutQueueAsync(socket);
+        }
     }
 
     /// <summary>

@@ -379,9 +379,13 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
                 _discardPending = true;
             }
 
-            // Once the socket is accepted the close frame goes through the writer, made now if nothing was ever sent;
-            // before that, the run closes at once when it starts.
-            queue = GetOrCreateQueueLocked();
+            // Once the socket is accepted the close frame goes through the writer, or, when nothing was ever sent, from a
+            // task of its own (no queue is made for it); before that, the run closes at once when it starts.
+            queue = _queue;
+            if (queue is null)
+            {
+                StartCloseWithoutQueueLocked();
+            }
         }
 
         // A held session has no socket to close: it ends now, through the release path.

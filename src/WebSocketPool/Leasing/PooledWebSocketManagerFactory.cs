@@ -25,6 +25,8 @@ namespace WebSocketPool;
 /// </remarks>
 public sealed class PooledWebSocketManagerFactory : IDisposable
 {
+    private long _sendQueuesMade;
+
     private readonly UserTable _users;
     private readonly AddressTable _addresses;
     private readonly ConnectionRegistry _registry;
@@ -124,6 +126,11 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
     internal ReadOnlySpan<IsolatedWebSocketManager?> OpenSlots => _registry.Slots;
 
     internal TimeSpan DrainingRetryAfter => _drain.RetryAfter;
+
+    /// <summary>Gets how many send queues (each with its writer) leases have made: only a send, or a resumable connection, makes one.</summary>
+    internal long SendQueuesMade => Volatile.Read(ref _sendQueuesMade);
+
+    internal void OnSendQueueMade() => Interlocked.Increment(ref _sendQueuesMade);
 
     /// <summary>Gets how many connections are counted under the per-IP limit for <paramref name="clientAddress"/>'s key (0 when none is on).</summary>
     internal int GetAddressConnectionCount(IPAddress clientAddress) =>

@@ -7,8 +7,8 @@ using WebSocketPool.IntegrationTests.Messaging;
 namespace WebSocketPool.IntegrationTests.Connections;
 
 /// <summary>
-/// An idle connection holds no send queue and no writer: they are made on the lease's first send, or for the close
-/// frame, and the closing handshake, the messages and the release work the same either way.
+/// An idle connection holds no send queue and no writer: they are made on the lease's first send (a close frame is sent
+/// without them), and the closing handshake, the messages and the release work the same either way.
 /// </summary>
 public sealed class IdleSendQueueTests
 {
@@ -45,7 +45,7 @@ public sealed class IdleSendQueueTests
             var received = await clients[0].ReceiveTextAsync();
             var afterSendWithQueue = server.Factory.OpenConnections.Values.Count(m => m.HasSendQueue);
 
-            // Act 3: a kick of a connection that never sent closes it through a writer made for the close frame.
+            // Act 3: a kick of a connection that never sent closes it without a queue.
             var closing = clients[1].ReceiveCloseAsync();
             var kicked = await server.Sender.DisconnectUserAsync("idle-1", reason: "Bye.");
             var close = await closing;
@@ -63,6 +63,12 @@ public sealed class IdleSendQueueTests
                 () => server.Factory.ActiveConnections == Connections - 1 && server.Factory.OpenConnectionCount == Connections - 1,
                 s_deadline,
                 "the kicked connection is released");
+
+            // Act 4: every other client closes; the server answers each close without making a queue for it.
+            await Task.WhenAll(clients.Skip(2).Select(c => c.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None)));
+            await PoolTestServer.WaitUntilAsync(() => server.Factory.ActiveConnections == 1, s_deadline, "the closed connections are released");
+            clients.Skip(2).Should().OnlyContain(c => c.State == WebSocketState.Closed && c.CloseStatus == WebSocketCloseStatus.NormalClosure);
+            server.Factory.SendQueuesMade.Should().Be(1, "only the send made a queue: the kick's close frame and the answers to the clients' closes did not");
         }
         finally
         {
