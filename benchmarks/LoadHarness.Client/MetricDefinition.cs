@@ -25,5 +25,11 @@ internal sealed record MetricDefinition(string Scenario, string Field, string La
         new("sendToUser", "deliveredPerSecond", "Send to one user with 10 connections (no other connections)", "messages/s", 1, true, true),
         new("sendToUserAmongOthers", "deliveredPerSecond", "Send to one user with 10 connections, other users' idle connections open", "messages/s", 1, true, true),
         new("broadcast", "deliveredPerSecond", "Broadcast to 100 connections", "messages/s", 1, true, true),
+        new("broadcastChurn", "connectP50IdleMs", "Connect p50 while churning among idle connections, no broadcast", "ms", 1, false, false),
+        new("broadcastChurn", "connectP99IdleMs", "Connect p99 while churning among idle connections, no broadcast", "ms", 1, false, false),
+        new("broadcastChurn", "connectP50BroadcastMs", "Connect p50 while churning, broadcasts to all of them going on", "ms", 1, false, false),
+        new("broadcastChurn", "connectP99BroadcastMs", "Connect p99 while churning, broadcasts to all of them going on", "ms", 1, false, true),
+        new("broadcastChurn", "connectP99BroadcastToIdle", "Connect p99 during broadcasts ÷ without", "×", 1, false, false),
+        new("broadcastChurn", "broadcastsPerSecond", "Broadcasts completed during the churn (paced)", "broadcasts/s", 1, true, false),
     ];
 }

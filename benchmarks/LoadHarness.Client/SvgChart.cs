@@ -31,6 +31,7 @@ internal static class SvgChart
         ["sendToUser.deliveredPerSecond"] = "Send to user",
         ["sendToUserAmongOthers.deliveredPerSecond"] = "Send to user (+others)",
         ["broadcast.deliveredPerSecond"] = "Broadcast",
+        ["broadcastChurn.connectP99BroadcastMs"] = "Connect p99, broadcasting",
     };
 
     public static string Render(JsonObject medians, JsonObject document)
