@@ -48,7 +48,7 @@ internal static class GrowthChart
             var px0 = ox + Left;
             var py0 = oy + 20;
             var yMax = rows.Select(r => (double?)r[field]?["median"]).Where(v => v is not null).Select(v => v!.Value).DefaultIfEmpty(1).Max() * 1.15;
-            yMax = yMax <= 0 ? 1 : yMax;
+            yMax = NiceCeiling(yMax <= 0 ? 1 : yMax);
             svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"{px0}\" y=\"{oy + 12}\" font-weight=\"bold\">{Escape(heading)}</text>");
             for (var t = 0; t <= 4; t++)
             {
@@ -93,6 +93,21 @@ internal static class GrowthChart
 
         svg.AppendLine("</svg>");
         return svg.ToString();
+    }
+
+    /// <summary>The smallest of 1, 2, 2.5, 5 or 10 × a power of ten at or above <paramref name="value"/>, so the axis reads in round steps.</summary>
+    private static double NiceCeiling(double value)
+    {
+        var power = Math.Pow(10, Math.Floor(Math.Log10(value)));
+        foreach (var step in new[] { 1, 2, 2.5, 5, 10 })
+        {
+            if (step * power >= value)
+            {
+                return step * power;
+            }
+        }
+
+        return 10 * power;
     }
 
     private static string Escape(string text) => WebUtility.HtmlEncode(text);
