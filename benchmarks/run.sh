@@ -12,7 +12,7 @@
 #   --results DIR  where latest.{json,md,svg} and growth-latest.svg go (default benchmarks/results, which also
 #                  updates the table in benchmarks/README.md; any other directory leaves the repository alone).
 #   --quiet-wait S the longest wait before each scenario for the 1-minute load average to fall below 0.5
-#                  (default 90 s full, 4 s quick); a figure taken at 0.5 or above is marked noisy.
+#                  (default 90 s full, 2 s quick); a figure taken at 0.5 or above is marked noisy.
 #   --no-pin       do not pin the server and the client to separate cores with taskset.
 #   --growth-rounds N  run the growth curve (ramp to 19,000 connections) in the first N rounds (default 1).
 #

@@ -86,7 +86,7 @@ internal sealed record Settings
             FanOutDuration = TimeSpan.FromSeconds(4),
             FanOutBackgroundConnections = 1_000,
             ChurnDuration = TimeSpan.FromSeconds(5),
-            QuietWait = TimeSpan.FromSeconds(4),
+            QuietWait = TimeSpan.FromSeconds(2),
             GrowthSteps = [500, 1_000, 2_000, 3_000],
             GrowthCap = 4_000,
             GrowthEchoDuration = TimeSpan.FromSeconds(2),
