@@ -111,6 +111,11 @@ internal static class ReportCommand
         document["quietWaitMaxSeconds"] = runs.Select(r => (double?)r["quietWaitMaxSeconds"]).FirstOrDefault(v => v is not null);
         document["loadAverage1mBeforeScenarios"] = scenarioLoads.Count == 0 ? null : new JsonObject { ["min"] = scenarioLoads.Min(), ["max"] = scenarioLoads.Max(), ["n"] = scenarioLoads.Count };
         document["pinning"] = runs.Select(r => r["pinning"]).FirstOrDefault(p => p is not null)?.DeepClone();
+        var seconds = Directory.GetFiles(rawDirectory, "*.json").Where(f => Path.GetFileName(f).StartsWith("run-", StringComparison.Ordinal) || Path.GetFileName(f).StartsWith("growth-", StringComparison.Ordinal))
+            .Sum(f => (double?)JsonNode.Parse(File.ReadAllText(f))?["seconds"] ?? 0);
+        document["suiteMinutes"] = Math.Round(seconds / 60, 1);
+        var waited = runs.SelectMany(r => r["scenarios"]?.AsObject().Select(p => (double?)p.Value?["quietWaitSeconds"]) ?? []).Where(v => v is not null).Sum(v => v!.Value);
+        document["quietWaitMinutes"] = Math.Round(waited / 60, 1);
         document["order"] = new JsonArray(runs.GroupBy(r => (int)r["repetition"]!).OrderBy(g => g.Key)
             .Select(g => (JsonNode)string.Join(", ", g.OrderBy(r => (string?)r["finishedAt"], StringComparer.Ordinal).Select(r => (string?)r["mode"]))).ToArray());
         var growth = GrowthReport.Build(rawDirectory);
@@ -306,6 +311,7 @@ internal static class ReportCommand
         text.AppendLine(CultureInfo.InvariantCulture, $"Machine: {machine["cpuModel"]}, {machine["nproc"]} cores, {machine["memoryGiB"]} GiB; {machine["os"]}; .NET {machine["dotnet"]}.  ");
         text.AppendLine(CultureInfo.InvariantCulture, $"Date: {document["date"]}; commit `{document["commit"]}`; {document["mode"]} mode, median of {document["repetitions"]} round(s) per server, the servers' order rotating from round to round ({string.Join("; ", document["order"]!.AsArray().Select(o => (string?)o))}).  ");
         text.AppendLine(CultureInfo.InvariantCulture, $"1-minute load average during the runs: {document["loadAverage1m"]?["min"]}–{document["loadAverage1m"]?["max"]}; before each scenario the suite waited up to {document["quietWaitMaxSeconds"]} s for it to fall below {document["quietThreshold"]}, and saw {document["loadAverage1mBeforeScenarios"]?["min"]}–{document["loadAverage1mBeforeScenarios"]?["max"]}.  ");
+        text.AppendLine(CultureInfo.InvariantCulture, $"The suite took {document["suiteMinutes"]} min (the servers' runs and the growth curve, server starts and waits for a quiet machine included; of it, at least {document["quietWaitMinutes"]} min waiting before the scenarios).  ");
         var noisyCount = (int?)document["noisyFigures"] ?? 0;
         text.AppendLine(CultureInfo.InvariantCulture, $"**Noisy figures: {noisyCount} of {document["figures"]}** (taken with the 1-minute load average at or above {document["quietThreshold"]}; marked *noisy* below{(noisyCount == 0 ? string.Empty : ", and none of them may be called quiet")}).  ");
         var pinning = document["pinning"];

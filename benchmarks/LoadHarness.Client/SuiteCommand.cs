@@ -98,7 +98,8 @@ internal static class SuiteCommand
         // growth curve waits before each of its steps instead).
         async Task StepAsync(string name, Func<Task<JsonObject>> step, JsonObject? results, bool quietFirst = true)
         {
-            if (results is not null && name != Growth && ((only is not null && !only.Contains(name)) || !ClientMode.Runs(currentMode, name)))
+            if (results is not null && name != Growth
+                && ((only is not null && !only.Contains(name)) || !ClientMode.Runs(currentMode, name) || (name == "cap" && !settings.CapModes.Contains(currentMode))))
             {
                 return;
             }
