@@ -103,6 +103,13 @@ internal static class Cpu
             result["clientBound"] = IsClientBound(clientCores);
         }
 
+        /// <summary>
+        /// Server CPU microseconds per unit of work (<paramref name="perSecond"/> units a second): when the client is
+        /// the bottleneck the rates converge, and this stays comparable between servers.
+        /// </summary>
+        public static double? MicrosPer(double serverCores, double perSecond) =>
+            perSecond > 0 && !double.IsNaN(serverCores) ? Math.Round(serverCores / perSecond * 1e6, 3) : null;
+
         private static double? Share((long Busy, long Total)? start, string? cpus)
         {
             if (start is not { } s)

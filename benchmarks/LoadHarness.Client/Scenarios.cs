@@ -172,6 +172,7 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
             ["unreleased"] = unmatched,
         };
         meter.Record(churn, clientCores, serverCores);
+        churn["serverMicrosPerCycle"] = Cpu.Meter.MicrosPer(serverCores, cycles / elapsed);
         return churn;
     }
 
@@ -226,6 +227,7 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
                 ["maxMs"] = Math.Round(Percentiles.Of(all, 100), 3),
             };
             meter.Record(echo, clientCores, serverCores);
+            echo["serverMicrosPerRoundTrip"] = Cpu.Meter.MicrosPer(serverCores, all.Count / seconds);
             return echo;
         }
         finally
@@ -319,6 +321,7 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
                 ["allDelivered"] = complete,
             };
             meter.Record(delivery, clientCores, serverCores);
+            delivery["serverMicrosPerMessage"] = Cpu.Meter.MicrosPer(serverCores, total / elapsed);
             return delivery;
         }
         finally
