@@ -11,7 +11,7 @@ internal static class ClientMode
     /// The fair fan-out baseline (bare Kestrel with a writer and a queue per connection) runs only the scenarios where how
     /// a server sends makes the difference; the idle, churn and cap figures stay bare Kestrel's.
     /// </summary>
-    public static readonly string[] BareQueuedScenarios = ["echo", "sendToUser", "sendToUserAmongOthers", "broadcast"];
+    public static readonly string[] BareQueuedScenarios = ["echo", "sendToUser", "sendToUserAmongOthers", "broadcast", "broadcastChurn"];
 
     public static bool Runs(string mode, string scenario) => mode != "barequeued" || BareQueuedScenarios.Contains(scenario);
 

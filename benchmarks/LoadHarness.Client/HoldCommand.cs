@@ -1,6 +1,7 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using System.Net.WebSockets;
 
@@ -11,7 +12,8 @@ namespace LoadHarness.Client;
 /// counts are spread over several). Given several server addresses (a cluster's nodes), connection i goes to node
 /// i mod n and belongs to user <c>PREFIX-(i / n)</c>, so every user has one connection on each node. Protocol on
 /// stdout/stdin: it prints
-/// <c>ready opened=N failed=N statuses=S:N,… cpu=SECONDS</c>, then waits for a <c>close</c> line (or end of input, or
+/// <c>ready opened=N failed=N statuses=S:N,… cpu=SECONDS connect=BUCKETS connectmax=MS</c> (the time each
+/// successful connect took, as a <see cref="LatencyHistogram"/>), then waits for a <c>close</c> line (or end of input, or
 /// its time limit), closes everything and prints <c>closed cpu=SECONDS</c>.
 /// </summary>
 internal static class HoldCommand
@@ -23,6 +25,7 @@ internal static class HoldCommand
         var sockets = new ConcurrentBag<ClientWebSocket>();
         var statuses = new ConcurrentDictionary<int, int>();
         var receivers = new ConcurrentBag<Task>();
+        var connectTimes = new LatencyHistogram();
         using var lifetime = new CancellationTokenSource(maxLifetime);
         using (var gate = new SemaphoreSlim(64))
         {
@@ -38,10 +41,17 @@ internal static class HoldCommand
                     try
                     {
                         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                        var started = Stopwatch.GetTimestamp();
                         var (socket, status) = await Wire.ConnectAsync(uri, signalR, timeout.Token).ConfigureAwait(false);
+                        var connectMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
                         statuses.AddOrUpdate(status, 1, static (_, n) => n + 1);
                         if (socket is not null)
                         {
+                            lock (connectTimes)
+                            {
+                                connectTimes.Add(connectMs);
+                            }
+
                             sockets.Add(socket);
                             receivers.Add(DrainAsync(socket, lifetime.Token));
                         }
@@ -59,7 +69,7 @@ internal static class HoldCommand
         var opened = statuses.GetValueOrDefault(101);
         var failed = count - opened;
         var statusText = string.Join(',', statuses.OrderBy(p => p.Key).Select(p => $"{p.Key}:{p.Value}"));
-        Console.WriteLine(FormattableString.Invariant($"ready opened={opened} failed={failed} statuses={statusText} cpu={Cpu.Self():F2}"));
+        Console.WriteLine(FormattableString.Invariant($"ready opened={opened} failed={failed} statuses={statusText} cpu={Cpu.Self():F2} connect={connectTimes.ToCompact()} connectmax={connectTimes.MaxMs:F3}"));
 
         // SignalR closes connections whose client sent nothing within its client timeout: ping like its own client does.
         var pinger = signalR ? PingAsync(sockets, lifetime.Token) : Task.CompletedTask;

@@ -18,6 +18,9 @@ internal sealed class HoldWorkers : IAsyncDisposable
 
     public double ReadyCpuSeconds { get; private set; }
 
+    /// <summary>How long each successful connect took (upgrade, and for SignalR the handshake), over every worker.</summary>
+    public LatencyHistogram ConnectTimes { get; } = new();
+
     public double ClosedCpuSeconds { get; private set; }
 
     /// <summary>
@@ -47,6 +50,8 @@ internal sealed class HoldWorkers : IAsyncDisposable
         foreach (var process in workers._processes)
         {
             var line = await ReadUntilAsync(process, "ready ", cts.Token).ConfigureAwait(false);
+            string? connect = null;
+            var connectMax = 0.0;
             foreach (var part in line.Split(' ').Skip(1))
             {
                 var (key, value) = (part[..part.IndexOf('=')], part[(part.IndexOf('=') + 1)..]);
@@ -69,10 +74,18 @@ internal sealed class HoldWorkers : IAsyncDisposable
                     case "cpu":
                         workers.ReadyCpuSeconds += double.Parse(value, CultureInfo.InvariantCulture);
                         break;
+                    case "connect":
+                        connect = value;
+                        break;
+                    case "connectmax":
+                        connectMax = double.Parse(value, CultureInfo.InvariantCulture);
+                        break;
                     default:
                         break;
                 }
             }
+
+            workers.ConnectTimes.AddCompact(connect ?? string.Empty, connectMax);
         }
 
         return workers;

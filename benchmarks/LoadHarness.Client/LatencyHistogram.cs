@@ -37,6 +37,25 @@ internal sealed class LatencyHistogram
         MaxMs = Math.Max(MaxMs, other.MaxMs);
     }
 
+    /// <summary>The non-empty buckets as <c>INDEX:COUNT,…</c> (no spaces), to pass a histogram between processes; see <see cref="AddCompact"/>.</summary>
+    public string ToCompact() =>
+        string.Join(',', _counts.Select((count, index) => (count, index)).Where(p => p.count > 0)
+            .Select(p => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{p.index}:{p.count}")));
+
+    /// <summary>Adds the buckets written by <see cref="ToCompact"/> and a maximum to this histogram.</summary>
+    public void AddCompact(string compact, double maxMs)
+    {
+        foreach (var pair in compact.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = pair.Split(':');
+            var count = long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+            _counts[int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture)] += count;
+            Count += count;
+        }
+
+        MaxMs = Math.Max(MaxMs, maxMs);
+    }
+
     public void Clear()
     {
         Array.Clear(_counts);

@@ -4,7 +4,9 @@ using System.Globalization;
 using LoadHarness.Client;
 
 // Commands:
-//   suite  --server DLL --out DIR [--quick|--full] [--repetitions N] [--modes bare,barequeued,signalr,pool] [--only idle,echo,sendToUser,sendToUserAmongOthers,broadcast,churn,cap] [--others N]
+//   suite  --server DLL --out DIR [--quick|--full] [--repetitions N] [--modes bare,barequeued,signalr,pool] [--only idle,echo,sendToUser,sendToUserAmongOthers,broadcast,churn,broadcastChurn,cap,growth] [--others N]
+//          [--quiet-wait SECONDS] [--quiet-threshold LOAD] [--no-pin] [--server-cpus LIST] [--client-cpus LIST]
+//          [--growth-steps 1000,5000,…] [--growth-rounds N] [--growth-modes bare,signalr,pool] [--broadcast-churn-connections N]
 //   hold   --url URL[,URL…] --mode MODE --count N --prefix P [--lifetime-minutes M]   (a child process started by the suite)
 //   report --raw DIR --out DIR [--micro FILE] [--footprint FILE] [--readme FILE] [--commit SHA] [--note TEXT]
 //   cluster --server DLL --out DIR [--quick|--full] [--modes signalr,pool] [--redis-server PATH] [--small-per-node N] [--large-per-node N]
@@ -19,6 +21,44 @@ switch (args.FirstOrDefault())
             settings = settings with { FanOutBackgroundConnections = int.Parse(others, CultureInfo.InvariantCulture) };
         }
 
+        if (options.TryGetValue("quiet-wait", out var quietWait))
+        {
+            settings = settings with { QuietWait = TimeSpan.FromSeconds(double.Parse(quietWait, CultureInfo.InvariantCulture)) };
+        }
+
+        if (options.TryGetValue("quiet-threshold", out var quietThreshold))
+        {
+            settings = settings with { QuietThreshold = double.Parse(quietThreshold, CultureInfo.InvariantCulture) };
+        }
+
+        if (options.TryGetValue("growth-steps", out var growthSteps))
+        {
+            settings = settings with { GrowthSteps = growthSteps.Split(',').Select(n => int.Parse(n, CultureInfo.InvariantCulture)).ToArray() };
+        }
+
+        if (options.TryGetValue("growth-rounds", out var growthRounds))
+        {
+            settings = settings with { GrowthRounds = int.Parse(growthRounds, CultureInfo.InvariantCulture) };
+        }
+
+        if (options.TryGetValue("growth-modes", out var growthModes))
+        {
+            settings = settings with { GrowthModes = growthModes.Split(',') };
+        }
+
+        if (options.TryGetValue("broadcast-churn-connections", out var broadcastChurn))
+        {
+            settings = settings with { BroadcastChurnConnections = int.Parse(broadcastChurn, CultureInfo.InvariantCulture) };
+        }
+
+        if (settings.GrowthSteps.Length == 0 || settings.GrowthSteps.Zip(settings.GrowthSteps.Skip(1)).Any(p => p.Second <= p.First)
+            || settings.GrowthSteps[^1] + settings.GrowthEchoConnections > settings.GrowthCap)
+        {
+            Console.Error.WriteLine($"--growth-steps must rise, and the last step + {settings.GrowthEchoConnections} echoing connections must fit the growth cap ({settings.GrowthCap}).");
+            return 2;
+        }
+
+        Pinning.Configure(!options.ContainsKey("no-pin"), options.GetValueOrDefault("server-cpus"), options.GetValueOrDefault("client-cpus"));
         var modes = options.TryGetValue("modes", out var m) ? m.Split(',') : ClientMode.All;
         return await SuiteCommand.RunAsync(Required("server"), Required("out"), settings, modes, options.TryGetValue("only", out var only) ? only.Split(',') : null);
     case "hold":

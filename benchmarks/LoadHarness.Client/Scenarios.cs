@@ -12,7 +12,7 @@ namespace LoadHarness.Client;
 internal sealed class Scenarios(ServerProcess server, string mode, Settings settings, int repetition)
 {
     /// <summary>A run where the client used this much of a core (CPU seconds per second) measured the client.</summary>
-    public const double ClientBoundCores = 0.9;
+    public const double ClientBoundCores = Cpu.ClientBoundCores;
 
     private readonly bool _signalR = ClientMode.IsSignalR(mode);
 
@@ -159,7 +159,7 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
 
         latencies.Sort();
         var within = latencies.Count(l => l <= 100);
-        return new JsonObject
+        var churn = new JsonObject
         {
             ["cyclesPerSecond"] = Math.Round(cycles / elapsed, 1),
             ["cycles"] = cycles,
@@ -170,10 +170,10 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
             ["releaseMaxMs"] = Math.Round(Percentiles.Of(latencies, 100), 3),
             ["releasedWithin100MsPct"] = closeStarts.IsEmpty ? 0 : Math.Round(100.0 * within / closeStarts.Count, 3),
             ["unreleased"] = unmatched,
-            ["clientCores"] = clientCores,
-            ["serverCores"] = serverCores,
-            ["clientBound"] = clientCores >= ClientBoundCores,
         };
+        meter.Record(churn, clientCores, serverCores);
+        churn["serverMicrosPerCycle"] = Cpu.Meter.MicrosPer(serverCores, cycles / elapsed);
+        return churn;
     }
 
     /// <summary>Scenario 4: echo round trips per second and latency, N connections, 32-byte messages, one in flight each.</summary>
@@ -217,7 +217,7 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
             var all = samples.Where(s => s is not null).SelectMany(s => s).ToList();
             all.Sort();
             var seconds = settings.EchoDuration.TotalSeconds;
-            return new JsonObject
+            var echo = new JsonObject
             {
                 ["connections"] = sockets.Count,
                 ["roundTripsPerSecond"] = Math.Round(all.Count / seconds, 1),
@@ -225,10 +225,10 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
                 ["p50Ms"] = Math.Round(Percentiles.Of(all, 50), 3),
                 ["p99Ms"] = Math.Round(Percentiles.Of(all, 99), 3),
                 ["maxMs"] = Math.Round(Percentiles.Of(all, 100), 3),
-                ["clientCores"] = clientCores,
-                ["serverCores"] = serverCores,
-                ["clientBound"] = clientCores >= ClientBoundCores,
             };
+            meter.Record(echo, clientCores, serverCores);
+            echo["serverMicrosPerRoundTrip"] = Cpu.Meter.MicrosPer(serverCores, all.Count / seconds);
+            return echo;
         }
         finally
         {
@@ -311,7 +311,7 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
             var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
             var (clientCores, serverCores) = meter.Stop();
             var total = counter.Count - baseCount;
-            return new JsonObject
+            var delivery = new JsonObject
             {
                 ["connections"] = sockets.Count,
                 ["messagesPerTrigger"] = messagesPerTrigger,
@@ -319,10 +319,10 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
                 ["delivered"] = total,
                 ["deliveredPerSecond"] = Math.Round(total / elapsed, 1),
                 ["allDelivered"] = complete,
-                ["clientCores"] = clientCores,
-                ["serverCores"] = serverCores,
-                ["clientBound"] = clientCores >= ClientBoundCores,
             };
+            meter.Record(delivery, clientCores, serverCores);
+            delivery["serverMicrosPerMessage"] = Cpu.Meter.MicrosPer(serverCores, total / elapsed);
+            return delivery;
         }
         finally
         {
@@ -331,6 +331,227 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
             await Task.WhenAll(receivers).WaitAsync(TimeSpan.FromSeconds(30));
         }
     }
+
+    /// <summary>
+    /// The growth curve: one server process ramped through <see cref="Settings.GrowthSteps"/> open connections (held by
+    /// child processes, at most <see cref="Settings.ConnectionsPerClientProcess"/> each). At each step: memory per
+    /// connection (managed heap after a forced GC, and RSS, over the process before the ramp), echo latency of a few
+    /// echoing connections opened before the ramp, and how long each connect of the step's ramp took. The suite waits
+    /// for a quiet machine before each step.
+    /// </summary>
+    public async Task<JsonObject> GrowthAsync()
+    {
+        await server.WaitForConnectionsAsync(0, TimeSpan.FromSeconds(30));
+        var echoSockets = await OpenAsync(settings.GrowthEchoConnections, $"grow-echo-{repetition}-");
+        var workers = new List<HoldWorkers>();
+        var steps = new JsonArray();
+        var result = new JsonObject { ["echoConnections"] = echoSockets.Count, ["steps"] = steps };
+        try
+        {
+            await server.WaitForConnectionsAsync(echoSockets.Count, TimeSpan.FromSeconds(30));
+            var baseline = await server.StatsAsync(gc: true);
+            result["rssBaselineBytes"] = (long)baseline["rssBytes"]!;
+            result["heapBaselineBytes"] = (long)baseline["managedHeapBytes"]!;
+            var held = 0;
+            foreach (var target in settings.GrowthSteps)
+            {
+                var quiet = await QuietMachine.WaitAndRecordAsync(settings);
+                var meter = new Cpu.Meter(server.Pid);
+                var rampStarted = Stopwatch.GetTimestamp();
+                var step = await HoldWorkers.StartAsync(server.BaseUrl, mode, target - held, settings.ConnectionsPerClientProcess, $"grow-{repetition}-{target}-", TimeSpan.FromMinutes(5));
+                workers.Add(step);
+                held += step.Opened;
+                var counted = await server.WaitForConnectionsAsync(held + echoSockets.Count, TimeSpan.FromSeconds(60));
+                var rampSeconds = Stopwatch.GetElapsedTime(rampStarted).TotalSeconds;
+                var (clientCores, serverCores) = meter.Stop(step.ReadyCpuSeconds);
+                var stats = await server.StatsAsync(gc: true);
+                var echo = await EchoWindowAsync(echoSockets, settings.GrowthEchoDuration);
+                var row = new JsonObject
+                {
+                    ["target"] = target,
+                    ["held"] = held,
+                    ["failed"] = step.Failed,
+                    ["serverCounted"] = counted.Count,
+                    ["heapPerConnectionBytes"] = ((long)stats["managedHeapBytes"]! - (long)baseline["managedHeapBytes"]!) / Math.Max(1, held),
+                    ["rssPerConnectionBytes"] = ((long)stats["rssBytes"]! - (long)baseline["rssBytes"]!) / Math.Max(1, held),
+                    ["rssBytes"] = (long)stats["rssBytes"]!,
+                    ["heapBytes"] = (long)stats["managedHeapBytes"]!,
+                    ["echoP50Ms"] = echo.P50,
+                    ["echoP99Ms"] = echo.P99,
+                    ["echoRoundTrips"] = echo.Count,
+                    ["connectP50Ms"] = Round(step.ConnectTimes.Percentile(50)),
+                    ["connectP99Ms"] = Round(step.ConnectTimes.Percentile(99)),
+                    ["connectMaxMs"] = Math.Round(step.ConnectTimes.MaxMs, 3),
+                    ["connects"] = step.ConnectTimes.Count,
+                    ["rampSeconds"] = Math.Round(rampSeconds, 2),
+                };
+                meter.Record(row, clientCores, serverCores);
+                QuietMachine.CopyInto(quiet, row);
+                steps.Add(row);
+                SuiteCommand.Log($"    growth {target}: {row.ToJsonString()}");
+            }
+        }
+        finally
+        {
+            await Task.WhenAll(workers.Select(w => w.DisposeAsync().AsTask()));
+            await CloseAllAsync(echoSockets);
+        }
+
+        var drained = await server.WaitForConnectionsAsync(0, TimeSpan.FromSeconds(90));
+        result["allClosed"] = drained.Reached;
+        return result;
+    }
+
+    /// <summary>
+    /// Broadcast during churn: N idle connections open; client loops connect and close (the same user reconnecting)
+    /// first with nothing else going on, then while the client asks the server for broadcasts to every connection, one
+    /// after the other, paced (<see cref="Settings.BroadcastChurnInterval"/>). Compares the connect (handshake) time of
+    /// the two phases.
+    /// </summary>
+    public async Task<JsonObject> BroadcastDuringChurnAsync()
+    {
+        await server.WaitForConnectionsAsync(0, TimeSpan.FromSeconds(30));
+        var workers = await HoldWorkers.StartAsync(server.BaseUrl, mode, settings.BroadcastChurnConnections, settings.ConnectionsPerClientProcess, $"bch-{repetition}-", TimeSpan.FromMinutes(5));
+        var result = new JsonObject { ["connections"] = workers.Opened, ["failedToOpen"] = workers.Failed };
+        try
+        {
+            await server.WaitForConnectionsAsync(workers.Opened, TimeSpan.FromSeconds(60));
+            var idle = await ChurnPhaseAsync(broadcast: false);
+            var during = await ChurnPhaseAsync(broadcast: true);
+            result["idle"] = idle;
+            result["duringBroadcast"] = during;
+            result["connectP50IdleMs"] = idle["connectP50Ms"]?.DeepClone();
+            result["connectP99IdleMs"] = idle["connectP99Ms"]?.DeepClone();
+            result["connectP50BroadcastMs"] = during["connectP50Ms"]?.DeepClone();
+            result["connectP99BroadcastMs"] = during["connectP99Ms"]?.DeepClone();
+            result["broadcastsPerSecond"] = during["broadcastsPerSecond"]?.DeepClone();
+            result["cyclesPerSecondIdle"] = idle["cyclesPerSecond"]?.DeepClone();
+            result["cyclesPerSecondBroadcast"] = during["cyclesPerSecond"]?.DeepClone();
+            if ((double?)idle["connectP99Ms"] is > 0 and var p99Idle && (double?)during["connectP99Ms"] is { } p99During)
+            {
+                result["connectP99BroadcastToIdle"] = Math.Round(p99During / p99Idle, 3);
+            }
+
+            foreach (var field in new[] { "clientCores", "serverCores", "clientCoreBusy", "serverCoreBusy", "clientBound" })
+            {
+                result[field] = during[field]?.DeepClone();
+            }
+
+            result["clientBound"] = (bool?)idle["clientBound"] == true || (bool?)during["clientBound"] == true;
+        }
+        finally
+        {
+            await workers.DisposeAsync();
+        }
+
+        var drained = await server.WaitForConnectionsAsync(0, TimeSpan.FromSeconds(90));
+        result["allClosed"] = drained.Reached;
+        return result;
+    }
+
+    private async Task<JsonObject> ChurnPhaseAsync(bool broadcast)
+    {
+        var histograms = new LatencyHistogram[settings.BroadcastChurnLoops];
+        var failures = new ConcurrentDictionary<int, int>();
+        long cycles = 0;
+        long broadcasts = 0;
+        var meter = new Cpu.Meter(server.Pid);
+        var started = Stopwatch.GetTimestamp();
+        var end = started + (long)(settings.BroadcastChurnDuration.TotalSeconds * Stopwatch.Frequency);
+        var loops = Enumerable.Range(0, settings.BroadcastChurnLoops).Select(loop => Task.Run(async () =>
+        {
+            var histogram = histograms[loop] = new LatencyHistogram();
+            for (var i = 0; i < 200_000 && Stopwatch.GetTimestamp() < end; i++)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                var t0 = Stopwatch.GetTimestamp();
+                var (socket, status) = await Wire.ConnectAsync(Wire.UriFor(server.BaseUrl, mode, $"bch-churn-{loop}"), _signalR, timeout.Token);
+                if (socket is null)
+                {
+                    failures.AddOrUpdate(status, 1, static (_, n) => n + 1);
+                    continue;
+                }
+
+                histogram.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                await Wire.CloseAsync(socket, TimeSpan.FromSeconds(5));
+                Interlocked.Increment(ref cycles);
+            }
+        })).ToList();
+        var broadcaster = !broadcast ? Task.CompletedTask : Task.Run(async () =>
+        {
+            for (var i = 0; i < 1_000_000 && Stopwatch.GetTimestamp() < end; i++)
+            {
+                var next = Stopwatch.GetTimestamp() + (long)(settings.BroadcastChurnInterval.TotalSeconds * Stopwatch.Frequency);
+                using var response = await server.Http.PostAsync($"/bench/broadcast?count={settings.BroadcastChurnMessagesPerTrigger}", null);
+                response.EnsureSuccessStatusCode();
+                Interlocked.Increment(ref broadcasts);
+                var pause = Math.Min(next, end) - Stopwatch.GetTimestamp();
+                if (pause > 0)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(pause / (double)Stopwatch.Frequency));
+                }
+            }
+        });
+        await Task.WhenAll(loops);
+        await broadcaster;
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var (clientCores, serverCores) = meter.Stop();
+        var all = new LatencyHistogram();
+        foreach (var histogram in histograms)
+        {
+            all.Merge(histogram);
+        }
+
+        var phase = new JsonObject
+        {
+            ["cycles"] = cycles,
+            ["cyclesPerSecond"] = Math.Round(cycles / elapsed, 1),
+            ["failures"] = ToJson(failures),
+            ["connectP50Ms"] = Round(all.Percentile(50)),
+            ["connectP99Ms"] = Round(all.Percentile(99)),
+            ["connectMaxMs"] = Math.Round(all.MaxMs, 3),
+            ["broadcasts"] = broadcasts,
+            ["broadcastsPerSecond"] = Math.Round(broadcasts / elapsed, 2),
+            ["messagesPerBroadcast"] = settings.BroadcastChurnMessagesPerTrigger,
+            ["broadcastIntervalMs"] = broadcast ? settings.BroadcastChurnInterval.TotalMilliseconds : null,
+            ["loadAverage1mEnd"] = QuietMachine.LoadAverage(),
+        };
+        meter.Record(phase, clientCores, serverCores);
+        return phase;
+    }
+
+    /// <summary>Echo on already open connections for a while (one message in flight each); latency percentiles.</summary>
+    private async Task<(double? P50, double? P99, long Count)> EchoWindowAsync(List<ClientWebSocket> sockets, TimeSpan duration)
+    {
+        var histograms = new LatencyHistogram[sockets.Count];
+        var end = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        await Task.WhenAll(sockets.Select((socket, index) => Task.Run(async () =>
+        {
+            var histogram = histograms[index] = new LatencyHistogram();
+            var buffer = new byte[4096];
+            var counter = new RecordCounter(_signalR);
+            using var timeout = new CancellationTokenSource(duration + TimeSpan.FromSeconds(30));
+            for (var i = 0; i < 10_000_000; i++)
+            {
+                var t0 = Stopwatch.GetTimestamp();
+                if (t0 >= end || !await EchoOnceAsync(socket, buffer, counter, timeout.Token))
+                {
+                    return;
+                }
+
+                histogram.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+            }
+        })));
+        var all = new LatencyHistogram();
+        foreach (var histogram in histograms)
+        {
+            all.Merge(histogram);
+        }
+
+        return (Round(all.Percentile(50)), Round(all.Percentile(99)), all.Count);
+    }
+
+    private static double? Round(double? value) => value is null ? null : Math.Round(value.Value, 3);
 
     private async Task<bool> EchoOnceAsync(ClientWebSocket socket, byte[] buffer, RecordCounter counter, CancellationToken cancellationToken)
     {

@@ -27,12 +27,11 @@ internal sealed class ServerProcess : IAsyncDisposable
     /// <summary>Starts a server; <paramref name="extraArguments"/> are passed on (e.g. <c>--redis HOST:PORT</c> for a cluster node).</summary>
     public static async Task<ServerProcess> StartAsync(string serverDll, string mode, int cap, IReadOnlyList<string>? extraArguments = null)
     {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
+        // Under taskset -c SERVER_CPUS when the suite pins (taskset execs dotnet, so the process id is the server's).
+        var info = Pinning.ServerStartInfo("dotnet");
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardInput = true;
+        info.UseShellExecute = false;
         foreach (var arg in new[] { serverDll, mode, "--cap", cap.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(extraArguments ?? []))
         {
             info.ArgumentList.Add(arg);

@@ -17,6 +17,13 @@ internal sealed record Settings
 
     public int CapOverflowAttempts { get; init; } = 100;
 
+    /// <summary>
+    /// The servers the cap scenario runs against. In full mode only the pool's (the one with a cap to hold and refuse
+    /// beyond): bare Kestrel and SignalR holding 19,000 is shown by the growth curve, and leaving them out saves two
+    /// ramps to 19,000 and their waits for a quiet machine per round.
+    /// </summary>
+    public string[] CapModes { get; init; } = ["bare", "signalr", "pool"];
+
     public required TimeSpan EchoDuration { get; init; }
 
     public TimeSpan EchoWarmUp { get; init; } = TimeSpan.FromSeconds(1);
@@ -37,6 +44,44 @@ internal sealed record Settings
 
     public int ChurnLoops { get; init; } = 8;
 
+    /// <summary>Before each scenario, wait until the 1-minute load average is below this; a figure taken at or above it is noisy.</summary>
+    public double QuietThreshold { get; init; } = 0.5;
+
+    /// <summary>The longest wait for <see cref="QuietThreshold"/> before each scenario (short in quick mode, so a busy machine does not stall it).</summary>
+    public required TimeSpan QuietWait { get; init; }
+
+    /// <summary>Open connections at which the growth curve measures memory, echo latency and connect time (one server process ramped through them).</summary>
+    public required int[] GrowthSteps { get; init; }
+
+    /// <summary>The servers the growth curve runs against.</summary>
+    public string[] GrowthModes { get; init; } = ["bare", "signalr", "pool"];
+
+    /// <summary>The growth curve runs in the first this-many rounds (each time in a fresh server process per mode).</summary>
+    public int GrowthRounds { get; init; } = 1;
+
+    /// <summary>The pool's cap in the growth curve's server: the top step plus the echoing clients must fit, and stay below the 20,000 open files.</summary>
+    public required int GrowthCap { get; init; }
+
+    public int GrowthEchoConnections { get; init; } = 10;
+
+    public required TimeSpan GrowthEchoDuration { get; init; }
+
+    /// <summary>Idle connections open during the broadcast-during-churn scenario; every broadcast goes to all of them.</summary>
+    public required int BroadcastChurnConnections { get; init; }
+
+    /// <summary>How long the churn runs without a broadcast, and then again with broadcasts going on.</summary>
+    public required TimeSpan BroadcastChurnDuration { get; init; }
+
+    public int BroadcastChurnLoops { get; init; } = 4;
+
+    public int BroadcastChurnMessagesPerTrigger { get; init; } = 1;
+
+    /// <summary>
+    /// A broadcast starts this often during the churn (the next waits for the previous one to finish, so a server that
+    /// cannot keep up broadcasts back to back). Paced, so every server is given the same work per second.
+    /// </summary>
+    public TimeSpan BroadcastChurnInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+
     public static Settings For(bool quick, int? repetitions) => quick
         ? new Settings
         {
@@ -48,6 +93,12 @@ internal sealed record Settings
             FanOutDuration = TimeSpan.FromSeconds(4),
             FanOutBackgroundConnections = 1_000,
             ChurnDuration = TimeSpan.FromSeconds(5),
+            QuietWait = TimeSpan.FromSeconds(2),
+            GrowthSteps = [500, 1_000, 2_000, 3_000],
+            GrowthCap = 4_000,
+            GrowthEchoDuration = TimeSpan.FromSeconds(2),
+            BroadcastChurnConnections = 2_000,
+            BroadcastChurnDuration = TimeSpan.FromSeconds(4),
         }
         : new Settings
         {
@@ -55,9 +106,16 @@ internal sealed record Settings
             Repetitions = repetitions ?? 3,
             IdleConnections = 10_000,
             CapConnections = 19_000,
-            EchoDuration = TimeSpan.FromSeconds(15),
-            FanOutDuration = TimeSpan.FromSeconds(10),
+            EchoDuration = TimeSpan.FromSeconds(8),
+            FanOutDuration = TimeSpan.FromSeconds(5),
             FanOutBackgroundConnections = 5_000,
-            ChurnDuration = TimeSpan.FromSeconds(15),
+            ChurnDuration = TimeSpan.FromSeconds(8),
+            QuietWait = TimeSpan.FromSeconds(90),
+            GrowthSteps = [1_000, 5_000, 10_000, 19_000],
+            GrowthCap = 19_400,
+            GrowthEchoDuration = TimeSpan.FromSeconds(5),
+            BroadcastChurnConnections = 10_000,
+            BroadcastChurnDuration = TimeSpan.FromSeconds(6),
+            CapModes = ["pool"],
         };
 }

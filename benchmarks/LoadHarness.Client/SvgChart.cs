@@ -31,6 +31,7 @@ internal static class SvgChart
         ["sendToUser.deliveredPerSecond"] = "Send to user",
         ["sendToUserAmongOthers.deliveredPerSecond"] = "Send to user (+others)",
         ["broadcast.deliveredPerSecond"] = "Broadcast",
+        ["broadcastChurn.connectP99BroadcastMs"] = "Conn. p99, bcast",
     };
 
     public static string Render(JsonObject medians, JsonObject document)
@@ -45,7 +46,7 @@ internal static class SvgChart
         svg.AppendLine(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{Height}\" viewBox=\"0 0 {Width} {Height}\" font-family=\"sans-serif\" font-size=\"12\">");
         svg.AppendLine(CultureInfo.InvariantCulture, $"<rect width=\"{Width}\" height=\"{Height}\" fill=\"white\"/>");
         svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"{Left}\" y=\"22\" font-size=\"16\" font-weight=\"bold\">Relative to bare Kestrel (= 1.0), median of runs</text>");
-        svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"{Left}\" y=\"40\" fill=\"#555\">{Escape($"{document["machine"]?["cpuModel"]}, {document["machine"]?["nproc"]} cores; {document["date"]}; commit {document["commit"]}; {document["mode"]} mode")}</text>");
+        svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"{Left}\" y=\"40\" fill=\"#555\">{Escape($"{document["machine"]?["cpuModel"]}, {document["machine"]?["nproc"]} cores; {document["date"]}; commit {document["commit"]}; {document["mode"]} mode; {document["noisyFigures"]} of {document["figures"]} figures noisy")}</text>");
 
         // Axis and the 1.0 line.
         for (var tick = 0.0; tick <= max + 1e-9; tick += max > 4 ? 1 : 0.25)
