@@ -258,7 +258,7 @@ internal sealed partial class IsolatedWebSocketManager
 
                 // The held queue gets a writer for the new socket, which sends the session frame and the replay first.
                 _writerStop = writerStop;
-                _writer = WriteLoopAsync(socket, _queue!.Reader, replay, writerStop.Token);
+                _writer = WriteLoopAsync(socket, _queue!, replay, previous: null, writerStop.Token);
             }
 
             _factory.OnSessionResumed(this, replay.Length);

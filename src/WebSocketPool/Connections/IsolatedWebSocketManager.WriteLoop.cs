@@ -29,13 +29,20 @@ internal sealed partial class IsolatedWebSocketManager
     /// throws: any failure, including one from <c>CloseOutputAsync</c>, aborts the socket and ends the loop.
     /// </summary>
     /// <param name="socket">The socket.</param>
-    /// <param name="reader">The send queue.</param>
+    /// <param name="queue">The send queue.</param>
     /// <param name="replay">On a resume, the messages the client missed, sent first with their own sequences.</param>
     /// <param name="stop">Stops the loop without completing the queue, when a resumable session is held.</param>
-    private async Task WriteLoopAsync(WebSocket socket, ChannelReader<Outbound> reader, ResumeSession.Buffered[]? replay, CancellationToken stop)
+    /// <param name="previous">A writer whose queue was given back while idle: it may still send what slipped into that queue, so this one starts after it (one writer per socket at a time).</param>
+    private async Task WriteLoopAsync(WebSocket socket, Channel<Outbound> queue, ResumeSession.Buffered[]? replay, Task? previous, CancellationToken stop)
     {
+        var reader = queue.Reader;
         try
         {
+            if (previous is not null)
+            {
+                await previous.ConfigureAwait(false);
+            }
+
             var resume = Volatile.Read(ref _resume);
             if (resume is not null && !_discardPending)
             {
@@ -70,7 +77,11 @@ internal sealed partial class IsolatedWebSocketManager
                 }
             }
 
-            await SendCloseFrameAsync(socket).ConfigureAwait(false);
+            // A queue given back while idle ends its writer without a close: the close, if any, is the next writer's.
+            if (ReferenceEquals(Volatile.Read(ref _queue), queue))
+            {
+                await SendCloseFrameAsync(socket).ConfigureAwait(false);
+            }
         }
 #pragma warning disable CA1031 // A failed send or close costs this connection only: abort it, never let it escape.
         catch (Exception ex)
@@ -84,12 +95,18 @@ internal sealed partial class IsolatedWebSocketManager
     /// The close frame of a lease that never sent anything: sent by this task instead of a queue and a writer made only
     /// for it (a client's close answered, a kick, a drain), and waited for by the run as a writer would be. Never throws.
     /// </summary>
-    private async Task CloseWithoutQueueAsync(WebSocket socket)
+    private async Task CloseWithoutQueueAsync(WebSocket socket, Task? previous)
     {
         // Started under _sync: the close goes out from the thread pool, not from inside the caller's lock.
         await Task.Yield();
         try
         {
+            if (previous is not null)
+            {
+                // The writer of a queue given back while idle sends its last messages first.
+                await previous.ConfigureAwait(false);
+            }
+
             await SendCloseFrameAsync(socket).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // A failed close costs this connection only: abort it, never let it escape.
@@ -177,8 +194,10 @@ internal sealed partial class IsolatedWebSocketManager
 
         s_droppedOldest = false;
         s_droppedBytes = 0;
-        if (queue.Writer.TryWrite(new Outbound(payload, type)))
+        if (queue.Writer.TryWrite(new Outbound(payload, type)) || TryWriteAfterGiveBack(generation, queue, payload, type))
         {
+            _queueUsed = true;
+
             // The channel calls its drop callback on the writing thread, inside TryWrite.
             var dropped = s_droppedOldest;
             var droppedBytes = s_droppedBytes;
@@ -245,7 +264,8 @@ internal sealed partial class IsolatedWebSocketManager
             dropOldest ? s_onDropped : null);
 
         // The writer runs until its first await (the empty queue) before it is published: nothing of it waits on _sync.
-        _writer = WriteLoopAsync(socket, queue.Reader, replay: null, _writerStop?.Token ?? CancellationToken.None);
+        _writer = WriteLoopAsync(socket, queue, replay: null, _givenBackWriter, _writerStop?.Token ?? CancellationToken.None);
+        _givenBackWriter = null;
         _factory.OnSendQueueMade();
         Volatile.Write(ref _queue, queue);
         return queue;
@@ -260,7 +280,8 @@ internal sealed partial class IsolatedWebSocketManager
         if (_queue is null && _writer is null && _socket is { } socket && !_queueCompleted)
         {
             _queueCompleted = true;
-            _writer = CloseWithoutQueueAsync(socket);
+            _writer = CloseWithoutQueueAsync(socket, _givenBackWriter);
+            _givenBackWriter = null;
         }
     }
 
@@ -277,11 +298,71 @@ internal sealed partial class IsolatedWebSocketManager
         {
             _queueCompleted = true;
             queue = _queue;
-            writer = _writer;
+
+            // A writer made after a give-back waits for the one before it; with none, the one before is waited for here.
+            writer = _writer ?? _givenBackWriter;
         }
 
         queue?.Writer.TryComplete();
         return writer;
+    }
+
+    /// <summary>
+    /// Gives the send queue and its writer back when the connection has sent nothing since the last call and nothing
+    /// waits in the queue (<see cref="SendQueueSweep"/> calls it periodically): a connection that sent once and then went
+    /// idle holds no more than one that never sent. The next send makes a new queue, whose writer starts after this one's
+    /// last send. Resumable connections keep theirs (a held session's messages wait in it).
+    /// </summary>
+    /// <returns><see langword="true"/> when the queue was given back.</returns>
+    internal bool GiveBackIdleQueue()
+    {
+        Channel<Outbound>? queue;
+        lock (_sync)
+        {
+            queue = _queue;
+            if (queue is null || _resume is not null || _queueCompleted || _closeRequested == 1)
+            {
+                return false;
+            }
+
+            if (_queueUsed)
+            {
+                // Used since the last look: looked at again next time.
+                _queueUsed = false;
+                return false;
+            }
+
+            if (queue.Reader.Count != 0)
+            {
+                return false;
+            }
+
+            Volatile.Write(ref _queue, null);
+            _givenBackWriter = _writer;
+            _writer = null;
+        }
+
+        // A send that read the old queue before this either got in (its writer sends it before ending) or is refused and
+        // tries again on a new queue (TryWriteAfterGiveBack).
+        queue.Writer.TryComplete();
+        return true;
+    }
+
+    /// <summary>A write refused because the queue it found was given back meanwhile goes to the lease's next queue.</summary>
+    private bool TryWriteAfterGiveBack(long generation, Channel<Outbound> refused, ReadOnlyMemory<byte> payload, WebSocketMessageType type)
+    {
+        Channel<Outbound>? next;
+        lock (_sync)
+        {
+            if (_generation != generation || ReferenceEquals(_queue, refused) || _closeRequested == 1)
+            {
+                return false;
+            }
+
+            next = GetOrCreateQueueLocked();
+        }
+
+        return next is not null && next.Writer.TryWrite(new Outbound(payload, type));
     }
 
     internal readonly record struct Outbound(ReadOnlyMemory<byte> Payload, WebSocketMessageType Type);

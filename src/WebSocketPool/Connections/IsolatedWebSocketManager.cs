@@ -44,6 +44,12 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     private Channel<Outbound>? _queue;
     private Task? _writer;
 
+    // The writer of a queue given back while idle (GiveBackIdleQueue), until the next writer takes over from it.
+    private Task? _givenBackWriter;
+
+    // Set by each queued send, cleared by GiveBackIdleQueue: a queue found unused twice in a row is given back.
+    private bool _queueUsed;
+
     // Stops the writer of a resumable connection without completing its queue, so a held session keeps what is queued.
     private CancellationTokenSource? _writerStop;
 
@@ -465,6 +471,8 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
             _socket = null;
             _queue = null;
             _writer = null;
+            _givenBackWriter = null;
+            _queueUsed = false;
             _writerStop = null;
             _resume = null;
             _held = null;

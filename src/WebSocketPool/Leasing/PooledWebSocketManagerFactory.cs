@@ -29,6 +29,7 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
 
     private readonly UserTable _users;
     private readonly AddressTable _addresses;
+    private readonly SendQueueSweep _sendQueueSweep;
     private readonly ConnectionRegistry _registry;
     private readonly AdmissionGateLink _gate;
     private readonly SlotLedger _ledger;
@@ -59,6 +60,7 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
         _users = new UserTable(Options, timeProvider, sharedLimit);
         _addresses = new AddressTable(Options, timeProvider, _logger);
         _registry = new ConnectionRegistry(_users);
+        _sendQueueSweep = new SendQueueSweep(_registry, timeProvider);
         _gate = new AdmissionGateLink(_registry, _logger);
         _ledger = new SlotLedger(_users, _addresses, _registry, Groups, _gate);
         _drain = new PoolDrain(Options, timeProvider, _registry, _logger);
@@ -131,6 +133,9 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
     internal long SendQueuesMade => Volatile.Read(ref _sendQueuesMade);
 
     internal void OnSendQueueMade() => Interlocked.Increment(ref _sendQueuesMade);
+
+    /// <inheritdoc cref="SendQueueSweep.Run"/>
+    internal int GiveBackIdleSendQueues() => _sendQueueSweep.Run();
 
     /// <summary>Gets how many connections are counted under the per-IP limit for <paramref name="clientAddress"/>'s key (0 when none is on).</summary>
     internal int GetAddressConnectionCount(IPAddress clientAddress) =>
@@ -286,6 +291,7 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
     {
         _leases.Dispose();
         _addresses.Dispose();
+        _sendQueueSweep.Dispose();
     }
 
     internal static int StatusCodeOf(string reason) => AdmissionDecider.StatusCodeOf(reason);

@@ -80,4 +80,55 @@ public sealed class IdleSendQueueTests
 
         await PoolTestServer.WaitUntilAsync(() => server.Factory.ActiveConnections == 0, s_deadline, "every dropped connection is released");
     }
+
+    [Fact]
+    public async Task Broadcast_ThenQuiet_QueuesGivenBackAndTheNextBroadcastMakesThemAgain()
+    {
+        // Arrange: 1,000 connections of 1,000 users, each sent one broadcast.
+        const int Count = 1_000;
+        await using var server = await PoolTestServer.StartAsync(
+            o =>
+            {
+                o.KeepAliveInterval = TimeSpan.Zero;
+                o.MaxConnections = Count + 10;
+            },
+            pool: p => p.AddHandler<RecordingHandler>());
+        var clients = new List<ClientWebSocket>(Count);
+        try
+        {
+            for (var i = 0; i < Count; i++)
+            {
+                clients.Add(await server.ConnectAsync("quiet-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+
+            await PoolTestServer.WaitUntilAsync(() => server.Factory.OpenConnectionCount == Count, s_deadline, "every connection is open");
+            (await server.Sender.SendToAllAsync("one"u8.ToArray(), WebSocketMessageType.Text)).Should().Be(Count);
+            (await Task.WhenAll(clients.Select(c => c.ReceiveTextAsync()))).Should().AllBe("one");
+            var withQueue = server.Factory.OpenConnections.Values.Count(m => m.HasSendQueue);
+
+            // Act: two looks of the sweep (the first finds every queue used since the last look); then a second broadcast.
+            var firstLook = server.Factory.GiveBackIdleSendQueues();
+            var secondLook = server.Factory.GiveBackIdleSendQueues();
+            var afterGiveBack = server.Factory.OpenConnections.Values.Count(m => m.HasSendQueue);
+            (await server.Sender.SendToAllAsync("two"u8.ToArray(), WebSocketMessageType.Text)).Should().Be(Count);
+            var second = await Task.WhenAll(clients.Select(c => c.ReceiveTextAsync()));
+
+            // Assert
+            withQueue.Should().Be(Count, "a broadcast makes every connection's queue");
+            firstLook.Should().Be(0, "every queue was used since the last look");
+            secondLook.Should().Be(Count, "an unused, empty queue is given back");
+            afterGiveBack.Should().Be(0);
+            second.Should().AllBe("two", "the next send makes a new queue and writer, and nothing is lost");
+            server.Factory.OpenConnections.Values.Count(m => m.HasSendQueue).Should().Be(Count);
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                client.Dispose();
+            }
+        }
+
+        await PoolTestServer.WaitUntilAsync(() => server.Factory.ActiveConnections == 0, s_deadline, "every dropped connection is released");
+    }
 }

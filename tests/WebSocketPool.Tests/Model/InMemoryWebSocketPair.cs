@@ -14,10 +14,18 @@ internal sealed class InMemoryWebSocketPair
 {
     private readonly DuplexPipeStream _clientStream;
 
-    public InMemoryWebSocketPair()
+    private readonly Action<ReadOnlyMemory<byte>>? _onMessage;
+
+    /// <param name="onMessage">Called with each whole message the client receives (at most 256 bytes), in order.</param>
+    /// <param name="toClientBytes">
+    /// When set, how many bytes the server may have in flight to the client before its sends wait for the client to read:
+    /// small values keep the server's writer in the middle of a send for much of the time.
+    /// </param>
+    public InMemoryWebSocketPair(Action<ReadOnlyMemory<byte>>? onMessage = null, int? toClientBytes = null)
     {
+        _onMessage = onMessage;
         var toServer = new Pipe();
-        var toClient = new Pipe();
+        var toClient = toClientBytes is { } bytes ? new Pipe(new PipeOptions(pauseWriterThreshold: bytes, resumeWriterThreshold: bytes / 2)) : new Pipe();
         _clientStream = new DuplexPipeStream(toClient.Reader, toServer.Writer);
         Server = WebSocket.CreateFromStream(new DuplexPipeStream(toServer.Reader, toClient.Writer), new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
         Client = WebSocket.CreateFromStream(_clientStream, new WebSocketCreationOptions { IsServer = false, KeepAliveInterval = TimeSpan.Zero });
@@ -53,6 +61,11 @@ internal sealed class InMemoryWebSocketPair
                     }
 
                     return;
+                }
+
+                if (result.EndOfMessage)
+                {
+                    _onMessage?.Invoke(buffer.AsMemory(0, result.Count));
                 }
             }
         }
