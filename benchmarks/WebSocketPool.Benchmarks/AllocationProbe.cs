@@ -28,6 +28,17 @@ internal static class AllocationProbe
             fanOut.Cleanup();
         }
 
+        var echo = new EchoBenchmarks();
+        echo.Setup();
+        try
+        {
+            results["echoBytesPerMessage"] = PerOperation(() => echo.Echo(), EchoBenchmarks.EchoesPerBatch);
+        }
+        finally
+        {
+            echo.Cleanup();
+        }
+
         var lease = new LeaseBenchmarks();
         lease.Setup();
         try
