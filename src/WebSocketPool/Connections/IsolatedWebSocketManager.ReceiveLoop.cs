@@ -14,7 +14,7 @@ namespace WebSocketPool;
 /// </summary>
 internal sealed partial class IsolatedWebSocketManager
 {
-    private async Task ReceiveLoopAsync(WebSocket socket, WebSocketHandler handler, WebSocketConnection connection, CancellationToken cancellationToken)
+    private async Task ReceiveLoopAsync(WebSocket socket, WebSocketHandler handler, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -28,7 +28,7 @@ internal sealed partial class IsolatedWebSocketManager
                 return;
             }
 
-            if (!await ReceiveMessageAsync(socket, handler, connection, first, cancellationToken).ConfigureAwait(false))
+            if (!await ReceiveMessageAsync(socket, handler, first, cancellationToken).ConfigureAwait(false))
             {
                 return;
             }
@@ -42,7 +42,7 @@ internal sealed partial class IsolatedWebSocketManager
     /// <returns><see langword="false"/> when the connection is done receiving (closed, closing, or failed).</returns>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReceiveMessageAsync(
-        WebSocket socket, WebSocketHandler handler, WebSocketConnection connection, ValueWebSocketReceiveResult first, CancellationToken cancellationToken)
+        WebSocket socket, WebSocketHandler handler, ValueWebSocketReceiveResult first, CancellationToken cancellationToken)
     {
         var max = _factory.Options.MaxMessageBytes;
 
@@ -108,8 +108,7 @@ internal sealed partial class IsolatedWebSocketManager
                 return true;
             }
 
-            _lastReceivedTimestamp = _factory.TimeProvider.GetTimestamp();
-            _lastReceivedAt = _factory.TimeProvider.GetUtcNow();
+            Volatile.Write(ref _lastReceivedTimestamp, _factory.TimeProvider.GetTimestamp());
             var start = 0;
             if (Volatile.Read(ref _resume) is { } resume)
             {
@@ -132,7 +131,7 @@ internal sealed partial class IsolatedWebSocketManager
 
             if (!_factory.TryAcquireMessageToken(this))
             {
-                if (!await InvokeHandlerAsync(HandlerCallback.RateLimited, handler, connection, default, cancellationToken).ConfigureAwait(false))
+                if (!await InvokeHandlerAsync(HandlerCallback.RateLimited, handler, _handle, default, cancellationToken).ConfigureAwait(false))
                 {
                     await DrainUntilCloseAsync(socket, cancellationToken).ConfigureAwait(false);
                     return false;
@@ -143,7 +142,7 @@ internal sealed partial class IsolatedWebSocketManager
             }
 
             var payload = buffer is null ? ReadOnlyMemory<byte>.Empty : buffer.AsMemory(start, length - start);
-            if (!await InvokeHandlerAsync(HandlerCallback.Message, handler, connection, new WebSocketMessage(type, payload), cancellationToken).ConfigureAwait(false))
+            if (!await InvokeHandlerAsync(HandlerCallback.Message, handler, _handle, new WebSocketMessage(type, payload), cancellationToken).ConfigureAwait(false))
             {
                 await DrainUntilCloseAsync(socket, cancellationToken).ConfigureAwait(false);
                 return false;

@@ -251,6 +251,7 @@ internal sealed partial class IsolatedWebSocketManager
                 _socket = socket;
                 _httpContext = httpContext;
                 _reason = null;
+                _handle = connection;
 
                 // Deadlines armed for the old socket (a send it never finished) are not the new socket's.
                 _deadlineGeneration = 0;
@@ -268,7 +269,7 @@ internal sealed partial class IsolatedWebSocketManager
                 {
                     if (await InvokeResumedAsync(handler, connection, requestAborted).ConfigureAwait(false))
                     {
-                        await ReceiveLoopAsync(socket, handler, connection, requestAborted).ConfigureAwait(false);
+                        await ReceiveLoopAsync(socket, handler, requestAborted).ConfigureAwait(false);
                     }
                     else
                     {

@@ -33,7 +33,7 @@ internal sealed partial class IsolatedWebSocketManager
         ResumeSession? resume = null)
     {
         var generation = Generation;
-        var connection = new WebSocketConnection(this, generation, GetConnectionId(), _userKey!);
+        _handle = new WebSocketConnection(this, generation, GetConnectionId(), _userKey!);
         var connected = false;
         var holding = false;
         Exception? error = null;
@@ -78,7 +78,7 @@ internal sealed partial class IsolatedWebSocketManager
                 GateVictim = null;
                 if (!requestAborted.IsCancellationRequested)
                 {
-                    await _factory.EvictThroughGateAsync(connection, gateVictim, requestAborted).ConfigureAwait(false);
+                    await _factory.EvictThroughGateAsync(_handle, gateVictim, requestAborted).ConfigureAwait(false);
                 }
             }
 
@@ -93,10 +93,10 @@ internal sealed partial class IsolatedWebSocketManager
                     else
                     {
                         connected = true;
-                        if (await InvokeHandlerAsync(HandlerCallback.Connecting, handler, connection, default, requestAborted).ConfigureAwait(false)
-                            && await InvokeHandlerAsync(HandlerCallback.Connected, handler, connection, default, requestAborted).ConfigureAwait(false))
+                        if (await InvokeHandlerAsync(HandlerCallback.Connecting, handler, _handle, default, requestAborted).ConfigureAwait(false)
+                            && await InvokeHandlerAsync(HandlerCallback.Connected, handler, _handle, default, requestAborted).ConfigureAwait(false))
                         {
-                            await ReceiveLoopAsync(socket, handler, connection, requestAborted).ConfigureAwait(false);
+                            await ReceiveLoopAsync(socket, handler, requestAborted).ConfigureAwait(false);
                         }
                         else
                         {
@@ -152,10 +152,10 @@ internal sealed partial class IsolatedWebSocketManager
 
             // A dropped resumable connection is held for its client (IsolatedWebSocketManager.Resume); it ends later,
             // through the same path, when its window lapses or it is closed.
-            if (!holding || !TryHold(generation, connection, handler, disconnect))
+            if (!holding || !TryHold(generation, _handle, handler, disconnect))
             {
                 _ = CloseSendSide(); // Its writer was stopped and awaited above; the queue is completed now.
-                await _factory.EndConnectionAsync(this, generation, connection, disconnect, connected ? handler : null).ConfigureAwait(false);
+                await _factory.EndConnectionAsync(this, generation, _handle, disconnect, connected ? handler : null).ConfigureAwait(false);
             }
         }
     }

@@ -71,7 +71,10 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     private DateTimeOffset _connectedAt;
     private long _connectedTimestamp;
     private long _lastReceivedTimestamp;
-    private DateTimeOffset? _lastReceivedAt;
+
+    // The lease's handle, made when its run starts: the run and the receive loop read it here rather than each keeping a
+    // copy in its frame for the connection's life.
+    private WebSocketConnection _handle;
     private int _closeRequested;
     private int _closeCode;
     private string? _closeDescription;
@@ -154,7 +157,12 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
 
     internal ResumeSession? Resume => Volatile.Read(ref _resume);
 
-    internal DateTimeOffset? LastReceivedAt => _lastReceivedAt;
+    /// <summary>
+    /// Gets when the last message arrived: derived from its monotonic timestamp and the connect time, so a message costs
+    /// one clock read, not two.
+    /// </summary>
+    internal DateTimeOffset? LastReceivedAt =>
+        Volatile.Read(ref _lastReceivedTimestamp) is var received and not 0 ? _connectedAt + _factory.TimeProvider.GetElapsedTime(_connectedTimestamp, received) : null;
 
     /// <summary>Gets the timestamp that orders eviction: the last inbound message, else the connect time.</summary>
     internal long SilentSince => _lastReceivedTimestamp != 0 ? _lastReceivedTimestamp : _connectedTimestamp;
@@ -360,7 +368,6 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
         _connectedTimestamp = timestamp;
         _connectedAt = now;
         _lastReceivedTimestamp = 0;
-        _lastReceivedAt = null;
     }
 
     /// <summary>Starts the closing handshake once per lease; later calls are ignored.</summary>
@@ -487,7 +494,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
             _connectedAt = default;
             _connectedTimestamp = 0;
             _lastReceivedTimestamp = 0;
-            _lastReceivedAt = null;
+            _handle = default;
             _closeRequested = 0;
             _closeCode = 0;
             _closeDescription = null;
