@@ -24,6 +24,7 @@ internal static class SuiteCommand
         var failures = 0;
         var currentMode = string.Empty;
         var suiteStarted = Stopwatch.GetTimestamp();
+        Log($"client: {settings.Client}");
         Log($"pinning: {(Pinning.Enabled ? $"server on CPU {Pinning.ServerCpus}, client and its children on CPU {Pinning.ClientCpus}" : $"off ({Pinning.Unavailable})")}");
         for (var repetition = 1; repetition <= settings.Repetitions; repetition++)
         {
@@ -54,6 +55,7 @@ internal static class SuiteCommand
                 ["mode"] = mode,
                 ["repetition"] = repetition,
                 ["quick"] = settings.Quick,
+                ["client"] = settings.Client,
                 ["loadAverage1mStart"] = QuietMachine.LoadAverage(),
                 ["quietThreshold"] = settings.QuietThreshold,
                 ["quietWaitMaxSeconds"] = settings.QuietWait.TotalSeconds,
