@@ -3,6 +3,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace LoadHarness.Client;
@@ -32,6 +33,8 @@ internal sealed class LightWebSocket : BenchSocket
     private bool _closeReceived;
     private bool _closeSent;
     private bool _disposed;
+    private int _receiving;
+    private TaskCompletionSource? _receiveEnded;
 
     private LightWebSocket(Socket socket) => _socket = socket;
 
@@ -67,7 +70,82 @@ internal sealed class LightWebSocket : BenchSocket
 
     public override ValueTask SendAsync(TextMessage message, CancellationToken cancellationToken) => SendAllAsync(message.Frame, cancellationToken);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<BenchReceive> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        Volatile.Write(ref _receiving, 1);
+        try
+        {
+            return await ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _receiving, 0);
+            Volatile.Read(ref _receiveEnded)?.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Sends the close frame and reads to the server's close frame, then waits for the server to close the TCP
+    /// connection. A receive still waiting elsewhere (a fan-out receiver) gets the rest first: the close waits for it
+    /// to end, as <c>ClientWebSocket</c>'s close lets a pending receive take the server's close frame.
+    /// </summary>
+    public override async Task CloseAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            if (!_disposed && !_closeSent)
+            {
+                _closeSent = true;
+                await SendAllAsync(s_close, cts.Token).ConfigureAwait(false);
+                if (Volatile.Read(ref _receiving) == 1)
+                {
+                    var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    Volatile.Write(ref _receiveEnded, ended);
+                    if (Volatile.Read(ref _receiving) == 1)
+                    {
+                        await ended.Task.WaitAsync(cts.Token).ConfigureAwait(false);
+                    }
+                }
+
+                var discard = new byte[256];
+                for (var i = 0; i < 100_000 && !_closeReceived; i++)
+                {
+                    var result = await ReadAsync(discard, cts.Token).ConfigureAwait(false);
+                    if (result.Closed && !_closeReceived)
+                    {
+                        break;
+                    }
+                }
+
+                // The server closes the TCP connection after the handshake; wait for it (at most a second), as
+                // ClientWebSocket does.
+                cts.CancelAfter(TimeSpan.FromSeconds(Math.Min(1, timeout.TotalSeconds)));
+                _start = _end = 0;
+                for (var i = 0; i < 1_000 && await FillAsync(cts.Token).ConfigureAwait(false); i++)
+                {
+                    _start = _end = 0;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException or ObjectDisposedException or TimeoutException)
+        {
+        }
+        finally
+        {
+            Abort();
+        }
+    }
+
+    public override void Abort()
+    {
+        _disposed = true;
+        _socket.Dispose();
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<BenchReceive> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         for (var frames = 0; frames < 100_000; frames++)
         {
@@ -146,51 +224,7 @@ internal sealed class LightWebSocket : BenchSocket
         throw new IOException("Too many frames in one receive.");
     }
 
-    public override async Task CloseAsync(TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            if (!_disposed && !_closeSent)
-            {
-                _closeSent = true;
-                await SendAllAsync(s_close, cts.Token).ConfigureAwait(false);
-                var discard = new byte[256];
-                for (var i = 0; i < 100_000 && !_closeReceived; i++)
-                {
-                    var result = await ReceiveAsync(discard, cts.Token).ConfigureAwait(false);
-                    if (result.Closed && !_closeReceived)
-                    {
-                        break;
-                    }
-                }
-
-                // The server closes the TCP connection after the handshake; wait for it (at most a second), as
-                // ClientWebSocket does.
-                using var wait = CancellationTokenSource.CreateLinkedTokenSource(cts.Token);
-                wait.CancelAfter(TimeSpan.FromSeconds(1));
-                _start = _end = 0;
-                for (var i = 0; i < 1_000 && await FillAsync(wait.Token).ConfigureAwait(false); i++)
-                {
-                    _start = _end = 0;
-                }
-            }
-        }
-        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
-        {
-        }
-        finally
-        {
-            Abort();
-        }
-    }
-
-    public override void Abort()
-    {
-        _disposed = true;
-        _socket.Dispose();
-    }
-
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SendAllAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         for (var i = 0; i < 10_000 && data.Length > 0; i++)
@@ -201,6 +235,7 @@ internal sealed class LightWebSocket : BenchSocket
     }
 
     /// <summary>Reads more bytes after <see cref="_end"/>, first moving what is buffered to the front when the buffer is full or empty. False at end of stream.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> FillAsync(CancellationToken cancellationToken)
     {
         if (_start == _end)
@@ -220,6 +255,7 @@ internal sealed class LightWebSocket : BenchSocket
     }
 
     /// <summary>Makes sure <paramref name="count"/> bytes (at most a frame header and a control payload) are buffered from <see cref="_start"/>.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> EnsureAsync(int count, CancellationToken cancellationToken)
     {
         if (_in.Length - _start < count)

@@ -555,7 +555,8 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
 
     private static double? Round(double? value) => value is null ? null : Math.Round(value.Value, 3);
 
-    private async Task<bool> EchoOnceAsync(BenchSocket socket, byte[] buffer, RecordCounter counter, CancellationToken cancellationToken)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> EchoOnceAsync(BenchSocket socket, byte[] buffer, RecordCounter counter, CancellationToken cancellationToken)
     {
         try
         {
