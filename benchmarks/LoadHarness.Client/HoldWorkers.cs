@@ -36,7 +36,7 @@ internal sealed class HoldWorkers : IAsyncDisposable
         for (var p = 0; p < processes; p++)
         {
             var count = (total / processes) + (p < total % processes ? 1 : 0);
-            var info = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+            var info = InlineCompletions.KeepOut(new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false });
             foreach (var arg in new[] { typeof(HoldWorkers).Assembly.Location, "hold", "--url", baseUrl, "--mode", mode, "--count", count.ToString(CultureInfo.InvariantCulture), "--prefix", $"{prefix}{p}",
                 "--lifetime-minutes", (lifetime ?? TimeSpan.FromMinutes(15)).TotalMinutes.ToString(CultureInfo.InvariantCulture) })
             {

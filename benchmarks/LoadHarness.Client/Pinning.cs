@@ -67,10 +67,10 @@ internal static class Pinning
     {
         if (ServerCpus is null)
         {
-            return new ProcessStartInfo(fileName);
+            return InlineCompletions.KeepOut(new ProcessStartInfo(fileName));
         }
 
-        var info = new ProcessStartInfo("taskset");
+        var info = InlineCompletions.KeepOut(new ProcessStartInfo("taskset"));
         info.ArgumentList.Add("-c");
         info.ArgumentList.Add(ServerCpus);
         info.ArgumentList.Add(fileName);

@@ -5,7 +5,7 @@ using LoadHarness.Client;
 
 // Commands:
 //   suite  --server DLL --out DIR [--quick|--full] [--repetitions N] [--modes bare,barequeued,signalr,pool] [--only idle,echo,sendToUser,sendToUserAmongOthers,broadcast,churn,broadcastChurn,cap,growth] [--others N]
-//          [--quiet-wait SECONDS] [--quiet-threshold LOAD] [--no-pin] [--server-cpus LIST] [--client-cpus LIST]
+//          [--quiet-wait SECONDS] [--quiet-threshold LOAD] [--no-pin] [--client light|clientwebsocket] [--no-inline-completions] [--server-cpus LIST] [--client-cpus LIST]
 //          [--growth-steps 1000,5000,…] [--growth-rounds N] [--growth-modes bare,signalr,pool] [--broadcast-churn-connections N]
 //   hold   --url URL[,URL…] --mode MODE --count N --prefix P [--lifetime-minutes M]   (a child process started by the suite)
 //   report --raw DIR --out DIR [--micro FILE] [--footprint FILE] [--readme FILE] [--commit SHA] [--note TEXT]
@@ -19,6 +19,17 @@ switch (args.FirstOrDefault())
         if (options.TryGetValue("others", out var others))
         {
             settings = settings with { FanOutBackgroundConnections = int.Parse(others, CultureInfo.InvariantCulture) };
+        }
+
+        if (options.TryGetValue("client", out var client))
+        {
+            if (!LoadClients.All.Contains(client))
+            {
+                Console.Error.WriteLine($"--client must be one of {string.Join(", ", LoadClients.All)}.");
+                return 2;
+            }
+
+            settings = settings with { Client = client };
         }
 
         if (options.TryGetValue("quiet-wait", out var quietWait))
@@ -56,6 +67,11 @@ switch (args.FirstOrDefault())
         {
             Console.Error.WriteLine($"--growth-steps must rise, and the last step + {settings.GrowthEchoConnections} echoing connections must fit the growth cap ({settings.GrowthCap}).");
             return 2;
+        }
+
+        if (settings.Client == LoadClients.Light && !options.ContainsKey("no-inline-completions"))
+        {
+            InlineCompletions.Enable();
         }
 
         Pinning.Configure(!options.ContainsKey("no-pin"), options.GetValueOrDefault("server-cpus"), options.GetValueOrDefault("client-cpus"));

@@ -3,7 +3,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.WebSockets;
 using System.Text.Json.Nodes;
 
 namespace LoadHarness.Client;
@@ -15,6 +14,7 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
     public const double ClientBoundCores = Cpu.ClientBoundCores;
 
     private readonly bool _signalR = ClientMode.IsSignalR(mode);
+    private long _echoMismatches;
 
     /// <summary>Connects, echoes and closes a few connections so that JIT and pools are warm before anything is measured.</summary>
     public async Task WarmUpAsync()
@@ -22,14 +22,14 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
         for (var i = 0; i < 50; i++)
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            var (socket, _) = await Wire.ConnectAsync(Wire.UriFor(server.BaseUrl, mode, $"warm-{i % 5}"), _signalR, timeout.Token);
+            var (socket, _) = await Wire.OpenAsync(settings.Client, server.BaseUrl, mode, $"warm-{i % 5}", null, timeout.Token);
             if (socket is null)
             {
                 continue;
             }
 
             await EchoOnceAsync(socket, new byte[4096], new RecordCounter(_signalR), timeout.Token);
-            await Wire.CloseAsync(socket, TimeSpan.FromSeconds(5));
+            await socket.CloseAsync(TimeSpan.FromSeconds(5));
         }
 
         await server.WaitForConnectionsAsync(0, TimeSpan.FromSeconds(15));
@@ -125,7 +125,7 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
             {
                 var tag = string.Create(CultureInfo.InvariantCulture, $"{repetition}.{loop}.{i}");
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-                var (socket, status) = await Wire.ConnectAsync(Wire.UriFor(server.BaseUrl, mode, $"churn-{loop}", tag), _signalR, timeout.Token);
+                var (socket, status) = await Wire.OpenAsync(settings.Client, server.BaseUrl, mode, $"churn-{loop}", tag, timeout.Token);
                 if (socket is null)
                 {
                     failures.AddOrUpdate(status, 1, static (_, n) => n + 1);
@@ -133,7 +133,7 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
                 }
 
                 closeStarts[tag] = Stopwatch.GetTimestamp();
-                await Wire.CloseAsync(socket, TimeSpan.FromSeconds(5));
+                await socket.CloseAsync(TimeSpan.FromSeconds(5));
                 Interlocked.Increment(ref cycles);
             }
         })).ToList();
@@ -180,6 +180,7 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
     public async Task<JsonObject> EchoAsync()
     {
         var sockets = await OpenAsync(settings.EchoConnections, $"echo-{repetition}-");
+        Interlocked.Exchange(ref _echoMismatches, 0);
         try
         {
             var measureFrom = Stopwatch.GetTimestamp() + (long)(settings.EchoWarmUp.TotalSeconds * Stopwatch.Frequency);
@@ -222,6 +223,7 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
                 ["connections"] = sockets.Count,
                 ["roundTripsPerSecond"] = Math.Round(all.Count / seconds, 1),
                 ["roundTrips"] = all.Count,
+                ["mismatched"] = Interlocked.Read(ref _echoMismatches),
                 ["p50Ms"] = Math.Round(Percentiles.Of(all, 50), 3),
                 ["p99Ms"] = Math.Round(Percentiles.Of(all, 99), 3),
                 ["maxMs"] = Math.Round(Percentiles.Of(all, 100), 3),
@@ -465,7 +467,7 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
             {
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
                 var t0 = Stopwatch.GetTimestamp();
-                var (socket, status) = await Wire.ConnectAsync(Wire.UriFor(server.BaseUrl, mode, $"bch-churn-{loop}"), _signalR, timeout.Token);
+                var (socket, status) = await Wire.OpenAsync(settings.Client, server.BaseUrl, mode, $"bch-churn-{loop}", null, timeout.Token);
                 if (socket is null)
                 {
                     failures.AddOrUpdate(status, 1, static (_, n) => n + 1);
@@ -473,7 +475,7 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
                 }
 
                 histogram.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
-                await Wire.CloseAsync(socket, TimeSpan.FromSeconds(5));
+                await socket.CloseAsync(TimeSpan.FromSeconds(5));
                 Interlocked.Increment(ref cycles);
             }
         })).ToList();
@@ -521,7 +523,7 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
     }
 
     /// <summary>Echo on already open connections for a while (one message in flight each); latency percentiles.</summary>
-    private async Task<(double? P50, double? P99, long Count)> EchoWindowAsync(List<ClientWebSocket> sockets, TimeSpan duration)
+    private async Task<(double? P50, double? P99, long Count)> EchoWindowAsync(List<BenchSocket> sockets, TimeSpan duration)
     {
         var histograms = new LatencyHistogram[sockets.Count];
         var end = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
@@ -553,41 +555,51 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
 
     private static double? Round(double? value) => value is null ? null : Math.Round(value.Value, 3);
 
-    private async Task<bool> EchoOnceAsync(ClientWebSocket socket, byte[] buffer, RecordCounter counter, CancellationToken cancellationToken)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> EchoOnceAsync(BenchSocket socket, byte[] buffer, RecordCounter counter, CancellationToken cancellationToken)
     {
         try
         {
-            await socket.SendAsync(_signalR ? Wire.HubEcho : Wire.RawEcho, WebSocketMessageType.Text, true, cancellationToken);
+            await socket.SendAsync(_signalR ? Wire.HubEchoMessage : Wire.RawEchoMessage, cancellationToken);
             var received = 0;
+            var bytes = 0;
             for (var i = 0; i < 1_000 && received == 0; i++)
             {
-                var result = await socket.ReceiveAsync(buffer, cancellationToken);
-                if (result.MessageType == WebSocketMessageType.Close)
+                var result = await socket.ReceiveAsync(buffer.AsMemory(bytes), cancellationToken);
+                if (result.Closed)
                 {
                     return false;
                 }
 
-                received += counter.Count(buffer.AsSpan(0, result.Count), result.EndOfMessage);
+                received += counter.Count(buffer.AsSpan(bytes, result.Count), result.EndOfMessage);
+                bytes = _signalR ? 0 : bytes + result.Count;
             }
 
-            return received > 0;
+            // The echo must be the message sent: raw modes get the 32 bytes back as one message, SignalR the one invocation.
+            if (received != 1 || (!_signalR && !buffer.AsSpan(0, bytes).SequenceEqual(Wire.RawEcho)))
+            {
+                Interlocked.Increment(ref _echoMismatches);
+                return false;
+            }
+
+            return true;
         }
-        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException)
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or System.Net.WebSockets.WebSocketException or OperationCanceledException)
         {
             return false;
         }
     }
 
-    private async Task CountAsync(ClientWebSocket socket, DeliveryCounter counter, CancellationToken cancellationToken)
+    private async Task CountAsync(BenchSocket socket, DeliveryCounter counter, CancellationToken cancellationToken)
     {
         var buffer = new byte[16 * 1024];
         var records = new RecordCounter(_signalR);
         try
         {
-            while (socket.State == WebSocketState.Open)
+            for (long i = 0; i < long.MaxValue && socket.IsOpen; i++)
             {
                 var result = await socket.ReceiveAsync(buffer, cancellationToken);
-                if (result.MessageType == WebSocketMessageType.Close)
+                if (result.Closed)
                 {
                     return;
                 }
@@ -595,19 +607,19 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
                 counter.Add(records.Count(buffer.AsSpan(0, result.Count), result.EndOfMessage));
             }
         }
-        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or System.Net.WebSockets.WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
         }
     }
 
-    private async Task<List<ClientWebSocket>> OpenAsync(int count, string user, bool sameUser = false)
+    private async Task<List<BenchSocket>> OpenAsync(int count, string user, bool sameUser = false)
     {
-        var sockets = new List<ClientWebSocket>(count);
+        var sockets = new List<BenchSocket>(count);
         for (var i = 0; i < count; i++)
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             var name = sameUser ? user : string.Create(CultureInfo.InvariantCulture, $"{user}{i}");
-            var (socket, status) = await Wire.ConnectAsync(Wire.UriFor(server.BaseUrl, mode, name), _signalR, timeout.Token);
+            var (socket, status) = await Wire.OpenAsync(settings.Client, server.BaseUrl, mode, name, null, timeout.Token);
             if (socket is null)
             {
                 throw new InvalidOperationException($"Connection {i} of {count} to the {mode} server failed with status {status}.");
@@ -619,9 +631,9 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
         return sockets;
     }
 
-    private static async Task CloseAllAsync(List<ClientWebSocket> sockets)
+    private static async Task CloseAllAsync(List<BenchSocket> sockets)
     {
-        await Task.WhenAll(sockets.Select(s => Wire.CloseAsync(s, TimeSpan.FromSeconds(5))));
+        await Task.WhenAll(sockets.Select(s => s.CloseAsync(TimeSpan.FromSeconds(5))));
     }
 
     private static JsonObject ToJson(ConcurrentDictionary<int, int> counts)

@@ -24,6 +24,9 @@ internal sealed record Settings
     /// </summary>
     public string[] CapModes { get; init; } = ["bare", "signalr", "pool"];
 
+    /// <summary>The WebSocket client of the suite's own connections (<see cref="LoadClients"/>); the hold workers keep <c>ClientWebSocket</c>.</summary>
+    public string Client { get; init; } = LoadClients.Light;
+
     public required TimeSpan EchoDuration { get; init; }
 
     public TimeSpan EchoWarmUp { get; init; } = TimeSpan.FromSeconds(1);

@@ -24,6 +24,7 @@ internal static class SuiteCommand
         var failures = 0;
         var currentMode = string.Empty;
         var suiteStarted = Stopwatch.GetTimestamp();
+        Log($"client: {settings.Client}{(InlineCompletions.Enabled ? ", socket completions inline" : string.Empty)}");
         Log($"pinning: {(Pinning.Enabled ? $"server on CPU {Pinning.ServerCpus}, client and its children on CPU {Pinning.ClientCpus}" : $"off ({Pinning.Unavailable})")}");
         for (var repetition = 1; repetition <= settings.Repetitions; repetition++)
         {
@@ -54,6 +55,8 @@ internal static class SuiteCommand
                 ["mode"] = mode,
                 ["repetition"] = repetition,
                 ["quick"] = settings.Quick,
+                ["client"] = settings.Client,
+                ["inlineSocketCompletions"] = InlineCompletions.Enabled,
                 ["loadAverage1mStart"] = QuietMachine.LoadAverage(),
                 ["quietThreshold"] = settings.QuietThreshold,
                 ["quietWaitMaxSeconds"] = settings.QuietWait.TotalSeconds,

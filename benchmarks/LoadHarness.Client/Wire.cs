@@ -1,5 +1,6 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
+using System.Net;
 using System.Net.WebSockets;
 using System.Text;
 
@@ -15,6 +16,9 @@ internal static class Wire
     public static readonly byte[] HubEcho = Encoding.ASCII.GetBytes("{\"type\":1,\"target\":\"Echo\",\"arguments\":[\"" + Payload + "\"]}\u001e");
     public static readonly byte[] HubPing = Encoding.ASCII.GetBytes("{\"type\":6}\u001e");
     private static readonly byte[] s_handshake = Encoding.ASCII.GetBytes("{\"protocol\":\"json\",\"version\":1}\u001e");
+    public static readonly TextMessage RawEchoMessage = new(RawEcho);
+    public static readonly TextMessage HubEchoMessage = new(HubEcho);
+    private static readonly TextMessage s_handshakeMessage = new(s_handshake);
 
     /// <summary>One HTTP handler shared by all connections of a process (ClientWebSocket would otherwise make one each).</summary>
     public static readonly HttpMessageInvoker Invoker = new(new SocketsHttpHandler
@@ -28,6 +32,46 @@ internal static class Wire
         var ws = baseUrl.Replace("http://", "ws://", StringComparison.Ordinal).TrimEnd('/');
         var query = "?user=" + Uri.EscapeDataString(user) + (tag is null ? string.Empty : "&c=" + Uri.EscapeDataString(tag));
         return new Uri(ws + ClientMode.PathOf(mode) + query);
+    }
+
+    /// <summary>
+    /// Connects with the chosen client (<see cref="LoadClients"/>) and for SignalR completes the handshake. Returns the
+    /// connection, or null and the HTTP status of the refusal (0 when none, -1 when the SignalR handshake failed).
+    /// </summary>
+    public static async Task<(BenchSocket? Socket, int Status)> OpenAsync(string client, string baseUrl, string mode, string user, string? tag, CancellationToken cancellationToken)
+    {
+        var signalR = ClientMode.IsSignalR(mode);
+        if (client == LoadClients.ClientWebSocket)
+        {
+            var (webSocket, status) = await ConnectAsync(UriFor(baseUrl, mode, user, tag), signalR, cancellationToken).ConfigureAwait(false);
+            return (webSocket is null ? null : new ClientWebSocketConnection(webSocket), status);
+        }
+
+        var server = new Uri(baseUrl);
+        EndPoint endPoint = IPAddress.TryParse(server.Host, out var address) ? new IPEndPoint(address, server.Port) : new DnsEndPoint(server.Host, server.Port);
+        var query = "?user=" + Uri.EscapeDataString(user) + (tag is null ? string.Empty : "&c=" + Uri.EscapeDataString(tag));
+        var (socket, code) = await LightWebSocket.ConnectAsync(endPoint, server.Authority, ClientMode.PathOf(mode) + query, cancellationToken).ConfigureAwait(false);
+        if (socket is null || !signalR)
+        {
+            return (socket, code);
+        }
+
+        try
+        {
+            await socket.SendAsync(s_handshakeMessage, cancellationToken).ConfigureAwait(false);
+            var buffer = new byte[64];
+            var result = await socket.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
+            if (!result.Closed && result.Count >= 3 && buffer[0] == (byte)'{' && buffer[1] == (byte)'}')
+            {
+                return (socket, 101);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or OperationCanceledException)
+        {
+        }
+
+        socket.Abort();
+        return (null, -1);
     }
 
     /// <summary>Connects (and for SignalR completes the handshake). Returns the socket, or null and the HTTP status of the refusal (0 when none).</summary>
