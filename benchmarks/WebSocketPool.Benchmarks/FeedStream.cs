@@ -7,27 +7,17 @@ namespace WebSocketPool.Benchmarks;
 /// <summary>
 /// The transport under an echo benchmark's server <see cref="System.Net.WebSockets.WebSocket"/>: a read waits (through a
 /// reusable <see cref="IValueTaskSource{TResult}"/>, so waiting allocates nothing) until the benchmark feeds it a client
-/// frame, which it then hands out as a real transport would; writes are counted on the shared <see cref="WriteCounter"/>
-/// and discarded. One frame is fed at a time: the benchmark feeds the next only after the echo of the previous has been
-/// written, so the connection goes idle (a zero-byte read) between messages, as a real one does.
+/// frame, which it then hands out as a real transport would; writes are counted and discarded. One frame is fed at a
+/// time: the benchmark feeds the next only after the echo of the previous has been written, so the connection goes idle
+/// (a zero-byte read) between messages, as a real one does.
 /// </summary>
-internal sealed class FeedStream(WriteCounter counter) : Stream, IValueTaskSource<int>
+internal sealed class FeedStream(WriteCounter counter) : WriteCountingStream(counter), IValueTaskSource<int>
 {
     private readonly object _sync = new();
     private ManualResetValueTaskSourceCore<int> _core = new() { RunContinuationsAsynchronously = true };
     private ReadOnlyMemory<byte> _available;
     private Memory<byte> _waitingBuffer;
     private bool _waiting;
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     /// <summary>Hands <paramref name="frame"/> to the reader: at once if a read waits, else to the next read.</summary>
     public void Feed(ReadOnlyMemory<byte> frame)
@@ -62,35 +52,6 @@ internal sealed class FeedStream(WriteCounter counter) : Stream, IValueTaskSourc
             return new ValueTask<int>(this, _core.Version);
         }
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Reads are asynchronous only.");
-
-    public override void Write(byte[] buffer, int offset, int count) => counter.Add(count);
-
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        counter.Add(buffer.Length);
-        return ValueTask.CompletedTask;
-    }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-    {
-        counter.Add(count);
-        return Task.CompletedTask;
-    }
-
-    public override void Flush()
-    {
-    }
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     int IValueTaskSource<int>.GetResult(short token) => _core.GetResult(token);
 

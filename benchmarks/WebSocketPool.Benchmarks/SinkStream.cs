@@ -3,54 +3,15 @@
 namespace WebSocketPool.Benchmarks;
 
 /// <summary>
-/// The transport under a benchmark's <see cref="System.Net.WebSockets.WebSocket"/>: reads wait until cancelled (an
-/// idle peer that never sends), writes are counted and discarded. The shared <see cref="WriteCounter"/> is signalled
-/// when the bytes written reach its target, so a benchmark can wait for delivery without polling.
+/// The transport of a connection whose peer never sends: reads wait until cancelled, writes are counted and discarded.
+/// The shared <see cref="WriteCounter"/> is signalled when the bytes written reach its target, so a benchmark can wait
+/// for delivery without polling.
 /// </summary>
-internal sealed class SinkStream(WriteCounter counter) : Stream
+internal sealed class SinkStream(WriteCounter counter) : WriteCountingStream(counter)
 {
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override void Flush()
-    {
-    }
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Reads are asynchronous only.");
-
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
         return 0;
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Write(byte[] buffer, int offset, int count) => counter.Add(count);
-
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        counter.Add(buffer.Length);
-        return ValueTask.CompletedTask;
-    }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-    {
-        counter.Add(count);
-        return Task.CompletedTask;
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 }
