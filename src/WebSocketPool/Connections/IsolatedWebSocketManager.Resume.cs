@@ -286,10 +286,7 @@ internal sealed partial class IsolatedWebSocketManager
             }
             finally
             {
-                if (StopWriter(writerStop, connected: true, out holding) is { } writer)
-                {
-                    await writer.ConfigureAwait(false);
-                }
+                holding = await StopWriterAsync(writerStop, connected: true).ConfigureAwait(false);
             }
         }
 #pragma warning disable CA1031 // Whatever failed before the loops started, the lease still ends below.
@@ -301,18 +298,7 @@ internal sealed partial class IsolatedWebSocketManager
         }
         finally
         {
-            var writer = holding ? null : CloseSendSide();
-            var disconnect = EndSocket(socket, error);
-            if (writer is not null)
-            {
-                await writer.ConfigureAwait(false);
-            }
-
-            if (!holding || !TryHold(generation, connection, handler, disconnect))
-            {
-                _ = CloseSendSide(); // Its writer was stopped and awaited above; the queue is completed now.
-                await _factory.EndConnectionAsync(this, generation, connection, disconnect, handler).ConfigureAwait(false);
-            }
+            await EndRunAsync(socket, generation, handler, holding, error).ConfigureAwait(false);
         }
     }
 

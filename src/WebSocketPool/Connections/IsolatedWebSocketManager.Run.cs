@@ -116,20 +116,7 @@ internal sealed partial class IsolatedWebSocketManager
             }
             finally
             {
-                // A session that may be held keeps its queue for the resumed socket and only stops its writer; any
-                // other closes its send side. The write loop catches everything itself; it ends once the queue is
-                // drained, it is stopped, or the socket is gone.
-                if (StopWriter(writerStop, connected, out holding) is { } writer)
-                {
-                    await writer.ConfigureAwait(false);
-                }
-                else
-                {
-                    // No writer to wait for. When .NET itself failed the connection (1002, 1007 on the peer's protocol
-                    // error), its close frame may still be in the transport's output: one turn of the thread pool lets it
-                    // leave before the socket is ended (as waiting for a writer always did).
-                    await Task.Yield();
-                }
+                holding = await StopWriterAsync(writerStop, connected).ConfigureAwait(false);
             }
         }
 #pragma warning disable CA1031 // Whatever failed before the loops started, the lease still ends below.
@@ -141,22 +128,58 @@ internal sealed partial class IsolatedWebSocketManager
         }
         finally
         {
-            // A held session's writer was stopped and awaited above; any other send side is closed now.
-            var writer = holding ? null : CloseSendSide();
-            var disconnect = EndSocket(socket, error);
-            if (writer is not null)
-            {
-                // Already awaited unless the run failed before its loops; the socket is aborted now, so it ends at once.
-                await writer.ConfigureAwait(false);
-            }
+            await EndRunAsync(socket, generation, connected ? handler : null, holding, error).ConfigureAwait(false);
+        }
+    }
 
-            // A dropped resumable connection is held for its client (IsolatedWebSocketManager.Resume); it ends later,
-            // through the same path, when its window lapses or it is closed.
-            if (!holding || !TryHold(generation, _handle, handler, disconnect))
-            {
-                _ = CloseSendSide(); // Its writer was stopped and awaited above; the queue is completed now.
-                await _factory.EndConnectionAsync(this, generation, _handle, disconnect, connected ? handler : null).ConfigureAwait(false);
-            }
+    /// <summary>
+    /// Once the socket's loops have returned or failed: a session that may be held keeps its queue for the resumed socket
+    /// and only stops its writer; any other closes its send side. The write loop catches everything itself; it ends once
+    /// the queue is drained, it is stopped, or the socket is gone.
+    /// </summary>
+    /// <returns><see langword="true"/> when the session is to be held.</returns>
+    private async ValueTask<bool> StopWriterAsync(CancellationTokenSource? writerStop, bool connected)
+    {
+        if (StopWriter(writerStop, connected, out var holding) is { } writer)
+        {
+            await writer.ConfigureAwait(false);
+        }
+        else
+        {
+            // No writer to wait for. When .NET itself failed the connection (1002, 1007 on the peer's protocol error), its
+            // close frame may still be in the transport's output: one turn of the thread pool lets it leave before the
+            // socket is ended (as waiting for a writer always did).
+            await Task.Yield();
+        }
+
+        return holding;
+    }
+
+    /// <summary>
+    /// The end of a run (first or resumed): the socket is ended, then the lease ends through the one release path or, a
+    /// dropped resumable connection, is held for its client (IsolatedWebSocketManager.Resume) and ends later through the
+    /// same path, when its window lapses or it is closed. Never throws.
+    /// </summary>
+    /// <param name="socket">The run's socket.</param>
+    /// <param name="generation">The lease.</param>
+    /// <param name="handler">The handler, or <see langword="null"/> when it never saw the connection open.</param>
+    /// <param name="holding">Whether the writer was stopped for a hold (<see cref="StopWriterAsync"/>).</param>
+    /// <param name="error">What ended the socket, if it failed.</param>
+    private async Task EndRunAsync(WebSocket socket, long generation, WebSocketHandler? handler, bool holding, Exception? error)
+    {
+        // A held session's writer was stopped and awaited already; any other send side is closed now.
+        var writer = holding ? null : CloseSendSide();
+        var disconnect = EndSocket(socket, error);
+        if (writer is not null)
+        {
+            // Already awaited unless the run failed before its loops; the socket is aborted now, so it ends at once.
+            await writer.ConfigureAwait(false);
+        }
+
+        if (!holding || handler is null || !TryHold(generation, _handle, handler, disconnect))
+        {
+            _ = CloseSendSide(); // Its writer was stopped and awaited above; the queue is completed now.
+            await _factory.EndConnectionAsync(this, generation, _handle, disconnect, handler).ConfigureAwait(false);
         }
     }
 
