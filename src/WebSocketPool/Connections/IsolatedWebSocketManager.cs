@@ -109,6 +109,12 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     /// <summary>Gets a value indicating whether the lease has made its send queue (for the cost checks of tests).</summary>
     internal bool HasSendQueue => Volatile.Read(ref _queue) is not null;
 
+    /// <summary>
+    /// Gets a value indicating whether the current lease was given a socket (it keeps it, ended or not, until the lease
+    /// ends). A lease that never had one was never registered and never joined a group.
+    /// </summary>
+    internal bool HadSocket => Volatile.Read(ref _socket) is not null;
+
     /// <summary>Gets a value indicating whether the lease has an accepted socket that has not ended yet.</summary>
     internal bool HasSocket => _socket is not null && !_ended;
 

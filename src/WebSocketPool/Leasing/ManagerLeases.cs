@@ -21,7 +21,6 @@ internal sealed class ManagerLeases : IDisposable
     private readonly UserTable _users;
     private readonly SlotLedger _ledger;
     private readonly AdmissionGateLink _gate;
-    private readonly GroupRegistry _groups;
     private readonly Func<bool> _draining;
     private readonly ILogger _logger;
     private readonly ITimer? _sweepTimer;
@@ -37,7 +36,6 @@ internal sealed class ManagerLeases : IDisposable
         UserTable users,
         SlotLedger ledger,
         AdmissionGateLink gate,
-        GroupRegistry groups,
         Func<bool> draining,
         ILogger logger)
     {
@@ -46,7 +44,6 @@ internal sealed class ManagerLeases : IDisposable
         _users = users;
         _ledger = ledger;
         _gate = gate;
-        _groups = groups;
         _draining = draining;
         _logger = logger;
         _systemClock = ReferenceEquals(timeProvider, TimeProvider.System);
@@ -103,8 +100,9 @@ internal sealed class ManagerLeases : IDisposable
     }
 
     /// <summary>
-    /// Ends a lease: releases whatever it still holds (by then nothing, on every path but a bug's), wipes it, keeps it
-    /// warm for its user or pools it.
+    /// Ends a lease: releases whatever it still holds, wipes it, keeps it warm for its user or pools it. After a socket
+    /// the run's end has released everything already (<c>ConnectionLifecycle.EndAsync</c>); an admission abandoned before
+    /// the upgrade still holds its places, and gives them back here under the same lock that ends the lease.
     /// </summary>
     public void Return(IsolatedWebSocketManager manager, long generation)
     {
@@ -114,13 +112,23 @@ internal sealed class ManagerLeases : IDisposable
             return;
         }
 
-        // Groups are left when the socket ends; this is for a lease that never had one. Before the user's lock, as
-        // everywhere: a join racing this release is refused once RemoveAll has run.
-        _groups.RemoveAll(manager);
+        // Read, then checked against the lease: numbers change only across a generation, so the number is this lease's.
+        var number = manager.Number;
+        if (!manager.IsCurrent(generation))
+        {
+            return;
+        }
+
+        // Groups and the registry before the user's lock, in the ledger's order. A lease that never had a socket is in
+        // neither and never can be: only the run registers a connection, and a join needs an open socket (checked under
+        // the manager's group lock against this lease's generation, which ends below).
+        if (manager.HadSocket)
+        {
+            _ledger.Unlist(manager, number);
+        }
 
         var toPool = false;
-        var released = false;
-        long number = 0;
+        bool released;
         lock (entry)
         {
             if (!manager.IsCurrent(generation))
@@ -129,7 +137,6 @@ internal sealed class ManagerLeases : IDisposable
                 return;
             }
 
-            number = manager.Number;
             released = _ledger.ReleaseAllLocked(entry, manager, generation);
             entry.Active.Remove(manager);
             manager.EndLease();

@@ -38,10 +38,7 @@ internal sealed class SlotLedger(UserTable users, AddressTable addresses, Connec
             return;
         }
 
-        // Groups first, then the registry, then the slots: whoever sees a count drop sees the connection gone from
-        // the registry, and whoever sees it gone from the registry sees it gone from its groups.
-        groups.RemoveAll(manager);
-        registry.Remove(number, manager);
+        Unlist(manager, number);
         bool released;
         lock (entry)
         {
@@ -57,6 +54,17 @@ internal sealed class SlotLedger(UserTable users, AddressTable addresses, Connec
         {
             gate.Release(entry.UserKey, number);
         }
+    }
+
+    /// <summary>
+    /// Before the user's lock: takes lease <paramref name="number"/> out of its groups, then out of the registry. Groups
+    /// first, then the registry, then (under the lock) the slots: whoever sees a count drop sees the connection gone from
+    /// the registry, and whoever sees it gone from the registry sees it gone from its groups.
+    /// </summary>
+    public void Unlist(IsolatedWebSocketManager manager, long number)
+    {
+        groups.RemoveAll(manager);
+        registry.Remove(number, manager);
     }
 
     /// <summary>
