@@ -1,5 +1,6 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
+using System.Diagnostics;
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -105,6 +106,9 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     internal bool HoldsAddressSlot => Volatile.Read(ref _addressSlotGeneration) is var slot && slot != 0 && slot == Generation;
 
     internal bool IsOpenForSend => Volatile.Read(ref _closeRequested) == 0 && Volatile.Read(ref _socket) is not null && !_queueCompleted;
+
+    /// <summary>Gets a value indicating whether the current lease was asked to close (for the invariant checks of tests).</summary>
+    internal bool IsCloseRequested => Volatile.Read(ref _closeRequested) == 1;
 
     /// <summary>Gets a value indicating whether the lease has made its send queue (for the cost checks of tests).</summary>
     internal bool HasSendQueue => Volatile.Read(ref _queue) is not null;
@@ -434,45 +438,89 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
         }
     }
 
+    /// <summary>
+    /// Under the user's lock: asks lease <paramref name="generation"/> to close while it is still in its handshake (no
+    /// socket yet), as <see cref="RequestClose"/> does; its run closes with this code as soon as it starts. Returns false
+    /// with <paramref name="hasSocket"/> set once the socket has been accepted (the caller then closes it as an open
+    /// connection through <see cref="RequestClose"/>), and false when the lease has ended or its close was asked for
+    /// already. Because every such request is made under the user's lock, a lease that never had a socket can end under
+    /// that lock alone (<see cref="EndLeaseWithoutSocket"/>).
+    /// </summary>
+    internal bool RequestCloseInHandshake(long generation, int closeCode, string? description, DisconnectReason reason, out bool hasSocket)
+    {
+        lock (_sync)
+        {
+            hasSocket = _socket is not null;
+            if (hasSocket || _generation != generation || _closeRequested == 1)
+            {
+                return false;
+            }
+
+            _closeRequested = 1;
+            _closeCode = closeCode;
+            _closeDescription = description;
+            _reason ??= reason;
+            return true;
+        }
+    }
+
     /// <summary>Ends the lease: wipes every trace of the connection, keeps the user key only while warm.</summary>
     internal void EndLease()
     {
         lock (_sync)
         {
-            Interlocked.Increment(ref _generation);
-            Volatile.Write(ref _slotGeneration, 0);
-            Volatile.Write(ref _nodeSlotGeneration, 0);
-            Volatile.Write(ref _addressSlotGeneration, 0);
-            Address = null;
-            PledgeVictim = null;
-            PledgeVictimGeneration = 0;
-            PledgeVictimConnectionId = null;
-            PledgedTo = null;
-            PledgedToGeneration = 0;
-            GateVictim = null;
-            _socket = null;
-            _queue = null;
-            _writer = null;
-            _connectionId = null;
-            _number = 0;
-            _items = null;
-            _httpContext = null;
-            _scope = null;
-            _scopeEnded = false;
-            _groups?.Clear();
-            _connectedAt = default;
-            _connectedTimestamp = 0;
-            _lastReceivedTimestamp = 0;
-            _lastReceivedAt = null;
-            _closeRequested = 0;
-            _closeCode = 0;
-            _closeDescription = null;
-            _discardPending = false;
-            _reason = null;
-            _deadlineGeneration = 0;
-            _assemblyDue = 0;
-            _authenticationDue = 0;
+            Wipe();
         }
+    }
+
+    /// <summary>
+    /// Under the user's lock, for a lease that never had a socket (an admission abandoned before the upgrade): the same
+    /// wipe as <see cref="EndLease"/> without the manager's lock. Nothing else can be inside that lock for such a lease:
+    /// every handle, registration, timer and group join comes with the socket, and the one request another thread makes
+    /// of a lease in its handshake, a kick's close, is made under the user's lock (<see cref="RequestCloseInHandshake"/>).
+    /// </summary>
+    internal void EndLeaseWithoutSocket()
+    {
+        Debug.Assert(_socket is null, "A lease with a socket ends under the manager's lock.");
+        Wipe();
+    }
+
+    /// <summary>Every trace of the lease, its generation first: no handle of it matches from here on.</summary>
+    private void Wipe()
+    {
+        Interlocked.Increment(ref _generation);
+        Volatile.Write(ref _slotGeneration, 0);
+        Volatile.Write(ref _nodeSlotGeneration, 0);
+        Volatile.Write(ref _addressSlotGeneration, 0);
+        Address = null;
+        PledgeVictim = null;
+        PledgeVictimGeneration = 0;
+        PledgeVictimConnectionId = null;
+        PledgedTo = null;
+        PledgedToGeneration = 0;
+        GateVictim = null;
+        _socket = null;
+        _queue = null;
+        _writer = null;
+        _connectionId = null;
+        _number = 0;
+        _items = null;
+        _httpContext = null;
+        _scope = null;
+        _scopeEnded = false;
+        _groups?.Clear();
+        _connectedAt = default;
+        _connectedTimestamp = 0;
+        _lastReceivedTimestamp = 0;
+        _lastReceivedAt = null;
+        _closeRequested = 0;
+        _closeCode = 0;
+        _closeDescription = null;
+        _discardPending = false;
+        _reason = null;
+        _deadlineGeneration = 0;
+        _assemblyDue = 0;
+        _authenticationDue = 0;
     }
 
     /// <summary>Wipes what a warm manager still remembers (its user) before it joins the shared pool.</summary>

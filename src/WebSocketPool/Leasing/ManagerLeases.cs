@@ -139,7 +139,15 @@ internal sealed class ManagerLeases : IDisposable
 
             released = _ledger.ReleaseAllLocked(entry, manager, generation);
             entry.Active.Remove(manager);
-            manager.EndLease();
+            if (manager.HadSocket)
+            {
+                manager.EndLease();
+            }
+            else
+            {
+                // An abandoned admission: only the user's lock guards it (IsolatedWebSocketManager.EndLeaseWithoutSocket).
+                manager.EndLeaseWithoutSocket();
+            }
             if (_options.ReuseWindow > TimeSpan.Zero && entry.Warm.Count < _options.MaxConnectionsPerUser && !_draining())
             {
                 manager.WarmSince = WarmClock();
