@@ -313,22 +313,40 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
         }
     }
 
-    /// <summary>Gives up the node-count place of lease <paramref name="generation"/>; true only for the one caller that took it.</summary>
-    internal bool TryTakeNodeSlot(long generation) =>
-        generation != 0 && Interlocked.CompareExchange(ref _nodeSlotGeneration, 0, generation) == generation;
+    /// <summary>Under the user's lock: gives up the node-count place of lease <paramref name="generation"/>; true only for the one caller that took it.</summary>
+    internal bool TryTakeNodeSlot(long generation) => TakeLocked(ref _nodeSlotGeneration, generation);
 
-    /// <summary>Gives up the address-count place of lease <paramref name="generation"/>; true only for the one caller that took it.</summary>
-    internal bool TryTakeAddressSlot(long generation) =>
-        generation != 0 && Interlocked.CompareExchange(ref _addressSlotGeneration, 0, generation) == generation;
+    /// <summary>Under the user's lock: gives up the address-count place of lease <paramref name="generation"/>; true only for the one caller that took it.</summary>
+    internal bool TryTakeAddressSlot(long generation) => TakeLocked(ref _addressSlotGeneration, generation);
 
     /// <summary>Marks the socket of the current lease as ended: no send, kick or eviction picks it any more.</summary>
     internal void MarkEnded() => _ended = true;
 
     /// <summary>
-    /// Gives up the counted slot of lease <paramref name="generation"/>; true only for the one caller that actually took
-    /// it, so a double release is harmless and a late release can never free the slot of a later lease.
+    /// Under the user's lock: gives up the counted slot of lease <paramref name="generation"/>; true only for the one
+    /// caller that actually took it, so a double release is harmless and a late release can never free the slot of a
+    /// later lease.
     /// </summary>
-    internal bool TryTakeSlot(long generation) => generation != 0 && Interlocked.CompareExchange(ref _slotGeneration, 0, generation) == generation;
+    internal bool TryTakeSlot(long generation) => TakeLocked(ref _slotGeneration, generation);
+
+    /// <summary>
+    /// Takes one of the lease's places. Every take (the ledger's <c>*Locked</c> methods, the audit's repair) and every
+    /// other write of these fields (<see cref="BeginLease"/>, <see cref="GiveSlot"/>, the lease's end) runs under the
+    /// lease's user lock, so a read and a write are as good as a compare-and-swap: the lock makes the pair atomic and
+    /// the place is taken exactly once. The fields are also read without the lock (<see cref="HoldsSlot"/>), hence the
+    /// volatile accesses.
+    /// </summary>
+    private bool TakeLocked(ref long place, long generation)
+    {
+        Debug.Assert(Entry is null || Monitor.IsEntered(Entry), "A lease's places are taken under its user's lock.");
+        if (generation == 0 || Volatile.Read(ref place) != generation)
+        {
+            return false;
+        }
+
+        Volatile.Write(ref place, 0);
+        return true;
+    }
 
     /// <summary>
     /// The id of the current lease, formatted on first use (an admission that is refused never pays for the string).
