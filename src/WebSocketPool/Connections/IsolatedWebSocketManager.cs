@@ -291,13 +291,18 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
         // No lock on Groups here (one Monitor.Enter less per lease). The list exists before any handle of this lease
         // does, so Add and RemoveAll always lock the same object. Reopening without the lock is safe: a join under the
         // lock is refused by its generation unless it comes from this lease, and this lease's generation is published
-        // only by the full fence of the Interlocked.Increment below, after this write.
+        // only by the volatile (release) write below, after this write.
         _groups ??= [];
         GroupsClosed = false;
 
         _ended = false;
         _queueCompleted = false;
-        var generation = Interlocked.Increment(ref _generation);
+
+        // The generation has one writer at a time: a lease begins and ends under its user's lock (a reset into the shared
+        // pool happens while one thread owns the manager). So no atomic increment: the release write publishes the new
+        // generation after everything above, and the places after it are release writes too.
+        var generation = _generation + 1;
+        Volatile.Write(ref _generation, generation);
         Volatile.Write(ref _nodeSlotGeneration, generation);
         Volatile.Write(ref _addressSlotGeneration, address is not null ? generation : 0);
         Volatile.Write(ref _slotGeneration, holdsSlot ? generation : 0);
