@@ -163,6 +163,7 @@ internal sealed class ManagerLeases : IDisposable
                 // An abandoned admission: only the user's lock guards it (IsolatedWebSocketManager.EndLeaseWithoutSocket).
                 manager.EndLeaseWithoutSocket();
             }
+
             if (_options.ReuseWindow > TimeSpan.Zero && entry.Warm.Count < _options.MaxConnectionsPerUser && !_draining())
             {
                 manager.WarmSince = WarmClock();
