@@ -1,5 +1,6 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
+using System.Diagnostics;
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -123,8 +124,17 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     internal bool IsOpenForSend =>
         Volatile.Read(ref _closeRequested) == 0 && (Volatile.Read(ref _socket) is not null || Volatile.Read(ref _queue) is not null) && !_queueCompleted;
 
+    /// <summary>Gets a value indicating whether the current lease was asked to close (for the invariant checks of tests).</summary>
+    internal bool IsCloseRequested => Volatile.Read(ref _closeRequested) == 1;
+
     /// <summary>Gets a value indicating whether the lease has made its send queue (for the cost checks of tests).</summary>
     internal bool HasSendQueue => Volatile.Read(ref _queue) is not null;
+
+    /// <summary>
+    /// Gets a value indicating whether the current lease was given a socket (it keeps it, ended or not, until the lease
+    /// ends). A lease that never had one was never registered and never joined a group.
+    /// </summary>
+    internal bool HadSocket => Volatile.Read(ref _socket) is not null;
 
     /// <summary>Gets a value indicating whether the lease has an accepted socket that has not ended yet.</summary>
     internal bool HasSocket => _socket is not null && !_ended;
@@ -305,13 +315,18 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
         // No lock on Groups here (one Monitor.Enter less per lease). The list exists before any handle of this lease
         // does, so Add and RemoveAll always lock the same object. Reopening without the lock is safe: a join under the
         // lock is refused by its generation unless it comes from this lease, and this lease's generation is published
-        // only by the full fence of the Interlocked.Increment below, after this write.
+        // only by the volatile (release) write below, after this write.
         _groups ??= [];
         GroupsClosed = false;
 
         _ended = false;
         _queueCompleted = false;
-        var generation = Interlocked.Increment(ref _generation);
+
+        // The generation has one writer at a time: a lease begins and ends under its user's lock (a reset into the shared
+        // pool happens while one thread owns the manager). So no atomic increment: the release write publishes the new
+        // generation after everything above, and the places after it are release writes too.
+        var generation = _generation + 1;
+        Volatile.Write(ref _generation, generation);
         Volatile.Write(ref _nodeSlotGeneration, generation);
         Volatile.Write(ref _addressSlotGeneration, address is not null ? generation : 0);
         Volatile.Write(ref _slotGeneration, holdsSlot ? generation : 0);
@@ -327,22 +342,40 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
         }
     }
 
-    /// <summary>Gives up the node-count place of lease <paramref name="generation"/>; true only for the one caller that took it.</summary>
-    internal bool TryTakeNodeSlot(long generation) =>
-        generation != 0 && Interlocked.CompareExchange(ref _nodeSlotGeneration, 0, generation) == generation;
+    /// <summary>Under the user's lock: gives up the node-count place of lease <paramref name="generation"/>; true only for the one caller that took it.</summary>
+    internal bool TryTakeNodeSlot(long generation) => TakeLocked(ref _nodeSlotGeneration, generation);
 
-    /// <summary>Gives up the address-count place of lease <paramref name="generation"/>; true only for the one caller that took it.</summary>
-    internal bool TryTakeAddressSlot(long generation) =>
-        generation != 0 && Interlocked.CompareExchange(ref _addressSlotGeneration, 0, generation) == generation;
+    /// <summary>Under the user's lock: gives up the address-count place of lease <paramref name="generation"/>; true only for the one caller that took it.</summary>
+    internal bool TryTakeAddressSlot(long generation) => TakeLocked(ref _addressSlotGeneration, generation);
 
     /// <summary>Marks the socket of the current lease as ended: no send, kick or eviction picks it any more.</summary>
     internal void MarkEnded() => _ended = true;
 
     /// <summary>
-    /// Gives up the counted slot of lease <paramref name="generation"/>; true only for the one caller that actually took
-    /// it, so a double release is harmless and a late release can never free the slot of a later lease.
+    /// Under the user's lock: gives up the counted slot of lease <paramref name="generation"/>; true only for the one
+    /// caller that actually took it, so a double release is harmless and a late release can never free the slot of a
+    /// later lease.
     /// </summary>
-    internal bool TryTakeSlot(long generation) => generation != 0 && Interlocked.CompareExchange(ref _slotGeneration, 0, generation) == generation;
+    internal bool TryTakeSlot(long generation) => TakeLocked(ref _slotGeneration, generation);
+
+    /// <summary>
+    /// Takes one of the lease's places. Every take (the ledger's <c>*Locked</c> methods, the audit's repair) and every
+    /// other write of these fields (<see cref="BeginLease"/>, <see cref="GiveSlot"/>, the lease's end) runs under the
+    /// lease's user lock, so a read and a write are as good as a compare-and-swap: the lock makes the pair atomic and
+    /// the place is taken exactly once. The fields are also read without the lock (<see cref="HoldsSlot"/>), hence the
+    /// volatile accesses.
+    /// </summary>
+    private bool TakeLocked(ref long place, long generation)
+    {
+        Debug.Assert(Entry is null || Monitor.IsEntered(Entry), "A lease's places are taken under its user's lock.");
+        if (generation == 0 || Volatile.Read(ref place) != generation)
+        {
+            return false;
+        }
+
+        Volatile.Write(ref place, 0);
+        return true;
+    }
 
     /// <summary>
     /// The id of the current lease, formatted on first use (an admission that is refused never pays for the string).
@@ -459,51 +492,97 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
         }
     }
 
+    /// <summary>
+    /// Under the user's lock: asks lease <paramref name="generation"/> to close while it is still in its handshake (no
+    /// socket yet), as <see cref="RequestClose"/> does; its run closes with this code as soon as it starts. Returns false
+    /// with <paramref name="hasSocket"/> set once the socket has been accepted (the caller then closes it as an open
+    /// connection through <see cref="RequestClose"/>), and false when the lease has ended or its close was asked for
+    /// already. Because every such request is made under the user's lock, a lease that never had a socket can end under
+    /// that lock alone (<see cref="EndLeaseWithoutSocket"/>).
+    /// </summary>
+    internal bool RequestCloseInHandshake(long generation, int closeCode, string? description, DisconnectReason reason, out bool hasSocket)
+    {
+        lock (_sync)
+        {
+            // A resumable session held without a socket, or being taken up by a resume, is past its handshake: it is
+            // closed the ordinary way (RequestClose), which ends a held session.
+            hasSocket = _socket is not null || _queue is not null || _held is not null;
+            if (hasSocket || _generation != generation || _closeRequested == 1)
+            {
+                return false;
+            }
+
+            _closeRequested = 1;
+            _closeCode = closeCode;
+            _closeDescription = description;
+            _reason ??= reason;
+            return true;
+        }
+    }
+
     /// <summary>Ends the lease: wipes every trace of the connection, keeps the user key only while warm.</summary>
     internal void EndLease()
     {
         lock (_sync)
         {
-            Interlocked.Increment(ref _generation);
-            Volatile.Write(ref _slotGeneration, 0);
-            Volatile.Write(ref _nodeSlotGeneration, 0);
-            Volatile.Write(ref _addressSlotGeneration, 0);
-            Address = null;
-            PledgeVictim = null;
-            PledgeVictimGeneration = 0;
-            PledgeVictimConnectionId = null;
-            PledgedTo = null;
-            PledgedToGeneration = 0;
-            GateVictim = null;
-            _socket = null;
-            _queue = null;
-            _writer = null;
-            _givenBackWriter = null;
-            _queueUsed = false;
-            _writerStop = null;
-            _resume = null;
-            _held = null;
-            ReleaseHeldWaiterLocked();
-            _connectionId = null;
-            _number = 0;
-            _items = null;
-            _httpContext = null;
-            _scope = null;
-            _scopeEnded = false;
-            _groups?.Clear();
-            _connectedAt = default;
-            _connectedTimestamp = 0;
-            _lastReceivedTimestamp = 0;
-            _handle = default;
-            _closeRequested = 0;
-            _closeCode = 0;
-            _closeDescription = null;
-            _discardPending = false;
-            _reason = null;
-            _deadlineGeneration = 0;
-            _assemblyDue = 0;
-            _authenticationDue = 0;
+            Wipe();
         }
+    }
+
+    /// <summary>
+    /// Under the user's lock, for a lease that never had a socket (an admission abandoned before the upgrade): the same
+    /// wipe as <see cref="EndLease"/> without the manager's lock. Nothing else can be inside that lock for such a lease:
+    /// every handle, registration, timer and group join comes with the socket, and the one request another thread makes
+    /// of a lease in its handshake, a kick's close, is made under the user's lock (<see cref="RequestCloseInHandshake"/>).
+    /// </summary>
+    internal void EndLeaseWithoutSocket()
+    {
+        Debug.Assert(_socket is null, "A lease with a socket ends under the manager's lock.");
+        Wipe();
+    }
+
+    /// <summary>Every trace of the lease, its generation first: no handle of it matches from here on.</summary>
+    private void Wipe()
+    {
+        Interlocked.Increment(ref _generation);
+        Volatile.Write(ref _slotGeneration, 0);
+        Volatile.Write(ref _nodeSlotGeneration, 0);
+        Volatile.Write(ref _addressSlotGeneration, 0);
+        Address = null;
+        PledgeVictim = null;
+        PledgeVictimGeneration = 0;
+        PledgeVictimConnectionId = null;
+        PledgedTo = null;
+        PledgedToGeneration = 0;
+        GateVictim = null;
+        _socket = null;
+        _queue = null;
+        _writer = null;
+        _givenBackWriter = null;
+        _queueUsed = false;
+        _writerStop = null;
+        _resume = null;
+        _held = null;
+        ReleaseHeldWaiterLocked();
+        _connectionId = null;
+        _number = 0;
+        _items = null;
+        _httpContext = null;
+        _scope = null;
+        _scopeEnded = false;
+        _groups?.Clear();
+        _connectedAt = default;
+        _connectedTimestamp = 0;
+        _lastReceivedTimestamp = 0;
+        _handle = default;
+        _closeRequested = 0;
+        _closeCode = 0;
+        _closeDescription = null;
+        _discardPending = false;
+        _reason = null;
+        _deadlineGeneration = 0;
+        _assemblyDue = 0;
+        _authenticationDue = 0;
     }
 
     /// <summary>Wipes what a warm manager still remembers (its user) before it joins the shared pool.</summary>

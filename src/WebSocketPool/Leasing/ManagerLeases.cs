@@ -21,13 +21,11 @@ internal sealed class ManagerLeases : IDisposable
     private readonly UserTable _users;
     private readonly SlotLedger _ledger;
     private readonly AdmissionGateLink _gate;
-    private readonly GroupRegistry _groups;
     private readonly Func<bool> _draining;
     private readonly ILogger _logger;
     private readonly ITimer? _sweepTimer;
     private readonly bool _systemClock;
     private int _pooled;
-    private int _warm;
     private long _nextNumber;
 
     public ManagerLeases(
@@ -37,7 +35,6 @@ internal sealed class ManagerLeases : IDisposable
         UserTable users,
         SlotLedger ledger,
         AdmissionGateLink gate,
-        GroupRegistry groups,
         Func<bool> draining,
         ILogger logger)
     {
@@ -46,7 +43,6 @@ internal sealed class ManagerLeases : IDisposable
         _users = users;
         _ledger = ledger;
         _gate = gate;
-        _groups = groups;
         _draining = draining;
         _logger = logger;
         _systemClock = ReferenceEquals(timeProvider, TimeProvider.System);
@@ -64,7 +60,24 @@ internal sealed class ManagerLeases : IDisposable
 
     public int PooledCount => Volatile.Read(ref _pooled);
 
-    public int WarmCount => Volatile.Read(ref _warm);
+    /// <summary>
+    /// Gets how many freed managers are kept warm, summed over the users' warm lists (read without their locks: exact at
+    /// rest, a gauge's reading while leases come and go). Counted when read, not on every lease and return: a shared
+    /// counter cost two atomic operations on one cache line for every reconnect, from every core.
+    /// </summary>
+    public int WarmCount
+    {
+        get
+        {
+            var warm = 0;
+            foreach (var (_, entry) in _users.Entries)
+            {
+                warm += entry.WarmCount;
+            }
+
+            return warm;
+        }
+    }
 
     /// <summary>
     /// Under the user's lock (and the address's, when there is one): leases a warm manager of the user, else one from the
@@ -73,12 +86,11 @@ internal sealed class ManagerLeases : IDisposable
     public (IsolatedWebSocketManager Manager, long Generation) Lease(UserEntry entry, string userKey, bool holdsSlot, AddressEntry? address)
     {
         IsolatedWebSocketManager manager;
-        if (entry.Warm.Count > 0)
+        if (entry.Warm is { Count: > 0 } warm)
         {
-            manager = entry.Warm[^1];
-            entry.Warm.RemoveAt(entry.Warm.Count - 1);
+            manager = warm[^1];
+            warm.RemoveAt(warm.Count - 1);
             manager.WarmSince = 0;
-            Interlocked.Decrement(ref _warm);
         }
         else
         {
@@ -103,8 +115,9 @@ internal sealed class ManagerLeases : IDisposable
     }
 
     /// <summary>
-    /// Ends a lease: releases whatever it still holds (by then nothing, on every path but a bug's), wipes it, keeps it
-    /// warm for its user or pools it.
+    /// Ends a lease: releases whatever it still holds, wipes it, keeps it warm for its user or pools it. After a socket
+    /// the run's end has released everything already (<c>ConnectionLifecycle.EndAsync</c>); an admission abandoned before
+    /// the upgrade still holds its places, and gives them back here under the same lock that ends the lease.
     /// </summary>
     public void Return(IsolatedWebSocketManager manager, long generation)
     {
@@ -114,13 +127,23 @@ internal sealed class ManagerLeases : IDisposable
             return;
         }
 
-        // Groups are left when the socket ends; this is for a lease that never had one. Before the user's lock, as
-        // everywhere: a join racing this release is refused once RemoveAll has run.
-        _groups.RemoveAll(manager);
+        // Read, then checked against the lease: numbers change only across a generation, so the number is this lease's.
+        var number = manager.Number;
+        if (!manager.IsCurrent(generation))
+        {
+            return;
+        }
+
+        // Groups and the registry before the user's lock, in the ledger's order. A lease that never had a socket is in
+        // neither and never can be: only the run registers a connection, and a join needs an open socket (checked under
+        // the manager's group lock against this lease's generation, which ends below).
+        if (manager.HadSocket)
+        {
+            _ledger.Unlist(manager, number);
+        }
 
         var toPool = false;
-        var released = false;
-        long number = 0;
+        bool released;
         lock (entry)
         {
             if (!manager.IsCurrent(generation))
@@ -129,15 +152,22 @@ internal sealed class ManagerLeases : IDisposable
                 return;
             }
 
-            number = manager.Number;
             released = _ledger.ReleaseAllLocked(entry, manager, generation);
             entry.Active.Remove(manager);
-            manager.EndLease();
-            if (_options.ReuseWindow > TimeSpan.Zero && entry.Warm.Count < _options.MaxConnectionsPerUser && !_draining())
+            if (manager.HadSocket)
+            {
+                manager.EndLease();
+            }
+            else
+            {
+                // An abandoned admission: only the user's lock guards it (IsolatedWebSocketManager.EndLeaseWithoutSocket).
+                manager.EndLeaseWithoutSocket();
+            }
+
+            if (_options.ReuseWindow > TimeSpan.Zero && entry.WarmCount < _options.MaxConnectionsPerUser && !_draining())
             {
                 manager.WarmSince = WarmClock();
-                entry.Warm.Add(manager);
-                Interlocked.Increment(ref _warm);
+                (entry.Warm ??= new List<IsolatedWebSocketManager>(1)).Add(manager);
             }
             else
             {
@@ -245,13 +275,17 @@ internal sealed class ManagerLeases : IDisposable
     private List<IsolatedWebSocketManager>? TrimWarm(UserEntry entry, long now)
     {
         List<IsolatedWebSocketManager>? expired = null;
-        for (var i = entry.Warm.Count - 1; i >= 0; i--)
+        if (entry.Warm is not { } warm)
         {
-            var manager = entry.Warm[i];
+            return null;
+        }
+
+        for (var i = warm.Count - 1; i >= 0; i--)
+        {
+            var manager = warm[i];
             if (_timeProvider.GetElapsedTime(manager.WarmSince, now) >= _options.ReuseWindow)
             {
-                entry.Warm.RemoveAt(i);
-                Interlocked.Decrement(ref _warm);
+                warm.RemoveAt(i);
                 manager.WarmSince = 0;
                 (expired ??= []).Add(manager);
             }

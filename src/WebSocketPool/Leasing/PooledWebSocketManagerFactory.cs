@@ -64,7 +64,7 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
         _gate = new AdmissionGateLink(_registry, _logger);
         _ledger = new SlotLedger(_users, _addresses, _registry, Groups, _gate);
         _drain = new PoolDrain(Options, timeProvider, _registry, _logger);
-        _leases = new ManagerLeases(this, Options, timeProvider, _users, _ledger, _gate, Groups, () => _drain.IsDraining, _logger);
+        _leases = new ManagerLeases(this, Options, timeProvider, _users, _ledger, _gate, () => _drain.IsDraining, _logger);
         _admission = new AdmissionDecider(Options, timeProvider, _users, _addresses, _leases, _drain, metrics, _logger, OnNearLimit);
         _lifecycle = new ConnectionLifecycle(Options, timeProvider, _registry, _ledger, _leases, _gate, _drain, metrics, _logger);
         _kicker = new ConnectionKicker(_users, _registry, _ledger, metrics, _logger);
@@ -204,16 +204,10 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
     /// <param name="admission">The admission returned by <see cref="TryAdmit(string, IPAddress?)"/>.</param>
     internal void Abandon(in WebSocketAdmission admission)
     {
-        if (admission.Manager is { } manager && manager.IsCurrent(admission.Generation))
+        // One pass under the user's lock: the places go back (through the ledger) and the lease ends together.
+        if (admission.Manager is { } manager)
         {
-            try
-            {
-                _ledger.ReleaseAll(manager, admission.Generation);
-            }
-            finally
-            {
-                _leases.Return(manager, admission.Generation);
-            }
+            _leases.Return(manager, admission.Generation);
         }
     }
 

@@ -7,8 +7,9 @@ namespace WebSocketPool.Internal;
 /// under EvictOldest, a pledge of another lease's slot), a place in the node's count and one in its client address's. Every path out of a connection comes here: the end of a
 /// socket (close, drop, keep-alive, handler error, abort, eviction, kick, shutdown) from the <c>finally</c> of its run,
 /// an abandoned handshake, a kick (the user slot at once, the node place when the socket ends), an eviction (the slot
-/// handed to the newcomer), the end of a lease, and the audit's repair. Each release is one compare-and-swap on the
-/// lease's generation under the user's lock: a double release is harmless and a late one can never free a later lease's.
+/// handed to the newcomer), the end of a lease, and the audit's repair. Each release checks and clears the lease's
+/// generation under the user's lock (the lock makes the pair atomic): a double release is harmless and a late one can
+/// never free a later lease's.
 /// </summary>
 internal sealed class SlotLedger(UserTable users, AddressTable addresses, ConnectionRegistry registry, GroupRegistry groups, AdmissionGateLink gate)
 {
@@ -38,10 +39,7 @@ internal sealed class SlotLedger(UserTable users, AddressTable addresses, Connec
             return;
         }
 
-        // Groups first, then the registry, then the slots: whoever sees a count drop sees the connection gone from
-        // the registry, and whoever sees it gone from the registry sees it gone from its groups.
-        groups.RemoveAll(manager);
-        registry.Remove(number, manager);
+        Unlist(manager, number);
         bool released;
         lock (entry)
         {
@@ -57,6 +55,17 @@ internal sealed class SlotLedger(UserTable users, AddressTable addresses, Connec
         {
             gate.Release(entry.UserKey, number);
         }
+    }
+
+    /// <summary>
+    /// Before the user's lock: takes lease <paramref name="number"/> out of its groups, then out of the registry. Groups
+    /// first, then the registry, then (under the lock) the slots: whoever sees a count drop sees the connection gone from
+    /// the registry, and whoever sees it gone from the registry sees it gone from its groups.
+    /// </summary>
+    public void Unlist(IsolatedWebSocketManager manager, long number)
+    {
+        groups.RemoveAll(manager);
+        registry.Remove(number, manager);
     }
 
     /// <summary>

@@ -17,8 +17,14 @@ internal sealed class UserEntry(string userKey)
     /// <summary>Managers leased to this user whose sockets have not ended yet (may briefly exceed Count after a kick or eviction).</summary>
     public readonly List<IsolatedWebSocketManager> Active = new(2);
 
-    /// <summary>Freed managers kept warm for this user, newest last. Its array is made on the first return (a user who stays connected never needs one).</summary>
-    public readonly List<IsolatedWebSocketManager> Warm = [];
+    /// <summary>
+    /// Freed managers kept warm for this user, newest last; made on the first return (a user who stays connected never
+    /// needs one). Under the entry's lock.
+    /// </summary>
+    public List<IsolatedWebSocketManager>? Warm;
+
+    /// <summary>Gets how many managers are kept warm for this user (under the entry's lock).</summary>
+    public int WarmCount => Warm?.Count ?? 0;
 
     public TokenBucket ConnectBucket;
 

@@ -66,7 +66,7 @@ internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeP
     /// <summary>Under the entry's lock: removes the entry when it holds nothing worth keeping.</summary>
     public void TryRemove(UserEntry entry)
     {
-        if (entry.Count == 0 && entry.Active.Count == 0 && entry.Warm.Count == 0
+        if (entry.Count == 0 && entry.Active.Count == 0 && entry.WarmCount == 0
             && entry.ConnectBucket.IsFull(timeProvider, options.ConnectRateLimit, options.ConnectRateBurst)
             && entry.MessageBucket.IsFull(timeProvider, options.MessageRateLimit, options.MessageRateBurst))
         {

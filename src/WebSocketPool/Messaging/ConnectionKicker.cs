@@ -21,7 +21,7 @@ internal sealed class ConnectionKicker(UserTable users, ConnectionRegistry regis
             return 0;
         }
 
-        List<(IsolatedWebSocketManager Manager, long Generation)> closing;
+        List<(IsolatedWebSocketManager Manager, long Generation, bool? ClosedInHandshake)> closing;
         lock (entry)
         {
             closing = new(entry.Active.Count);
@@ -29,15 +29,19 @@ internal sealed class ConnectionKicker(UserTable users, ConnectionRegistry regis
             {
                 if (!manager.IsEnded)
                 {
-                    closing.Add((manager, manager.Generation));
+                    // A lease still in its handshake is asked to close here, under the user's lock: an abandoned admission
+                    // ends under that lock alone (ManagerLeases.Return), so nothing may reach into it outside it.
+                    var generation = manager.Generation;
+                    var closedInHandshake = manager.RequestCloseInHandshake(generation, closeCode, reason, DisconnectReason.Kicked, out var hasSocket);
+                    closing.Add((manager, generation, hasSocket ? null : closedInHandshake));
                 }
             }
         }
 
         var closed = 0;
-        foreach (var (manager, generation) in closing)
+        foreach (var (manager, generation, closedInHandshake) in closing)
         {
-            if (Kick(manager, generation, closeCode, reason))
+            if (Kick(manager, generation, closeCode, reason, closedInHandshake))
             {
                 closed++;
             }
@@ -49,9 +53,11 @@ internal sealed class ConnectionKicker(UserTable users, ConnectionRegistry regis
     /// <summary>The lookup checks the connection number against the manager's current lease: a pooled manager reused for
     /// a later connection is never reached through an earlier connection's id.</summary>
     public bool DisconnectConnection(string connectionId, int closeCode, string? reason) =>
-        registry.TryGetManager(connectionId, out var manager, out var generation) && Kick(manager, generation, closeCode, reason);
+        registry.TryGetManager(connectionId, out var manager, out var generation) && Kick(manager, generation, closeCode, reason, closedInHandshake: null);
 
-    private bool Kick(IsolatedWebSocketManager manager, long generation, int closeCode, string? reason)
+    // closedInHandshake: for a lease without a socket, whether its close was already asked for under the user's lock;
+    // null for a lease with a socket (asked here).
+    private bool Kick(IsolatedWebSocketManager manager, long generation, int closeCode, string? reason, bool? closedInHandshake)
     {
         if (!manager.IsCurrent(generation) || manager.IsEnded)
         {
@@ -59,7 +65,7 @@ internal sealed class ConnectionKicker(UserTable users, ConnectionRegistry regis
         }
 
         // Closing starts before the slot goes, so the socket is never seen open without a slot and not closing.
-        var closed = manager.RequestClose(generation, closeCode, reason, DisconnectReason.Kicked, discardPending: false);
+        var closed = closedInHandshake ?? manager.RequestClose(generation, closeCode, reason, DisconnectReason.Kicked, discardPending: false);
         ledger.ReleaseUserSlot(manager, generation);
         if (closed)
         {

@@ -62,15 +62,13 @@ internal static class PoolInvariants
     /// <summary>Every warm manager (kept for its user's next connection) has forgotten its last connection entirely.</summary>
     public static void AssertWarmManagersClean(PooledWebSocketManagerFactory factory)
     {
-        var warm = 0;
         foreach (var entry in factory.UserEntries)
         {
             lock (entry)
             {
                 entry.Count.Should().BeGreaterThanOrEqualTo(0);
-                foreach (var manager in entry.Warm)
+                foreach (var manager in entry.Warm ?? [])
                 {
-                    warm++;
                     manager.ConnectionId.Should().BeNull("a warm manager has no connection");
                     manager.HasSocket.Should().BeFalse("a warm manager holds no socket");
                     manager.IsOpenForSend.Should().BeFalse("a warm manager accepts no send");
@@ -85,8 +83,6 @@ internal static class PoolInvariants
                 }
             }
         }
-
-        warm.Should().Be(factory.WarmCount, "the warm count matches the warm managers");
     }
 
     /// <summary>The leases not yet ended: every user's live managers, read under each user's lock.</summary>

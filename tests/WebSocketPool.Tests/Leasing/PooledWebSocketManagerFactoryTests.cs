@@ -245,6 +245,28 @@ public sealed class PooledWebSocketManagerFactoryTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Abandon_KickedHandshake_TheManagersNextLeaseStartsNotAskedToClose()
+    {
+        // An abandoned admission ends under the user's lock alone (no manager lock): its wipe must still forget the close
+        // a kick asked of the handshake, or the manager's next lease would close as soon as its socket is accepted.
+        var factory = Create(o => o.ReuseWindow = TimeSpan.FromMinutes(1));
+        var first = factory.TryAdmit("alice");
+        var manager = first.Manager!;
+
+        factory.DisconnectUser("alice", WebSocketCloseCodes.Kicked, "bye").Should().Be(1, "a handshake in progress is kicked too");
+        manager.IsCloseRequested.Should().BeTrue();
+        factory.Abandon(first);
+
+        var second = factory.TryAdmit("alice");
+        second.Manager.Should().BeSameAs(manager, "the warm manager is reused");
+        manager.IsCloseRequested.Should().BeFalse("a new lease carries nothing of an earlier one");
+        factory.GetConnectionCount("alice").Should().Be(1);
+        factory.Abandon(second);
+        factory.ActiveConnections.Should().Be(0);
+        factory.GetConnectionCount("alice").Should().Be(0);
+    }
+
+    [Fact]
     public void Abandon_StaleAdmissionOfReusedManager_NeverFreesNewerLeaseOfSameUser()
     {
         var factory = Create(o => o.MaxConnectionsPerUser = 1);
