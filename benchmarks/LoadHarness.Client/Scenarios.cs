@@ -338,19 +338,18 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
     /// The growth curve: one server process ramped through <see cref="Settings.GrowthSteps"/> open connections (held by
     /// child processes, at most <see cref="Settings.ConnectionsPerClientProcess"/> each). At each step: memory per
     /// connection (managed heap after a forced GC, and RSS, over the process before the ramp), echo latency of a few
-    /// echoing connections opened before the ramp, and how long each connect of the step's ramp took. The suite waits
-    /// for a quiet machine before each step.
+    /// echoing connections opened once the step's connections are all open (fresh at each step: an echo connection left
+    /// idle through the quiet-machine wait would miss the server's keep-alive pings and be closed), and how long each
+    /// connect of the step's ramp took. The suite waits for a quiet machine before each step.
     /// </summary>
     public async Task<JsonObject> GrowthAsync()
     {
         await server.WaitForConnectionsAsync(0, TimeSpan.FromSeconds(30));
-        var echoSockets = await OpenAsync(settings.GrowthEchoConnections, $"grow-echo-{repetition}-");
         var workers = new List<HoldWorkers>();
         var steps = new JsonArray();
-        var result = new JsonObject { ["echoConnections"] = echoSockets.Count, ["steps"] = steps };
+        var result = new JsonObject { ["echoConnections"] = settings.GrowthEchoConnections, ["steps"] = steps };
         try
         {
-            await server.WaitForConnectionsAsync(echoSockets.Count, TimeSpan.FromSeconds(30));
             var baseline = await server.StatsAsync(gc: true);
             result["rssBaselineBytes"] = (long)baseline["rssBytes"]!;
             result["heapBaselineBytes"] = (long)baseline["managedHeapBytes"]!;
@@ -363,11 +362,21 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
                 var step = await HoldWorkers.StartAsync(server.BaseUrl, mode, target - held, settings.ConnectionsPerClientProcess, $"grow-{repetition}-{target}-", TimeSpan.FromMinutes(5));
                 workers.Add(step);
                 held += step.Opened;
-                var counted = await server.WaitForConnectionsAsync(held + echoSockets.Count, TimeSpan.FromSeconds(60));
+                var counted = await server.WaitForConnectionsAsync(held, TimeSpan.FromSeconds(60));
                 var rampSeconds = Stopwatch.GetElapsedTime(rampStarted).TotalSeconds;
                 var (clientCores, serverCores) = meter.Stop(step.ReadyCpuSeconds);
                 var stats = await server.StatsAsync(gc: true);
-                var echo = await EchoWindowAsync(echoSockets, settings.GrowthEchoDuration);
+                var echoSockets = await OpenAsync(settings.GrowthEchoConnections, $"grow-echo-{repetition}-{target}-");
+                (double? P50, double? P99, long Count) echo;
+                try
+                {
+                    echo = await EchoWindowAsync(echoSockets, settings.GrowthEchoDuration);
+                }
+                finally
+                {
+                    await CloseAllAsync(echoSockets);
+                }
+
                 var row = new JsonObject
                 {
                     ["target"] = target,
@@ -396,7 +405,6 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
         finally
         {
             await Task.WhenAll(workers.Select(w => w.DisposeAsync().AsTask()));
-            await CloseAllAsync(echoSockets);
         }
 
         var drained = await server.WaitForConnectionsAsync(0, TimeSpan.FromSeconds(90));
