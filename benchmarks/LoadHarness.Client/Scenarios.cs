@@ -338,9 +338,9 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
     /// The growth curve: one server process ramped through <see cref="Settings.GrowthSteps"/> open connections (held by
     /// child processes, at most <see cref="Settings.ConnectionsPerClientProcess"/> each). At each step: memory per
     /// connection (managed heap after a forced GC, and RSS, over the process before the ramp), echo latency of a few
-    /// echoing connections opened once the step's connections are all open (fresh at each step: an echo connection left
-    /// idle through the quiet-machine wait would miss the server's keep-alive pings and be closed), and how long each
-    /// connect of the step's ramp took. The suite waits for a quiet machine before each step.
+    /// echoing connections opened just before the step's ramp (fresh at each step: an echo connection left idle through
+    /// the quiet-machine wait would miss the server's keep-alive pings and be closed), and how long each connect of the
+    /// step's ramp took. The suite waits for a quiet machine before each step.
     /// </summary>
     public async Task<JsonObject> GrowthAsync()
     {
@@ -357,16 +357,20 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
             foreach (var target in settings.GrowthSteps)
             {
                 var quiet = await QuietMachine.WaitAndRecordAsync(settings);
+
+                // Opened before the ramp, so that a server at its cap after the ramp (the pool's, sized to the descriptor
+                // budget) still has them, and fresh at each step (left idle through a quiet-machine wait they would miss
+                // the server's keep-alive pings and be closed). Closed after the step's echo window.
+                var echoSockets = await OpenAsync(settings.GrowthEchoConnections, $"grow-echo-{repetition}-{target}-");
                 var meter = new Cpu.Meter(server.Pid);
                 var rampStarted = Stopwatch.GetTimestamp();
                 var step = await HoldWorkers.StartAsync(server.BaseUrl, mode, target - held, settings.ConnectionsPerClientProcess, $"grow-{repetition}-{target}-", TimeSpan.FromMinutes(5));
                 workers.Add(step);
                 held += step.Opened;
-                var counted = await server.WaitForConnectionsAsync(held, TimeSpan.FromSeconds(60));
+                var counted = await server.WaitForConnectionsAsync(held + echoSockets.Count, TimeSpan.FromSeconds(60));
                 var rampSeconds = Stopwatch.GetElapsedTime(rampStarted).TotalSeconds;
                 var (clientCores, serverCores) = meter.Stop(step.ReadyCpuSeconds);
                 var stats = await server.StatsAsync(gc: true);
-                var echoSockets = await OpenAsync(settings.GrowthEchoConnections, $"grow-echo-{repetition}-{target}-");
                 (double? P50, double? P99, long Count) echo;
                 try
                 {
