@@ -176,14 +176,10 @@ internal sealed partial class IsolatedWebSocketManager
         if (queue is null)
         {
             // The lease's first send: make the queue and its writer now (an idle connection never pays for them).
-            lock (_sync)
+            queue = NextQueue(generation, seen: null, out var stale);
+            if (stale)
             {
-                if (_generation != generation)
-                {
-                    return SendResult.StaleHandle;
-                }
-
-                queue = _closeRequested == 0 ? GetOrCreateQueueLocked() : null;
+                return SendResult.StaleHandle;
             }
         }
 
@@ -194,7 +190,20 @@ internal sealed partial class IsolatedWebSocketManager
 
         s_droppedOldest = false;
         s_droppedBytes = 0;
-        if (queue.Writer.TryWrite(new Outbound(payload, type)) || TryWriteAfterGiveBack(generation, queue, payload, type))
+        var written = queue.Writer.TryWrite(new Outbound(payload, type));
+        if (!written)
+        {
+            // Refused: the queue is full, closed, or was given back meanwhile, when the write goes to the lease's next one.
+            var next = NextQueue(generation, queue, out var stale);
+            if (stale)
+            {
+                return SendResult.StaleHandle;
+            }
+
+            written = next is not null && next.Writer.TryWrite(new Outbound(payload, type));
+        }
+
+        if (written)
         {
             _queueUsed = true;
 
@@ -343,26 +352,29 @@ internal sealed partial class IsolatedWebSocketManager
         }
 
         // A send that read the old queue before this either got in (its writer sends it before ending) or is refused and
-        // tries again on a new queue (TryWriteAfterGiveBack).
+        // tries again on a new queue (NextQueue).
         queue.Writer.TryComplete();
         return true;
     }
 
-    /// <summary>A write refused because the queue it found was given back meanwhile goes to the lease's next queue.</summary>
-    private bool TryWriteAfterGiveBack(long generation, Channel<Outbound> refused, ReadOnlyMemory<byte> payload, WebSocketMessageType type)
+    /// <summary>
+    /// The queue a send of lease <paramref name="generation"/> goes to, when the queue it read was <paramref name="seen"/>:
+    /// none yet (the lease's first send), or one that refused its write. It is the lease's current queue, made now (with
+    /// its writer) if there is none; <see langword="null"/> when the send side has closed, or when <paramref name="seen"/>
+    /// is still the current queue (it refused the write because it is full or closing).
+    /// </summary>
+    private Channel<Outbound>? NextQueue(long generation, Channel<Outbound>? seen, out bool stale)
     {
-        Channel<Outbound>? next;
         lock (_sync)
         {
-            if (_generation != generation || ReferenceEquals(_queue, refused) || _closeRequested == 1)
+            stale = _generation != generation;
+            if (stale || _closeRequested == 1 || (seen is not null && ReferenceEquals(_queue, seen)))
             {
-                return false;
+                return null;
             }
 
-            next = GetOrCreateQueueLocked();
+            return GetOrCreateQueueLocked();
         }
-
-        return next is not null && next.Writer.TryWrite(new Outbound(payload, type));
     }
 
     internal readonly record struct Outbound(ReadOnlyMemory<byte> Payload, WebSocketMessageType Type);
