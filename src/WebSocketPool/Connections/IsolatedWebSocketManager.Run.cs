@@ -254,23 +254,7 @@ internal sealed partial class IsolatedWebSocketManager
     {
         try
         {
-            if (callback == HandlerCallback.Connecting)
-            {
-                await handler.OnConnectingAsync(connection, cancellationToken).ConfigureAwait(false);
-            }
-            else if (callback == HandlerCallback.Connected)
-            {
-                await handler.OnConnectedAsync(connection, cancellationToken).ConfigureAwait(false);
-            }
-            else if (callback == HandlerCallback.RateLimited)
-            {
-                await handler.OnRateLimitedAsync(connection, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                await handler.OnMessageAsync(connection, message, cancellationToken).ConfigureAwait(false);
-            }
-
+            await StartHandler(callback, handler, connection, message, cancellationToken).ConfigureAwait(false);
             return true;
         }
 #pragma warning disable CA1031 // A handler's failure costs its own connection, never the server.
@@ -280,6 +264,30 @@ internal sealed partial class IsolatedWebSocketManager
             _factory.OnHandlerError(connection, ex);
             RequestClose(Generation, WebSocketCloseCodes.InternalError, "Internal server error.", DisconnectReason.HandlerError, discardPending: true);
             return false;
+        }
+    }
+
+    /// <summary>
+    /// Starts one callback; while its synchronous part runs, this thread is marked as this connection's handler, so that
+    /// a reply it queues goes out from here (WriteLoopAsync).
+    /// </summary>
+    private ValueTask StartHandler(HandlerCallback callback, WebSocketHandler handler, WebSocketConnection connection, WebSocketMessage message, CancellationToken cancellationToken)
+    {
+        var outer = s_handlerRunning;
+        s_handlerRunning = this;
+        try
+        {
+            return callback switch
+            {
+                HandlerCallback.Connecting => handler.OnConnectingAsync(connection, cancellationToken),
+                HandlerCallback.Connected => handler.OnConnectedAsync(connection, cancellationToken),
+                HandlerCallback.RateLimited => handler.OnRateLimitedAsync(connection, cancellationToken),
+                _ => handler.OnMessageAsync(connection, message, cancellationToken),
+            };
+        }
+        finally
+        {
+            s_handlerRunning = outer;
         }
     }
 

@@ -23,6 +23,11 @@ internal sealed partial class IsolatedWebSocketManager
     [ThreadStatic]
     private static int s_droppedBytes;
 
+    // The manager whose handler callback runs on this thread (its synchronous part): a message it queues on its own
+    // connection is sent from this thread when the writer is idle (WriteLoopAsync).
+    [ThreadStatic]
+    private static IsolatedWebSocketManager? s_handlerRunning;
+
     /// <summary>
     /// The single writer of a connection. A send that completes at once (the usual case) touches no timer; one that has
     /// to wait arms the send deadline once (one timer-queue operation) and simply leaves it to lapse afterwards. Never
@@ -55,8 +60,32 @@ internal sealed partial class IsolatedWebSocketManager
                 }
             }
 
-            while (await reader.WaitToReadAsync(stop).ConfigureAwait(false))
+            while (true)
             {
+                // The queue resumes a waiting writer on the thread that wrote to it. A reply queued by this connection's
+                // own handler callback goes on the wire from there, at once, as a bare Kestrel handler's send would, with
+                // no hop through the thread pool; any other wake-up (a fan-out, a completion, a stop) moves the writer to
+                // the thread pool, so that no sender writes to other connections' sockets and a burst goes out in batches.
+                var wait = reader.WaitToReadAsync(stop);
+                bool more;
+                if (wait.IsCompleted)
+                {
+                    more = wait.GetAwaiter().GetResult();
+                }
+                else
+                {
+                    more = await wait.ConfigureAwait(false);
+                    if (!ReferenceEquals(s_handlerRunning, this))
+                    {
+                        await Task.Yield();
+                    }
+                }
+
+                if (!more)
+                {
+                    break;
+                }
+
                 while (reader.TryRead(out var message))
                 {
                     if (_discardPending)
@@ -268,6 +297,10 @@ internal sealed partial class IsolatedWebSocketManager
             {
                 SingleReader = true,
                 SingleWriter = false,
+
+                // The writer decides where it continues (WriteLoopAsync): on the thread of a reply from its own handler,
+                // or on the thread pool.
+                AllowSynchronousContinuations = true,
                 FullMode = dropOldest ? BoundedChannelFullMode.DropOldest : BoundedChannelFullMode.Wait,
             },
             dropOldest ? s_onDropped : null);

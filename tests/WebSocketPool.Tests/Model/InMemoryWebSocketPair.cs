@@ -21,13 +21,14 @@ internal sealed class InMemoryWebSocketPair
     /// When set, how many bytes the server may have in flight to the client before its sends wait for the client to read:
     /// small values keep the server's writer in the middle of a send for much of the time.
     /// </param>
-    public InMemoryWebSocketPair(Action<ReadOnlyMemory<byte>>? onMessage = null, int? toClientBytes = null)
+    /// <param name="onServerWrite">Called on the writing thread each time the server's socket writes to the transport.</param>
+    public InMemoryWebSocketPair(Action<ReadOnlyMemory<byte>>? onMessage = null, int? toClientBytes = null, Action? onServerWrite = null)
     {
         _onMessage = onMessage;
         var toServer = new Pipe();
         var toClient = toClientBytes is { } bytes ? new Pipe(new PipeOptions(pauseWriterThreshold: bytes, resumeWriterThreshold: bytes / 2)) : new Pipe();
         _clientStream = new DuplexPipeStream(toClient.Reader, toServer.Writer);
-        Server = WebSocket.CreateFromStream(new DuplexPipeStream(toServer.Reader, toClient.Writer), new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
+        Server = WebSocket.CreateFromStream(new DuplexPipeStream(toServer.Reader, toClient.Writer, onServerWrite), new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = TimeSpan.Zero });
         Client = WebSocket.CreateFromStream(_clientStream, new WebSocketCreationOptions { IsServer = false, KeepAliveInterval = TimeSpan.Zero });
         ClientLoop = AnswerClosesAsync();
     }
@@ -76,7 +77,7 @@ internal sealed class InMemoryWebSocketPair
     }
 
     /// <summary>One end of the pair: reads from one pipe, writes to the other; disposing it ends both directions.</summary>
-    private sealed class DuplexPipeStream(PipeReader reader, PipeWriter writer) : Stream
+    private sealed class DuplexPipeStream(PipeReader reader, PipeWriter writer, Action? onWrite = null) : Stream
     {
         private readonly Stream _read = reader.AsStream();
         private readonly Stream _write = writer.AsStream();
@@ -97,11 +98,23 @@ internal sealed class InMemoryWebSocketPair
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => _read.ReadAsync(buffer, offset, count, cancellationToken);
 
-        public override void Write(byte[] buffer, int offset, int count) => _write.Write(buffer, offset, count);
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            onWrite?.Invoke();
+            _write.Write(buffer, offset, count);
+        }
 
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => _write.WriteAsync(buffer, cancellationToken);
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            onWrite?.Invoke();
+            return _write.WriteAsync(buffer, cancellationToken);
+        }
 
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => _write.WriteAsync(buffer, offset, count, cancellationToken);
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        {
+            onWrite?.Invoke();
+            return _write.WriteAsync(buffer, offset, count, cancellationToken);
+        }
 
         public override void Flush() => _write.Flush();
 
