@@ -32,6 +32,11 @@ internal sealed class ServerProcess : IAsyncDisposable
         info.RedirectStandardOutput = true;
         info.RedirectStandardInput = true;
         info.UseShellExecute = false;
+
+        // Steady state from the first seconds: the runtime counts calls for tier-up at once instead of after 100 ms without
+        // new JIT work, which a server under load, still compiling rare paths, may not see for the whole run; measured
+        // windows then ran partly unoptimized or instrumented code. The same for every server.
+        info.Environment.TryAdd(SteadyStateJit.Variable, SteadyStateJit.Value);
         foreach (var arg in new[] { serverDll, mode, "--cap", cap.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(extraArguments ?? []))
         {
             info.ArgumentList.Add(arg);

@@ -29,7 +29,12 @@ internal sealed record Settings
 
     public required TimeSpan EchoDuration { get; init; }
 
-    public TimeSpan EchoWarmUp { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// Gets how long the echo and fan-out scenarios run unmeasured before they are measured: long enough for the servers'
+    /// tiered JIT to have compiled their hot paths fully (with one round or one second, part of the measured window ran
+    /// unoptimized or instrumented code, which costs a server with more code on the path more).
+    /// </summary>
+    public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(3);
 
     public int EchoConnections { get; init; } = 100;
 
