@@ -217,6 +217,11 @@ internal sealed partial class IsolatedWebSocketManager
             return SendResult.Closed;
         }
 
+        // A resumable session counts the message before it is queued: the writer may take it and number it (Append)
+        // before TryWrite even returns, when it sends a handler's reply on the handler's thread.
+        var resume = Volatile.Read(ref _resume);
+        var overflowed = resume is not null && !resume.Reserve(payload.Length);
+
         s_droppedOldest = false;
         s_droppedBytes = 0;
         var written = queue.Writer.TryWrite(new Outbound(payload, type));
@@ -224,12 +229,17 @@ internal sealed partial class IsolatedWebSocketManager
         {
             // Refused: the queue is full, closed, or was given back meanwhile, when the write goes to the lease's next one.
             var next = NextQueue(generation, queue, out var stale);
+            written = !stale && next is not null && next.Writer.TryWrite(new Outbound(payload, type));
+            if (!written && resume is not null && !overflowed)
+            {
+                // Never queued: what was counted for it is free again.
+                resume.Unreserve(payload.Length);
+            }
+
             if (stale)
             {
                 return SendResult.StaleHandle;
             }
-
-            written = next is not null && next.Writer.TryWrite(new Outbound(payload, type));
         }
 
         if (written)
@@ -246,14 +256,13 @@ internal sealed partial class IsolatedWebSocketManager
                 _factory.OnMessageDropped();
             }
 
-            var resume = Volatile.Read(ref _resume);
             if (dropped && resume is not null)
             {
                 // The dropped message never goes on the wire, so a resume will not replay it: its bytes are free again.
                 resume.Unreserve(droppedBytes);
             }
 
-            if (resume is not null && !resume.Reserve(payload.Length))
+            if (overflowed)
             {
                 // More unacknowledged than the buffer holds: the session cannot be resumed; a held one ends now.
                 OnResumeOverflowed();

@@ -76,6 +76,38 @@ public sealed class ResumeNegotiationTests
     }
 
     [Fact]
+    public async Task Echo_ManyRepliesAcknowledgedAsTheyCome_NeverOverflowTheBuffer()
+    {
+        // 1,000 replies of 100 bytes through a 4 KB buffer, each acknowledged once it arrives: the buffer never holds
+        // more than one reply, so the session never overflows however the handler's replies reach the wire.
+        const int Messages = 1_000;
+        var handler = new EchoingHandler();
+        await using var server = await StartAsync(handler, resume: true, bufferBytes: 4096);
+        using var cts = new CancellationTokenSource(s_deadline);
+        using var client = NewClient(Composite, "chat.v2");
+        await client.ConnectAsync(server.WebSocketUri("alice"), cts.Token);
+        (await ResumeTestClient.ReceiveAsync(client, cts.Token)).Kind.Should().Be('s');
+        var resume = Manager(server, server.Factory.GetConnections("alice").Single()).Resume!;
+
+        var text = new string('x', 100);
+        for (var i = 1; i <= Messages; i++)
+        {
+            await ResumeTestClient.SendAsync(client, text, cts.Token);
+            var echo = await ResumeTestClient.ReceiveAsync(client, cts.Token);
+            echo.Number.Should().Be(i);
+            await ResumeTestClient.AckAsync(client, echo.Number, cts.Token);
+        }
+
+        await Conditions.WaitAsync(() => resume.Acknowledged == Messages, s_deadline, "the last ack is read");
+        resume.Overflowed.Should().BeFalse("at most one 100-byte reply was ever unacknowledged");
+        resume.BufferedBytes.Should().Be(0);
+        resume.Reserve(4096).Should().BeTrue("nothing is counted as queued once every reply is sent and acknowledged");
+
+        await client.CloseAsync(WebSocketCloseStatus.NormalClosure, null, cts.Token);
+        await Conditions.WaitAsync(() => server.Factory.ActiveConnections == 0, s_deadline, "the connection ends");
+    }
+
+    [Fact]
     public async Task Upgrade_PlainClientOfAResumablePool_SeesNoEnvelope()
     {
         await using var server = await StartAsync(new EchoingHandler(), resume: true);
@@ -164,12 +196,16 @@ public sealed class ResumeNegotiationTests
         return client;
     }
 
-    private static Task<PoolTestServer> StartAsync(EchoingHandler handler, bool resume) => PoolTestServer.StartAsync(
+    private static Task<PoolTestServer> StartAsync(EchoingHandler handler, bool resume, int? bufferBytes = null) => PoolTestServer.StartAsync(
         o =>
         {
             o.SubProtocols.Add("chat.v2");
             o.Resume.Enabled = resume;
             o.SendQueueCapacity = 1024;
+            if (bufferBytes is { } bytes)
+            {
+                o.Resume.BufferBytes = bytes;
+            }
         },
         pool: Use(handler));
 
