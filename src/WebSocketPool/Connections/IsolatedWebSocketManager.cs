@@ -544,7 +544,9 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     /// <summary>Every trace of the lease, its generation first: no handle of it matches from here on.</summary>
     private void Wipe()
     {
-        Interlocked.Increment(ref _generation);
+        // One writer at a time, as in BeginLease: a lease ends under its user's lock, or while one thread owns the
+        // manager (a reset into the shared pool). So a release write, no atomic increment.
+        Volatile.Write(ref _generation, _generation + 1);
         Volatile.Write(ref _slotGeneration, 0);
         Volatile.Write(ref _nodeSlotGeneration, 0);
         Volatile.Write(ref _addressSlotGeneration, 0);

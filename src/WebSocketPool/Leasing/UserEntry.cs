@@ -26,6 +26,16 @@ internal sealed class UserEntry(string userKey)
     /// <summary>Gets how many managers are kept warm for this user (under the entry's lock).</summary>
     public int WarmCount => Warm?.Count ?? 0;
 
+    /// <summary>
+    /// The next connection number this user's leases take, and the end (exclusive) of the block it comes from: numbers
+    /// are handed to a user in blocks from the node's counter (<c>ManagerLeases.NextNumber</c>), so a lease takes its
+    /// number under the entry's lock with no shared write. Unique on the node; increasing within a user.
+    /// </summary>
+    public long NextNumber;
+
+    /// <summary>The end (exclusive) of the user's current block of connection numbers; see <see cref="NextNumber"/>.</summary>
+    public long NumberBlockEnd;
+
     public TokenBucket ConnectBucket;
 
     public TokenBucket MessageBucket;
