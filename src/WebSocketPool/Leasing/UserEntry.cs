@@ -42,5 +42,12 @@ internal sealed class UserEntry(string userKey)
 
     public bool NearLimit;
 
+    /// <summary>
+    /// 1 when the user keeps a place in the node's count for its next lease (<c>UserTable.TryTakeNodePlace</c>): counted
+    /// in the node's count, held by no lease. Set only under the entry's lock; cleared by an atomic exchange (under the
+    /// entry's lock, or by an admission at the cap taking it back under another user's lock), so one taker wins.
+    /// </summary>
+    public int KeptNodePlace;
+
     public bool Removed;
 }
