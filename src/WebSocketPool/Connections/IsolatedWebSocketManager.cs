@@ -544,9 +544,10 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     /// <summary>Every trace of the lease, its generation first: no handle of it matches from here on.</summary>
     private void Wipe()
     {
-        // One writer at a time, as in BeginLease: a lease ends under its user's lock, or while one thread owns the
-        // manager (a reset into the shared pool). So a release write, no atomic increment.
-        Volatile.Write(ref _generation, _generation + 1);
+        // Atomic although it has one writer at a time (as in BeginLease): the plain writes below must not become visible
+        // before the new generation to a reader without a lock that checks the generation after reading them, and a
+        // release write would not keep later writes after it. The increment is a full fence.
+        Interlocked.Increment(ref _generation);
         Volatile.Write(ref _slotGeneration, 0);
         Volatile.Write(ref _nodeSlotGeneration, 0);
         Volatile.Write(ref _addressSlotGeneration, 0);
