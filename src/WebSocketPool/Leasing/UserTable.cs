@@ -33,9 +33,9 @@ internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeP
     private int _nearLimitUsers;
 
     // 1 when a user has kept a place since the last walk (TakeBackKeptPlaces), which clears it first: no refusal at the
-    // cap walks the users unless a place may be kept. Written only when it changes. A keeper sets its place, then the
-    // flag; a walker clears the flag, then reads the places; each with a full fence between its write and its read, so
-    // either the walker finds the place or the keeper sets the flag again.
+    // cap walks the users unless a place may be kept. Written only when it changes. A keeper writes its place, then reads
+    // the flag; a walker clears the flag, then reads the places, with a process-wide barrier between (the rare side pays
+    // for both): either the walker finds the place or the keeper sees the flag cleared and sets it again.
     private int _keptPlacesMayExist;
 
     // Handshakes, open sockets and sockets still closing: what MaxConnections bounds. Every admission and release on
@@ -118,10 +118,11 @@ internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeP
     /// </summary>
     public void GiveBackNodePlace(UserEntry entry)
     {
-        // Only this user's lock sets the place (a taker only clears it); the exchange is the fence before the flag's read.
+        // Only this user's lock sets the place (a taker only clears it), so a plain write; the walker's process-wide
+        // barrier stands for the fence between this write and the flag's read.
         if (_keepPlaces && Volatile.Read(ref entry.KeptNodePlace) == 0 && !entry.Removed && Volatile.Read(ref _active.Value) < _keepBelow)
         {
-            Interlocked.Exchange(ref entry.KeptNodePlace, 1);
+            Volatile.Write(ref entry.KeptNodePlace, 1);
             if (Volatile.Read(ref _keptPlacesMayExist) == 0)
             {
                 Volatile.Write(ref _keptPlacesMayExist, 1);
@@ -164,8 +165,10 @@ internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeP
             return false;
         }
 
-        // Walks even when another admission cleared the flag first: both then take back what each finds.
+        // Walks even when another admission cleared the flag first: both then take back what each finds. The barrier
+        // makes every place written before a keeper's read of the flag visible to this walk, or that read see 0.
         Interlocked.Exchange(ref _keptPlacesMayExist, 0);
+        Interlocked.MemoryBarrierProcessWide();
         foreach (var (_, other) in _users)
         {
             if (!ReferenceEquals(other, self) && Volatile.Read(ref other.KeptNodePlace) != 0 && Interlocked.Exchange(ref other.KeptNodePlace, 0) != 0)
