@@ -202,14 +202,14 @@ internal sealed class ManagerLeases : IDisposable
     /// </summary>
     private long NextNumber(UserEntry entry)
     {
-        if (entry.NextNumber == entry.NumberBlockEnd)
+        // The counter moves only by whole blocks from 0, so every block ends on a multiple of the block size, and so does
+        // a user's last number exactly when its block is used up (0: no block yet).
+        if (entry.LastNumber % NumberBlock == 0)
         {
-            var end = Interlocked.Add(ref _numbers.Value, NumberBlock);
-            entry.NextNumber = end - NumberBlock + 1;
-            entry.NumberBlockEnd = end + 1;
+            entry.LastNumber = Interlocked.Add(ref _numbers.Value, NumberBlock) - NumberBlock;
         }
 
-        return entry.NextNumber++;
+        return ++entry.LastNumber;
     }
 
     /// <summary>Under the entry's lock: takes out warm managers past the reuse window, for pooling outside the lock.</summary>

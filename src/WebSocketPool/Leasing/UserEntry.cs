@@ -27,14 +27,11 @@ internal sealed class UserEntry(string userKey)
     public int WarmCount => Warm?.Count ?? 0;
 
     /// <summary>
-    /// The next connection number this user's leases take, and the end (exclusive) of the block it comes from: numbers
-    /// are handed to a user in blocks from the node's counter (<c>ManagerLeases.NextNumber</c>), so a lease takes its
-    /// number under the entry's lock with no shared write. Unique on the node; increasing within a user.
+    /// The connection number this user's last lease took. Numbers are handed to a user in aligned blocks from the node's
+    /// counter (<c>ManagerLeases.NextNumber</c>): a multiple of the block size here means the block is used up. So a
+    /// lease takes its number under the entry's lock with no shared write. Unique on the node; increasing within a user.
     /// </summary>
-    public long NextNumber;
-
-    /// <summary>The end (exclusive) of the user's current block of connection numbers; see <see cref="NextNumber"/>.</summary>
-    public long NumberBlockEnd;
+    public long LastNumber;
 
     public TokenBucket ConnectBucket;
 
@@ -47,7 +44,7 @@ internal sealed class UserEntry(string userKey)
     /// in the node's count, held by no lease. Set only under the entry's lock; cleared by an atomic exchange (under the
     /// entry's lock, or by an admission at the cap taking it back under another user's lock), so one taker wins.
     /// </summary>
-    public int KeptNodePlace;
+    public byte KeptNodePlace;
 
     public bool Removed;
 }
