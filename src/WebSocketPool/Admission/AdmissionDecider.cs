@@ -125,9 +125,11 @@ internal sealed class AdmissionDecider(
             return Refusal(RejectionReasons.RateLimited, limit, count, wait);
         }
 
-        if (users.Active >= options.MaxConnections)
+        // The node's count first (one read); the places the leases hold (a walk of the users) only at the cap, since an
+        // admission would take back the places users keep before refusing.
+        if (users.Taken >= options.MaxConnections && users.Active is var active && active >= options.MaxConnections)
         {
-            return Refusal(RejectionReasons.GlobalLimit, options.MaxConnections, users.Active, s_retryAfterBusy);
+            return Refusal(RejectionReasons.GlobalLimit, options.MaxConnections, active, s_retryAfterBusy);
         }
 
         if (count >= limit && options.OverflowPolicy == OverflowPolicy.Reject)
@@ -188,9 +190,9 @@ internal sealed class AdmissionDecider(
             return Reject(RejectionReasons.RateLimited, limit, count, wait);
         }
 
-        if (users.Active >= options.MaxConnections)
+        if (users.AtCap(entry))
         {
-            return Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Active);
+            return Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Taken);
         }
 
         if (count >= limit)
@@ -204,9 +206,9 @@ internal sealed class AdmissionDecider(
                 return Reject(RejectionReasons.UserLimit, limit, count);
             }
 
-            if (!users.TryIncrementActive())
+            if (!users.TryTakeNodePlace(entry))
             {
-                return Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Active);
+                return Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Taken);
             }
 
             var (pledger, pledgerGeneration) = leases.Lease(entry, userKey, holdsSlot: false, address);
@@ -219,15 +221,15 @@ internal sealed class AdmissionDecider(
             return null;
         }
 
-        if (!users.TryIncrementActive())
+        if (!users.TryTakeNodePlace(entry))
         {
-            return Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Active);
+            return Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Taken);
         }
 
         if (shared is not null && !shared.TryTake(userKey, out count))
         {
             // Another pool of the group took the user's last place since it was read.
-            users.DecrementActive();
+            users.GiveBackNodePlace(entry);
             return Reject(RejectionReasons.UserLimit, limit, count);
         }
 

@@ -544,6 +544,9 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     /// <summary>Every trace of the lease, its generation first: no handle of it matches from here on.</summary>
     private void Wipe()
     {
+        // Atomic although it has one writer at a time (as in BeginLease): the plain writes below must not become visible
+        // before the new generation to a reader without a lock that checks the generation after reading them, and a
+        // release write would not keep later writes after it. The increment is a full fence.
         Interlocked.Increment(ref _generation);
         Volatile.Write(ref _slotGeneration, 0);
         Volatile.Write(ref _nodeSlotGeneration, 0);

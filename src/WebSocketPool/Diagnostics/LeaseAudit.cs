@@ -102,7 +102,7 @@ internal sealed class LeaseAudit(
 
             // Read the node's count only now, then make sure every user that could have changed it was locked: a
             // change after this read makes the compare-and-swap below fail, so a concurrent admission is never lost.
-            var observed = users.Active;
+            var observed = users.Taken;
             if (EveryUserLocked(locked) && sum != observed && users.TryRepairActive(sum, observed))
             {
                 mismatches++;
@@ -245,6 +245,8 @@ internal sealed class LeaseAudit(
             }
         }
 
+        // A place the user keeps for its next lease is counted in the node's count too (UserTable.TryTakeNodePlace).
+        places += Volatile.Read(ref entry.KeptNodePlace);
         return (held, places, fixes);
     }
 

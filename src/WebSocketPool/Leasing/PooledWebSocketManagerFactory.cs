@@ -82,6 +82,9 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
     /// </summary>
     public int ActiveConnections => _users.Active;
 
+    /// <summary>Gets the node's count as <see cref="WebSocketPoolOptions.MaxConnections"/> bounds it: <see cref="ActiveConnections"/> plus the places users keep for their next lease.</summary>
+    internal int NodePlacesTaken => _users.Taken;
+
     /// <summary>Gets a value indicating whether shutdown has started and new connections are refused.</summary>
     public bool IsDraining => _drain.IsDraining;
 

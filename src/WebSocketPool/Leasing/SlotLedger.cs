@@ -78,7 +78,7 @@ internal sealed class SlotLedger(UserTable users, AddressTable addresses, Connec
         var address = manager.Address;
         if (manager.TryTakeNodeSlot(generation))
         {
-            users.DecrementActive();
+            users.GiveBackNodePlace(entry);
         }
 
         if (address is not null && manager.TryTakeAddressSlot(generation))

@@ -26,11 +26,25 @@ internal sealed class UserEntry(string userKey)
     /// <summary>Gets how many managers are kept warm for this user (under the entry's lock).</summary>
     public int WarmCount => Warm?.Count ?? 0;
 
+    /// <summary>
+    /// The connection number this user's last lease took. Numbers are handed to a user in aligned blocks from the node's
+    /// counter (<c>ManagerLeases.NextNumber</c>): a multiple of the block size here means the block is used up. So a
+    /// lease takes its number under the entry's lock with no shared write. Unique on the node; increasing within a user.
+    /// </summary>
+    public long LastNumber;
+
     public TokenBucket ConnectBucket;
 
     public TokenBucket MessageBucket;
 
     public bool NearLimit;
+
+    /// <summary>
+    /// 1 when the user keeps a place in the node's count for its next lease (<c>UserTable.TryTakeNodePlace</c>): counted
+    /// in the node's count, held by no lease. Set only under the entry's lock; cleared by an atomic exchange (under the
+    /// entry's lock, or by an admission at the cap taking it back under another user's lock), so one taker wins.
+    /// </summary>
+    public byte KeptNodePlace;
 
     public bool Removed;
 }

@@ -5,19 +5,66 @@ using System.Collections.Concurrent;
 namespace WebSocketPool.Internal;
 
 /// <summary>
-/// The per-user entries and the node's count. A user's count and every change of the node's count happen under that
-/// user's lock, so an audit holding every user's lock sees the node's count stand still. An entry is removed as soon as
+/// The per-user entries and the node's count. A user's count changes under that user's lock, and every change of the
+/// node's count under some user's lock (a place one user keeps may be taken back under another's), so an audit holding
+/// every user's lock sees the node's count stand still. An entry is removed as soon as
 /// it holds nothing worth keeping, so memory does not grow with the number of distinct users ever seen.
 /// </summary>
+/// <remarks>
+/// The node's count (<see cref="Taken"/>) is what <see cref="WebSocketPoolOptions.MaxConnections"/> bounds: the places
+/// the leases hold, plus at most one place per user kept for that user's next lease (<see cref="UserEntry.KeptNodePlace"/>).
+/// A user who reconnects then takes and gives back its place under its own lock, with no write to the node's count,
+/// which every core would otherwise write on every lease. A kept place is counted, so the cap is never exceeded; it is
+/// kept only well below the cap, and an admission that finds the cap reached takes the kept places of the other users
+/// back before it refuses. <see cref="Active"/> reports the places the leases hold.
+/// </remarks>
 internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeProvider, SharedUserLimit? shared = null)
 {
     private readonly ConcurrentDictionary<string, UserEntry> _users = new(StringComparer.Ordinal);
 
-    // Handshakes, open sockets and sockets still closing: what MaxConnections bounds.
-    private int _active;
+    // The per-user count at which a user is near its limit (options are fixed once the pool is made).
+    private readonly int _nearLimitThreshold = Math.Max(1, (int)Math.Ceiling(options.AlertThreshold * options.MaxConnectionsPerUser));
+
+    // A user keeps a place only while entries outlive their last lease (a reuse window) and the node's count is below
+    // this, a sixteenth under the cap: near the cap places go straight back, so a refusal there rarely has any to take back.
+    private readonly bool _keepPlaces = options.ReuseWindow > TimeSpan.Zero;
+    private readonly long _keepBelow = options.MaxConnections - (options.MaxConnections / 16);
+
     private int _nearLimitUsers;
 
-    public int Active => Volatile.Read(ref _active);
+    // 1 when a user has kept a place since the last walk (TakeBackKeptPlaces), which clears it first: no refusal at the
+    // cap walks the users unless a place may be kept. Written only when it changes. A keeper writes its place, then reads
+    // the flag; a walker clears the flag, then reads the places, with a process-wide barrier between (the rare side pays
+    // for both): either the walker finds the place or the keeper sees the flag cleared and sets it again.
+    private int _keptPlacesMayExist;
+
+    // Handshakes, open sockets and sockets still closing: what MaxConnections bounds. Every admission and release on
+    // every core writes it, so it sits alone on its cache line, away from the fields above that each lease reads.
+    private PaddedCounter _active;
+
+    /// <summary>
+    /// Gets the places the leases hold in the node's count (handshakes, open sockets, sockets still closing): the count
+    /// less the places users keep. Walks the users when places may be kept (a gauge's reading while leases come and go).
+    /// </summary>
+    public int Active
+    {
+        get
+        {
+            var taken = Volatile.Read(ref _active.Value);
+            if (_keepPlaces)
+            {
+                foreach (var (_, entry) in _users)
+                {
+                    taken -= Volatile.Read(ref entry.KeptNodePlace);
+                }
+            }
+
+            return (int)Math.Max(0, taken);
+        }
+    }
+
+    /// <summary>Gets the node's count as the cap sees it: the leases' places and the places users keep.</summary>
+    public int Taken => (int)Volatile.Read(ref _active.Value);
 
     /// <summary>Gets the per-user total this pool shares with the other pools of its limit group, if it is in one.</summary>
     public SharedUserLimit? Shared => shared;
@@ -35,14 +82,66 @@ internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeP
 
     public int GetConnectionCount(string userKey) => _users.TryGetValue(userKey, out var entry) ? Volatile.Read(ref entry.Count) : 0;
 
-    /// <summary>Under a user's lock: takes a place in the node's count unless the cap is reached.</summary>
-    public bool TryIncrementActive()
+    /// <summary>
+    /// Under <paramref name="entry"/>'s lock: whether a new lease of its user would find the node's cap reached. Not when
+    /// the user kept a place; at the cap, the places the other users keep are taken back before answering.
+    /// </summary>
+    public bool AtCap(UserEntry entry)
     {
-        var max = options.MaxConnections;
-        var current = Volatile.Read(ref _active);
+        if (Volatile.Read(ref entry.KeptNodePlace) != 0)
+        {
+            return false;
+        }
+
+        long max = options.MaxConnections;
+        return Volatile.Read(ref _active.Value) >= max && (!TakeBackKeptPlaces(entry) || Volatile.Read(ref _active.Value) >= max);
+    }
+
+    /// <summary>
+    /// Under <paramref name="entry"/>'s lock: takes a place in the node's count for a new lease of its user. The place the
+    /// user kept, when it has one (no shared write); else a new one unless the cap is reached; at the cap, the places the
+    /// other users keep are taken back first, so a kept place never costs an admission.
+    /// </summary>
+    public bool TryTakeNodePlace(UserEntry entry)
+    {
+        if (Volatile.Read(ref entry.KeptNodePlace) != 0 && Interlocked.Exchange(ref entry.KeptNodePlace, 0) != 0)
+        {
+            return true;
+        }
+
+        return TryIncrementActive() || (TakeBackKeptPlaces(entry) && TryIncrementActive());
+    }
+
+    /// <summary>
+    /// Under <paramref name="entry"/>'s lock: gives back a lease's place in the node's count. The user keeps it for its
+    /// next lease (one at most) while the node is well below its cap, else it goes back to the node.
+    /// </summary>
+    public void GiveBackNodePlace(UserEntry entry)
+    {
+        // Only this user's lock sets the place (a taker only clears it), so a plain write; the walker's process-wide
+        // barrier stands for the fence between this write and the flag's read.
+        if (_keepPlaces && Volatile.Read(ref entry.KeptNodePlace) == 0 && !entry.Removed && Volatile.Read(ref _active.Value) < _keepBelow)
+        {
+            Volatile.Write(ref entry.KeptNodePlace, 1);
+            if (Volatile.Read(ref _keptPlacesMayExist) == 0)
+            {
+                Volatile.Write(ref _keptPlacesMayExist, 1);
+            }
+
+            return;
+        }
+
+        Interlocked.Decrement(ref _active.Value);
+    }
+
+    /// <summary>Under a user's lock: takes a place in the node's count unless the cap is reached.</summary>
+    private bool TryIncrementActive()
+    {
+        long max = options.MaxConnections;
+        var current = Volatile.Read(ref _active.Value);
         while (current < max)
         {
-            var seen = Interlocked.CompareExchange(ref _active, current + 1, current);
+            var seen = Interlocked.CompareExchange(ref _active.Value, current + 1, current);
             if (seen == current)
             {
                 return true;
@@ -54,14 +153,38 @@ internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeP
         return false;
     }
 
-    /// <summary>Under a user's lock: gives back a place in the node's count.</summary>
-    public void DecrementActive() => Interlocked.Decrement(ref _active);
+    /// <summary>
+    /// Under <paramref name="self"/>'s lock, at the cap: gives the places the other users keep back to the node; true when
+    /// it walked the users (places may have come back, from this walk or a concurrent one: the caller looks again). Takes no other lock (this thread holds a user's lock already): each place is cleared by an atomic
+    /// exchange, which its owner's own use of it also is, so a place is taken exactly once.
+    /// </summary>
+    private bool TakeBackKeptPlaces(UserEntry self)
+    {
+        if (Volatile.Read(ref _keptPlacesMayExist) == 0)
+        {
+            return false;
+        }
+
+        // Walks even when another admission cleared the flag first: both then take back what each finds. The barrier
+        // makes every place written before a keeper's read of the flag visible to this walk, or that read see 0.
+        Interlocked.Exchange(ref _keptPlacesMayExist, 0);
+        Interlocked.MemoryBarrierProcessWide();
+        foreach (var (_, other) in _users)
+        {
+            if (!ReferenceEquals(other, self) && Volatile.Read(ref other.KeptNodePlace) != 0 && Interlocked.Exchange(ref other.KeptNodePlace, 0) != 0)
+            {
+                Interlocked.Decrement(ref _active.Value);
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>Sets the node's count to <paramref name="value"/> only if it is still <paramref name="observed"/> (the audit's repair).</summary>
-    public bool TryRepairActive(int value, int observed) => Interlocked.CompareExchange(ref _active, value, observed) == observed;
+    public bool TryRepairActive(int value, int observed) => Interlocked.CompareExchange(ref _active.Value, value, observed) == observed;
 
     /// <summary>Test hook: the node's count drifts as a lost release would make it.</summary>
-    public void AddToActiveForTesting(int delta) => Interlocked.Add(ref _active, delta);
+    public void AddToActiveForTesting(int delta) => Interlocked.Add(ref _active.Value, delta);
 
     /// <summary>Under the entry's lock: removes the entry when it holds nothing worth keeping.</summary>
     public void TryRemove(UserEntry entry)
@@ -72,6 +195,11 @@ internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeP
         {
             entry.Removed = true;
             _users.TryRemove(new KeyValuePair<string, UserEntry>(entry.UserKey, entry));
+            if (Interlocked.Exchange(ref entry.KeptNodePlace, 0) != 0)
+            {
+                Interlocked.Decrement(ref _active.Value);
+            }
+
             if (entry.NearLimit)
             {
                 entry.NearLimit = false;
@@ -83,8 +211,7 @@ internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeP
     /// <summary>Under the entry's lock: tracks alert-threshold crossings; true when the user just crossed upwards.</summary>
     public bool UpdateNearLimit(UserEntry entry)
     {
-        var threshold = Math.Max(1, (int)Math.Ceiling(options.AlertThreshold * options.MaxConnectionsPerUser));
-        var near = entry.Count >= threshold;
+        var near = entry.Count >= _nearLimitThreshold;
         if (near == entry.NearLimit)
         {
             return false;

@@ -11,7 +11,7 @@ namespace WebSocketPool.Tests.Model;
 /// kick, evict (an admission under EvictOldest, kept once accepted), drain and audit, run in parallel on the real factory
 /// and checked against every sequential order of the same operations on <see cref="PoolModel"/> (CsCheck's
 /// linearizability check). On every step the harness checks: a user's count, pledges included, never above the limit;
-/// handshaking + open + closing never above <c>MaxConnections</c>; an address's count never above its per-IP limit; no
+/// handshaking + open + closing, and with them the places users keep for their next lease, never above <c>MaxConnections</c>; an address's count never above its per-IP limit; no
 /// count ever negative (no slot released twice); the audit finds nothing. At the end, no handle of an ended lease reaches
 /// a live one. A failure is shrunk to the shortest sequence and printed with its seed.
 /// </summary>

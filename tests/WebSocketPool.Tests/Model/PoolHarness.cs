@@ -415,10 +415,13 @@ internal sealed class PoolHarness
     {
         var count = Factory.GetConnectionCount(UserKey(user));
         var active = Factory.ActiveConnections;
-        if (count < 0 || count > _config.LimitPerUser || active < 0 || active > _config.MaxConnections)
+
+        // The node's count as the cap sees it: the leases' places and the places users keep for their next lease.
+        var taken = Factory.NodePlacesTaken;
+        if (count < 0 || count > _config.LimitPerUser || active < 0 || active > _config.MaxConnections || taken < 0 || taken > _config.MaxConnections)
         {
             throw new InvalidOperationException(
-                $"Limits broken: {UserKey(user)} holds {count} of {_config.LimitPerUser}, the node {active} of {_config.MaxConnections}.");
+                $"Limits broken: {UserKey(user)} holds {count} of {_config.LimitPerUser}, the node {active} of {_config.MaxConnections} ({taken} places taken).");
         }
 
         for (var a = 0; a < _config.Addresses; a++)
