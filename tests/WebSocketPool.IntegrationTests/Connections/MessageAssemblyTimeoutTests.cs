@@ -62,7 +62,24 @@ public sealed class MessageAssemblyTimeoutTests(ITestOutputHelper output)
         await client.SendRawAsync(frame.AsMemory(0, 20));
         await PoolTestServer.WaitUntilAsync(() => Manager(server).IsAssemblingMessage, s_deadline, "the server waits for the rest of the frame");
         time.Advance(s_timeout);
-        var code = await client.ReadCloseCodeAsync();
+
+        // The server marks the message as being assembled a moment before it arms the message's timer, so the advance
+        // above may come first: the timer is then armed already due, and the fake clock fires it on its next step. Step
+        // it a millisecond at a time (far from the close deadline) until the close frame has arrived.
+        var closing = client.ReadCloseCodeAsync();
+        await PoolTestServer.WaitUntilAsync(
+            () =>
+            {
+                if (!closing.IsCompleted)
+                {
+                    time.Advance(TimeSpan.FromMilliseconds(1));
+                }
+
+                return closing.IsCompleted;
+            },
+            s_deadline,
+            "the close frame arrives");
+        var code = await closing;
 
         // The close deadline is armed once the close frame is out; step the clock until it has aborted the socket.
         await PoolTestServer.WaitUntilAsync(
