@@ -40,21 +40,22 @@ internal sealed class AdmissionDecider(
             return Reject(RejectionReasons.Draining, limit, users.GetConnectionCount(userKey));
         }
 
-        var (rejection, reserved, expired) = UnderLocks(
-            userKey, addresses.KeyOf(clientAddress), (Self: this, UserKey: userKey), static (entry, address, s) => s.Self.AdmitLocked(entry, address, s.UserKey));
-
-        leases.ReturnToPool(expired);
-        if (rejection is { } refused)
+        var addressKey = addresses.KeyOf(clientAddress);
+        var admission = AdmitUnderLocks(userKey, addressKey, firstPass: true, out var crossedAlert, out var takeBack);
+        if (takeBack)
         {
-            return refused;
+            // The cap was reached while other users may keep places: they go back to the node (outside every user's lock,
+            // which the walk takes one at a time), then the admission is decided once more, and refused if still at the cap.
+            users.TakeBackKeptPlaces();
+            admission = AdmitUnderLocks(userKey, addressKey, firstPass: false, out crossedAlert, out _);
         }
 
-        if (reserved.CrossedAlert)
+        if (crossedAlert)
         {
-            onNearLimit(userKey, reserved.Count, limit);
+            onNearLimit(userKey, admission.Current, limit);
         }
 
-        return new WebSocketAdmission(null, 101, limit, reserved.Count, null, reserved.Manager, reserved.Generation);
+        return admission;
     }
 
     /// <summary>
@@ -125,8 +126,8 @@ internal sealed class AdmissionDecider(
             return Refusal(RejectionReasons.RateLimited, limit, count, wait);
         }
 
-        // The node's count first (one read); the places the leases hold (a walk of the users) only at the cap, since an
-        // admission would take back the places users keep before refusing.
+        // The node's count first (one read); the places the leases hold only at the cap (a walk of the users while places
+        // may be kept), since an admission would take back the places users keep before refusing.
         if (users.Taken >= options.MaxConnections && users.Active is var active && active >= options.MaxConnections)
         {
             return Refusal(RejectionReasons.GlobalLimit, options.MaxConnections, active, s_retryAfterBusy);
@@ -162,18 +163,22 @@ internal sealed class AdmissionDecider(
 
     /// <summary>
     /// Under the user's lock (and the address's): the checks in order, and the places taken when all pass. Returns the
-    /// refusal, or <see langword="null"/> with the lease in <paramref name="reserved"/>.
+    /// refusal, or the admission holding its lease. At the node's cap on the <paramref name="firstPass"/> while users may
+    /// keep places, decides nothing (<see langword="default"/>) and sets <paramref name="takeBack"/>: the caller takes
+    /// the places back outside the lock and asks again (a second pass, which takes no connect token again).
     /// </summary>
-    private WebSocketAdmission? Decide(UserEntry entry, AddressEntry? address, string userKey, out Reservation reserved)
+    private WebSocketAdmission Decide(UserEntry entry, AddressEntry? address, string userKey, bool firstPass, out bool crossedAlert, out bool takeBack)
     {
-        reserved = default;
+        crossedAlert = false;
+        takeBack = false;
         var limit = options.MaxConnectionsPerUser;
 
         // In a limit group the user's count is the group's total, which the pools of the group share.
         var shared = users.Shared;
         var count = shared?.Count(userKey) ?? entry.Count;
         TimeSpan wait;
-        if (address is not null && options.ConnectRateLimitPerIP > 0
+        // The connect tokens are taken on the first pass only: a second pass (after a take-back) is the same attempt.
+        if (firstPass && address is not null && options.ConnectRateLimitPerIP > 0
             && !address.ConnectBucket.TryTake(timeProvider, options.ConnectRateLimitPerIP, options.ConnectRateBurstPerIP, out wait))
         {
             return Reject(RejectionReasons.IPRateLimited, options.MaxConnectionsPerIP, address.Count, wait);
@@ -184,7 +189,7 @@ internal sealed class AdmissionDecider(
             return Reject(RejectionReasons.IPLimit, options.MaxConnectionsPerIP, address.Count);
         }
 
-        if (options.ConnectRateLimit > 0
+        if (firstPass && options.ConnectRateLimit > 0
             && !entry.ConnectBucket.TryTake(timeProvider, options.ConnectRateLimit, options.ConnectRateBurst, out wait))
         {
             return Reject(RejectionReasons.RateLimited, limit, count, wait);
@@ -192,6 +197,12 @@ internal sealed class AdmissionDecider(
 
         if (users.AtCap(entry))
         {
+            if (firstPass && users.KeptPlacesMayExist)
+            {
+                takeBack = true;
+                return default;
+            }
+
             return Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Taken);
         }
 
@@ -208,7 +219,7 @@ internal sealed class AdmissionDecider(
 
             if (!users.TryTakeNodePlace(entry))
             {
-                return Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Taken);
+                return AtCapAfterAll(firstPass, out takeBack);
             }
 
             var (pledger, pledgerGeneration) = leases.Lease(entry, userKey, holdsSlot: false, address);
@@ -217,13 +228,12 @@ internal sealed class AdmissionDecider(
             pledger.PledgeVictimConnectionId = victim.GetConnectionId();
             victim.PledgedTo = pledger;
             victim.PledgedToGeneration = pledgerGeneration;
-            reserved = new Reservation(pledger, pledgerGeneration, count, CrossedAlert: false);
-            return null;
+            return new WebSocketAdmission(null, 101, limit, count, null, pledger, pledgerGeneration);
         }
 
         if (!users.TryTakeNodePlace(entry))
         {
-            return Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Taken);
+            return AtCapAfterAll(firstPass, out takeBack);
         }
 
         if (shared is not null && !shared.TryTake(userKey, out count))
@@ -236,8 +246,15 @@ internal sealed class AdmissionDecider(
         ++entry.Count;
         count = shared is null ? entry.Count : count;
         var (manager, generation) = leases.Lease(entry, userKey, holdsSlot: true, address);
-        reserved = new Reservation(manager, generation, count, users.UpdateNearLimit(entry));
-        return null;
+        crossedAlert = users.UpdateNearLimit(entry);
+        return new WebSocketAdmission(null, 101, limit, count, null, manager, generation);
+    }
+
+    /// <summary>Under the locks: the cap was reached between the check and the taking of a place.</summary>
+    private WebSocketAdmission AtCapAfterAll(bool firstPass, out bool takeBack)
+    {
+        takeBack = firstPass && users.KeptPlacesMayExist;
+        return takeBack ? default : Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Taken);
     }
 
     /// <summary>
@@ -324,18 +341,57 @@ internal sealed class AdmissionDecider(
         }
     }
 
-    /// <summary>Under the locks: the admission's checks and, when they pass, its reservation.</summary>
-    private (WebSocketAdmission? Rejection, Reservation Reserved, List<IsolatedWebSocketManager>? Expired) AdmitLocked(
-        UserEntry entry, AddressEntry? address, string userKey)
+    /// <summary>
+    /// The admission's checks and, when they pass, its reservation, under the user's lock and, for a per-IP key, the
+    /// address's lock taken inside it (as on every path that changes an address's count); tries again when either entry
+    /// was removed meanwhile. Warm managers past the reuse window are pooled after the locks.
+    /// </summary>
+    private WebSocketAdmission AdmitUnderLocks(string userKey, IPAddress? addressKey, bool firstPass, out bool crossedAlert, out bool takeBack)
     {
-        var expired = leases.TrimWarm(entry);
-        var rejection = Decide(entry, address, userKey, out var reserved);
-        if (rejection is not null)
+        while (true)
         {
-            ForgetIfIdle(entry, address);
-        }
+            var entry = users.GetOrAdd(userKey);
+            List<IsolatedWebSocketManager>? expired;
+            WebSocketAdmission admission;
+            lock (entry)
+            {
+                if (entry.Removed)
+                {
+                    continue;
+                }
 
-        return (rejection, reserved, expired);
+                var address = addressKey is null ? null : addresses.GetOrAdd(addressKey);
+                if (address is not null)
+                {
+                    Monitor.Enter(address);
+                    if (address.Removed)
+                    {
+                        Monitor.Exit(address);
+                        continue;
+                    }
+                }
+
+                try
+                {
+                    expired = leases.TrimWarm(entry);
+                    admission = Decide(entry, address, userKey, firstPass, out crossedAlert, out takeBack);
+                    if (!admission.IsAdmitted || takeBack)
+                    {
+                        ForgetIfIdle(entry, address);
+                    }
+                }
+                finally
+                {
+                    if (address is not null)
+                    {
+                        Monitor.Exit(address);
+                    }
+                }
+            }
+
+            leases.ReturnToPool(expired);
+            return admission;
+        }
     }
 
     /// <summary>Under the locks: a connect token from the address's bucket, then from the user's.</summary>
@@ -374,7 +430,4 @@ internal sealed class AdmissionDecider(
         SafeDiagnostics.Run(static (l, state) => PoolLog.Rejected(l, state.reason, state.current, state.limit), logger, (reason, current, limit));
         return Refusal(reason, limit, current, retryAfter ?? (reason == RejectionReasons.Draining ? drain.RetryAfter : s_retryAfterBusy));
     }
-
-    /// <summary>An admitted attempt's lease, the user's count after it, and whether it crossed the alert threshold.</summary>
-    private readonly record struct Reservation(IsolatedWebSocketManager Manager, long Generation, int Count, bool CrossedAlert);
 }

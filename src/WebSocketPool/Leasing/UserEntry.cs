@@ -41,8 +41,8 @@ internal sealed class UserEntry(string userKey)
 
     /// <summary>
     /// 1 when the user keeps a place in the node's count for its next lease (<c>UserTable.TryTakeNodePlace</c>): counted
-    /// in the node's count, held by no lease. Set only under the entry's lock; cleared by an atomic exchange (under the
-    /// entry's lock, or by an admission at the cap taking it back under another user's lock), so one taker wins.
+    /// in the node's count, held by no lease. Written only under the entry's lock (also when an admission at the cap takes
+    /// it back), so plain reads under the lock; volatile writes, since gauges and the take-back's walk read it without.
     /// </summary>
     public byte KeptNodePlace;
 

@@ -14,9 +14,11 @@ namespace WebSocketPool.Internal;
 /// The node's count (<see cref="Taken"/>) is what <see cref="WebSocketPoolOptions.MaxConnections"/> bounds: the places
 /// the leases hold, plus at most one place per user kept for that user's next lease (<see cref="UserEntry.KeptNodePlace"/>).
 /// A user who reconnects then takes and gives back its place under its own lock, with no write to the node's count,
-/// which every core would otherwise write on every lease. A kept place is counted, so the cap is never exceeded; it is
-/// kept only well below the cap, and an admission that finds the cap reached takes the kept places of the other users
-/// back before it refuses. <see cref="Active"/> reports the places the leases hold.
+/// which every core would otherwise write on every lease, and with no atomic operation at all: a kept place is read and
+/// written only under its user's lock, also when another admission takes it back. A kept place is counted, so the cap is
+/// never exceeded; it is kept only well below the cap, and an admission that finds the cap reached takes the kept places
+/// of the other users back (<see cref="TakeBackKeptPlaces"/>, outside its own lock) and decides once more before it
+/// refuses. <see cref="Active"/> reports the places the leases hold.
 /// </remarks>
 internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeProvider, SharedUserLimit? shared = null)
 {
@@ -32,10 +34,8 @@ internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeP
 
     private int _nearLimitUsers;
 
-    // 1 when a user has kept a place since the last walk (TakeBackKeptPlaces), which clears it first: no refusal at the
-    // cap walks the users unless a place may be kept. Written only when it changes. A keeper writes its place, then reads
-    // the flag; a walker clears the flag, then reads the places, with a process-wide barrier between (the rare side pays
-    // for both): either the walker finds the place or the keeper sees the flag cleared and sets it again.
+    // 1 when a user has kept a place since the last take-back, which clears it first: no refusal at the cap walks the
+    // users unless a place may be kept. Written only when it changes.
     private int _keptPlacesMayExist;
 
     // Handshakes, open sockets and sockets still closing: what MaxConnections bounds. Every admission and release on
@@ -44,14 +44,15 @@ internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeP
 
     /// <summary>
     /// Gets the places the leases hold in the node's count (handshakes, open sockets, sockets still closing): the count
-    /// less the places users keep. Walks the users when places may be kept (a gauge's reading while leases come and go).
+    /// less the places users keep. Walks the users only while places may be kept (a gauge's reading while leases come
+    /// and go; exact at rest).
     /// </summary>
     public int Active
     {
         get
         {
             var taken = Volatile.Read(ref _active.Value);
-            if (_keepPlaces)
+            if (KeptPlacesMayExist)
             {
                 foreach (var (_, entry) in _users)
                 {
@@ -62,6 +63,9 @@ internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeP
             return (int)Math.Max(0, taken);
         }
     }
+
+    /// <summary>Gets a value indicating whether a user may keep a place: false only when none has since the last take-back.</summary>
+    public bool KeptPlacesMayExist => _keepPlaces && Volatile.Read(ref _keptPlacesMayExist) != 0;
 
     /// <summary>Gets the node's count as the cap sees it: the leases' places and the places users keep.</summary>
     public int Taken => (int)Volatile.Read(ref _active.Value);
@@ -84,59 +88,24 @@ internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeP
 
     /// <summary>
     /// Under <paramref name="entry"/>'s lock: whether a new lease of its user would find the node's cap reached. Not when
-    /// the user kept a place; at the cap, the places the other users keep are taken back before answering.
+    /// the user kept a place. At the cap, the places the other users keep may still come back
+    /// (<see cref="KeptPlacesMayExist"/>, <see cref="TakeBackKeptPlaces"/>).
     /// </summary>
-    public bool AtCap(UserEntry entry)
-    {
-        if (Volatile.Read(ref entry.KeptNodePlace) != 0)
-        {
-            return false;
-        }
-
-        long max = options.MaxConnections;
-        return Volatile.Read(ref _active.Value) >= max && (!TakeBackKeptPlaces(entry) || Volatile.Read(ref _active.Value) >= max);
-    }
+    public bool AtCap(UserEntry entry) => entry.KeptNodePlace == 0 && Volatile.Read(ref _active.Value) >= options.MaxConnections;
 
     /// <summary>
     /// Under <paramref name="entry"/>'s lock: takes a place in the node's count for a new lease of its user. The place the
-    /// user kept, when it has one (no shared write); else a new one unless the cap is reached; at the cap, the places the
-    /// other users keep are taken back first, so a kept place never costs an admission.
+    /// user kept, when it has one (no shared write, no atomic operation: only under its user's lock is a kept place read
+    /// or written); else a new one unless the cap is reached.
     /// </summary>
     public bool TryTakeNodePlace(UserEntry entry)
     {
-        if (Volatile.Read(ref entry.KeptNodePlace) != 0 && Interlocked.Exchange(ref entry.KeptNodePlace, 0) != 0)
+        if (entry.KeptNodePlace != 0)
         {
+            Volatile.Write(ref entry.KeptNodePlace, 0);
             return true;
         }
 
-        return TryIncrementActive() || (TakeBackKeptPlaces(entry) && TryIncrementActive());
-    }
-
-    /// <summary>
-    /// Under <paramref name="entry"/>'s lock: gives back a lease's place in the node's count. The user keeps it for its
-    /// next lease (one at most) while the node is well below its cap, else it goes back to the node.
-    /// </summary>
-    public void GiveBackNodePlace(UserEntry entry)
-    {
-        // Only this user's lock sets the place (a taker only clears it), so a plain write; the walker's process-wide
-        // barrier stands for the fence between this write and the flag's read.
-        if (_keepPlaces && Volatile.Read(ref entry.KeptNodePlace) == 0 && !entry.Removed && Volatile.Read(ref _active.Value) < _keepBelow)
-        {
-            Volatile.Write(ref entry.KeptNodePlace, 1);
-            if (Volatile.Read(ref _keptPlacesMayExist) == 0)
-            {
-                Volatile.Write(ref _keptPlacesMayExist, 1);
-            }
-
-            return;
-        }
-
-        Interlocked.Decrement(ref _active.Value);
-    }
-
-    /// <summary>Under a user's lock: takes a place in the node's count unless the cap is reached.</summary>
-    private bool TryIncrementActive()
-    {
         long max = options.MaxConnections;
         var current = Volatile.Read(ref _active.Value);
         while (current < max)
@@ -154,26 +123,58 @@ internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeP
     }
 
     /// <summary>
-    /// Under <paramref name="self"/>'s lock, at the cap: gives the places the other users keep back to the node; true when
-    /// it walked the users (places may have come back, from this walk or a concurrent one: the caller looks again). Takes no other lock (this thread holds a user's lock already): each place is cleared by an atomic
-    /// exchange, which its owner's own use of it also is, so a place is taken exactly once.
+    /// Under <paramref name="entry"/>'s lock: gives back a lease's place in the node's count. The user keeps it for its
+    /// next lease (one at most) while the node is well below its cap, else it goes back to the node.
     /// </summary>
-    private bool TakeBackKeptPlaces(UserEntry self)
+    public void GiveBackNodePlace(UserEntry entry)
     {
-        if (Volatile.Read(ref _keptPlacesMayExist) == 0)
+        if (_keepPlaces && entry.KeptNodePlace == 0 && !entry.Removed && Volatile.Read(ref _active.Value) < _keepBelow)
+        {
+            // The place, then the flag: see TakeBackKeptPlaces for why a walk cannot miss it.
+            Volatile.Write(ref entry.KeptNodePlace, 1);
+            if (Volatile.Read(ref _keptPlacesMayExist) == 0)
+            {
+                Volatile.Write(ref _keptPlacesMayExist, 1);
+            }
+
+            return;
+        }
+
+        Interlocked.Decrement(ref _active.Value);
+    }
+
+    /// <summary>
+    /// Holding no user's lock, at the cap: gives the places users keep back to the node, each under its user's lock (one
+    /// lock at a time, so no order between them is needed). True when it walked the users: places may have come back,
+    /// from this walk or a concurrent one, and the caller decides once more.
+    /// </summary>
+    public bool TakeBackKeptPlaces()
+    {
+        if (!KeptPlacesMayExist)
         {
             return false;
         }
 
-        // Walks even when another admission cleared the flag first: both then take back what each finds. The barrier
-        // makes every place written before a keeper's read of the flag visible to this walk, or that read see 0.
-        Interlocked.Exchange(ref _keptPlacesMayExist, 0);
+        // The flag is cleared before the walk. A keeper writes its place, then reads the flag; the walk clears the flag,
+        // then reads the places, with a process-wide barrier between (the rare side pays for both fences): either the walk
+        // finds the place, or the keeper sees the flag cleared and sets it again for the next walk. A place seen is taken
+        // under its user's lock, where its user could have used it meanwhile: then there is nothing to take.
+        Volatile.Write(ref _keptPlacesMayExist, 0);
         Interlocked.MemoryBarrierProcessWide();
-        foreach (var (_, other) in _users)
+        foreach (var (_, entry) in _users)
         {
-            if (!ReferenceEquals(other, self) && Volatile.Read(ref other.KeptNodePlace) != 0 && Interlocked.Exchange(ref other.KeptNodePlace, 0) != 0)
+            if (Volatile.Read(ref entry.KeptNodePlace) == 0)
             {
-                Interlocked.Decrement(ref _active.Value);
+                continue;
+            }
+
+            lock (entry)
+            {
+                if (entry.KeptNodePlace != 0)
+                {
+                    Volatile.Write(ref entry.KeptNodePlace, 0);
+                    Interlocked.Decrement(ref _active.Value);
+                }
             }
         }
 
@@ -195,8 +196,9 @@ internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeP
         {
             entry.Removed = true;
             _users.TryRemove(new KeyValuePair<string, UserEntry>(entry.UserKey, entry));
-            if (Interlocked.Exchange(ref entry.KeptNodePlace, 0) != 0)
+            if (entry.KeptNodePlace != 0)
             {
+                Volatile.Write(ref entry.KeptNodePlace, 0);
                 Interlocked.Decrement(ref _active.Value);
             }
 

@@ -1,6 +1,7 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
 using System.Diagnostics.Metrics;
+using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -73,6 +74,38 @@ public sealed class KeptNodePlaceTests(ITestOutputHelper output) : IDisposable
         factory.Abandon(first);
         factory.Abandon(second);
         factory.ActiveConnections.Should().Be(0);
+        factory.Audit().Mismatches.Should().Be(0);
+    }
+
+    [Fact]
+    public void TryAdmit_TakingPlacesBackAtTheCap_SpendsOneConnectTokenOfEachBucketPerAttempt()
+    {
+        // An admission that meets the cap while alice keeps a place takes the place back and is decided a second time;
+        // the second pass is the same attempt, so bob's bucket and his address's lose one token each, not two.
+        var factory = Create(o =>
+        {
+            o.MaxConnections = 2;
+            o.MaxConnectionsPerUser = 5;
+            o.ConnectRateLimit = 1;
+            o.ConnectRateBurst = 3;
+            o.ConnectRateLimitPerIP = 1;
+            o.ConnectRateBurstPerIP = 3;
+        });
+        var bobs = IPAddress.Parse("192.0.2.7");
+        factory.Abandon(factory.TryAdmit("alice", IPAddress.Parse("192.0.2.1")));
+        factory.NodePlacesTaken.Should().Be(1);
+
+        var first = factory.TryAdmit("bob", bobs);
+        var second = factory.TryAdmit("bob", bobs);
+        second.IsAdmitted.Should().BeTrue("alice's kept place goes back to the node");
+        factory.Abandon(second);
+        var third = factory.TryAdmit("bob", bobs);
+
+        first.IsAdmitted.Should().BeTrue();
+        third.IsAdmitted.Should().BeTrue("bob and his address spent two of three tokens before it");
+        factory.TryAdmit("bob", bobs).RejectionReason.Should().Be(RejectionReasons.IPRateLimited);
+        factory.Abandon(first);
+        factory.Abandon(third);
         factory.Audit().Mismatches.Should().Be(0);
     }
 
