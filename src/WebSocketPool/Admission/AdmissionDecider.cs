@@ -373,7 +373,7 @@ internal sealed class AdmissionDecider(
 
                 try
                 {
-                    expired = leases.TrimWarm(entry);
+                    expired = leases.TrimWarmBeforeLease(entry);
                     admission = Decide(entry, address, userKey, firstPass, out crossedAlert, out takeBack);
                     if (!admission.IsAdmitted || takeBack)
                     {

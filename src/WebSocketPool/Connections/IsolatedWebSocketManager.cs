@@ -306,8 +306,18 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     /// </summary>
     internal long BeginLease(string userKey, UserEntry entry, long number, bool holdsSlot, AddressEntry? address)
     {
-        _userKey = userKey;
-        Entry = entry;
+        // A warm manager goes back to its own user: its key and entry are already these, and rewriting them would cost a
+        // GC write barrier each.
+        if (!ReferenceEquals(_userKey, userKey))
+        {
+            _userKey = userKey;
+        }
+
+        if (!ReferenceEquals(Entry, entry))
+        {
+            Entry = entry;
+        }
+
         Address = address;
         _number = number;
         _connectionId = null;

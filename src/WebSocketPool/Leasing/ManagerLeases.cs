@@ -24,7 +24,7 @@ internal sealed class ManagerLeases : IDisposable
     private readonly UserTable _users;
     private readonly SlotLedger _ledger;
     private readonly AdmissionGateLink _gate;
-    private readonly Func<bool> _draining;
+    private readonly PoolDrain _drain;
     private readonly ILogger _logger;
     private readonly ITimer? _sweepTimer;
     private readonly bool _systemClock;
@@ -40,7 +40,7 @@ internal sealed class ManagerLeases : IDisposable
         UserTable users,
         SlotLedger ledger,
         AdmissionGateLink gate,
-        Func<bool> draining,
+        PoolDrain drain,
         ILogger logger)
     {
         _options = options;
@@ -48,7 +48,7 @@ internal sealed class ManagerLeases : IDisposable
         _users = users;
         _ledger = ledger;
         _gate = gate;
-        _draining = draining;
+        _drain = drain;
         _logger = logger;
         _systemClock = ReferenceEquals(timeProvider, TimeProvider.System);
         _pool = new DefaultObjectPool<IsolatedWebSocketManager>(new ManagerPoolPolicy(factory), Math.Max(1, options.MaxPooledManagers));
@@ -158,7 +158,7 @@ internal sealed class ManagerLeases : IDisposable
             }
 
             released = _ledger.ReleaseAllLocked(entry, manager, generation);
-            entry.Active.Remove(manager);
+            entry.RemoveActive(manager);
             if (manager.HadSocket)
             {
                 manager.EndLease();
@@ -169,7 +169,7 @@ internal sealed class ManagerLeases : IDisposable
                 manager.EndLeaseWithoutSocket();
             }
 
-            if (_options.ReuseWindow > TimeSpan.Zero && entry.WarmCount < _options.MaxConnectionsPerUser && !_draining())
+            if (_options.ReuseWindow > TimeSpan.Zero && entry.WarmCount < _options.MaxConnectionsPerUser && !_drain.IsDraining)
             {
                 manager.WarmSince = WarmClock();
                 (entry.Warm ??= new List<IsolatedWebSocketManager>(1)).Add(manager);
@@ -212,8 +212,12 @@ internal sealed class ManagerLeases : IDisposable
         return ++entry.LastNumber;
     }
 
-    /// <summary>Under the entry's lock: takes out warm managers past the reuse window, for pooling outside the lock.</summary>
-    public List<IsolatedWebSocketManager>? TrimWarm(UserEntry entry) => TrimWarm(entry, WarmClock());
+    /// <summary>
+    /// Under the entry's lock, before a lease: takes out warm managers past the reuse window, for pooling outside the lock.
+    /// The newest is left for the lease to take, whatever its age (it is this user's, and pooling it would only send it
+    /// the long way round), so a user with one warm manager at most costs no clock read.
+    /// </summary>
+    public List<IsolatedWebSocketManager>? TrimWarmBeforeLease(UserEntry entry) => entry.WarmCount > 1 ? TrimWarm(entry, WarmClock(), keepNewest: true) : null;
 
     public void ReturnToPool(List<IsolatedWebSocketManager>? managers)
     {
@@ -296,7 +300,7 @@ internal sealed class ManagerLeases : IDisposable
     /// </summary>
     private long WarmClock() => _systemClock ? Environment.TickCount64 * s_ticksPerMillisecond : _timeProvider.GetTimestamp();
 
-    private List<IsolatedWebSocketManager>? TrimWarm(UserEntry entry, long now)
+    private List<IsolatedWebSocketManager>? TrimWarm(UserEntry entry, long now, bool keepNewest = false)
     {
         List<IsolatedWebSocketManager>? expired = null;
         if (entry.Warm is not { } warm)
@@ -304,7 +308,7 @@ internal sealed class ManagerLeases : IDisposable
             return null;
         }
 
-        for (var i = warm.Count - 1; i >= 0; i--)
+        for (var i = warm.Count - (keepNewest ? 2 : 1); i >= 0; i--)
         {
             var manager = warm[i];
             if (_timeProvider.GetElapsedTime(manager.WarmSince, now) >= _options.ReuseWindow)

@@ -2,6 +2,7 @@
 
 using System.Collections.Concurrent;
 using System.Net;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -64,7 +65,7 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
         _gate = new AdmissionGateLink(_registry, _logger);
         _ledger = new SlotLedger(_users, _addresses, _registry, Groups, _gate);
         _drain = new PoolDrain(Options, timeProvider, _registry, _logger);
-        _leases = new ManagerLeases(this, Options, timeProvider, _users, _ledger, _gate, () => _drain.IsDraining, _logger);
+        _leases = new ManagerLeases(this, Options, timeProvider, _users, _ledger, _gate, _drain, _logger);
         _admission = new AdmissionDecider(Options, timeProvider, _users, _addresses, _leases, _drain, metrics, _logger, OnNearLimit);
         _lifecycle = new ConnectionLifecycle(Options, timeProvider, _registry, _ledger, _leases, _gate, _drain, metrics, _logger);
         _kicker = new ConnectionKicker(_users, _registry, _ledger, metrics, _logger);
@@ -205,6 +206,7 @@ public sealed class PooledWebSocketManagerFactory : IDisposable
     /// would have evicted (EvictOldest) keeps its slot and lives on.
     /// </summary>
     /// <param name="admission">The admission returned by <see cref="TryAdmit(string, IPAddress?)"/>.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // Inlined, the caller's admission is read in place rather than copied first.
     internal void Abandon(in WebSocketAdmission admission)
     {
         // One pass under the user's lock: the places go back (through the ledger) and the lease ends together.

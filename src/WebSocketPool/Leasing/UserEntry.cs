@@ -47,4 +47,20 @@ internal sealed class UserEntry(string userKey)
     public byte KeptNodePlace;
 
     public bool Removed;
+
+    /// <summary>
+    /// Under the entry's lock: takes <paramref name="manager"/> out of <see cref="Active"/>, keeping the others' order. By
+    /// reference and from the newest: <c>List.Remove</c> would ask the generic equality comparer about every element.
+    /// </summary>
+    public void RemoveActive(IsolatedWebSocketManager manager)
+    {
+        for (var i = Active.Count - 1; i >= 0; i--)
+        {
+            if (ReferenceEquals(Active[i], manager))
+            {
+                Active.RemoveAt(i);
+                return;
+            }
+        }
+    }
 }

@@ -388,16 +388,22 @@ public sealed class PooledWebSocketManagerFactoryTests(ITestOutputHelper output)
     [Fact]
     public void ReuseWindow_ExpiredWithoutSweep_TrimmedWhenTheUserIsTouchedAgain()
     {
-        // Correctness never waits for the sweep: an expired warm manager is trimmed on the user's next admission.
+        // Correctness never waits for the sweep: on the user's next admission the expired warm managers go back to the
+        // shared pool, all but the newest, which the admission leases (same user, so nothing is gained by pooling it).
         var factory = Create(o => o.ReuseWindow = TimeSpan.FromSeconds(30));
-        var first = factory.TryAdmit("alice");
-        factory.Abandon(first);
+        var older = factory.TryAdmit("alice");
+        var newer = factory.TryAdmit("alice");
+        factory.Abandon(older);
+        factory.Abandon(newer);
+        factory.WarmCount.Should().Be(2);
         _time.AdjustTime(_time.GetUtcNow() + TimeSpan.FromMinutes(5)); // moves the clock without firing timers
 
         var second = factory.TryAdmit("alice");
 
         second.IsAdmitted.Should().BeTrue();
+        second.Manager.Should().BeSameAs(newer.Manager);
         factory.WarmCount.Should().Be(0);
+        factory.PooledCount.Should().Be(1, "the older warm manager went back to the shared pool");
         factory.GetConnectionCount("alice").Should().Be(1);
         factory.Abandon(second);
     }
