@@ -132,9 +132,10 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
 
     /// <summary>
     /// Gets a value indicating whether the current lease was given a socket (it keeps it, ended or not, until the lease
-    /// ends). A lease that never had one was never registered and never joined a group.
+    /// ends; a resumable session held without one keeps its resume state, which came with the socket). A lease that never
+    /// had one was never registered, never joined a group and never gave out a handle.
     /// </summary>
-    internal bool HadSocket => Volatile.Read(ref _socket) is not null;
+    internal bool HadSocket => Volatile.Read(ref _socket) is not null || Volatile.Read(ref _resume) is not null;
 
     /// <summary>Gets a value indicating whether the lease has an accepted socket that has not ended yet.</summary>
     internal bool HasSocket => _socket is not null && !_ended;
@@ -547,7 +548,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     /// </summary>
     internal void EndLeaseWithoutSocket()
     {
-        Debug.Assert(_socket is null, "A lease with a socket ends under the manager's lock.");
+        Debug.Assert(!HadSocket, "A lease that had a socket ends under the manager's lock.");
         Wipe();
     }
 

@@ -105,6 +105,8 @@ public sealed class ResumeAfterDropTests
         proxy.CutAll();
         await Conditions.WaitAsync(() => IsHeld(server, id), s_deadline, "the dropped session is held");
         server.Factory.GetConnectionCount("alice").Should().Be(1, "the held session's slot still counts");
+        server.Factory.TryGetManager(id, out var manager, out _).Should().BeTrue();
+        manager.HadSocket.Should().BeTrue("a held session's lease had a socket, and ends under the manager's lock as every such lease does");
         time.Advance(TimeSpan.FromSeconds(119));
         IsHeld(server, id).Should().BeTrue("the window is two minutes");
 
