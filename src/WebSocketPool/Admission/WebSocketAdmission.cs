@@ -1,5 +1,7 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
+using System.Runtime.CompilerServices;
+
 namespace WebSocketPool;
 
 /// <summary>
@@ -9,6 +11,9 @@ namespace WebSocketPool;
 /// </summary>
 internal readonly struct WebSocketAdmission
 {
+    // Inlined, the fields are written where the caller keeps the admission: a call wrote them one by one into a temporary
+    // that the caller then read back in wide loads, which stall on the narrow stores still in flight.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal WebSocketAdmission(string? rejectionReason, int statusCode, int limit, int current, TimeSpan? retryAfter,
         IsolatedWebSocketManager? manager = null, long generation = 0)
     {
