@@ -549,16 +549,27 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     internal void EndLeaseWithoutSocket()
     {
         Debug.Assert(!HadSocket, "A lease that had a socket ends under the manager's lock.");
-        Wipe();
+
+        // No fence either: such a lease has no reader outside the user's lock, held here, but the admission's owner, which
+        // is the thread ending it. The lock's release publishes the whole wipe to the next holder.
+        Wipe(fenced: false);
     }
 
     /// <summary>Every trace of the lease, its generation first: no handle of it matches from here on.</summary>
-    private void Wipe()
+    private void Wipe(bool fenced = true)
     {
         // Atomic although it has one writer at a time (as in BeginLease): the plain writes below must not become visible
         // before the new generation to a reader without a lock that checks the generation after reading them, and a
         // release write would not keep later writes after it. The increment is a full fence.
-        Interlocked.Increment(ref _generation);
+        if (fenced)
+        {
+            Interlocked.Increment(ref _generation);
+        }
+        else
+        {
+            Volatile.Write(ref _generation, _generation + 1);
+        }
+
         Volatile.Write(ref _slotGeneration, 0);
         Volatile.Write(ref _nodeSlotGeneration, 0);
         Volatile.Write(ref _addressSlotGeneration, 0);
