@@ -77,7 +77,9 @@ internal sealed partial class IsolatedWebSocketManager
                     more = await wait.ConfigureAwait(false);
                     if (!ReferenceEquals(s_handlerRunning, this))
                     {
-                        await Task.Yield();
+                        // To the thread pool, never to the waking sender's SynchronizationContext (Task.Yield would post
+                        // there: an app's UI or test context would then run, or starve, this connection's writer).
+                        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
                     }
                 }
 
@@ -126,8 +128,9 @@ internal sealed partial class IsolatedWebSocketManager
     /// </summary>
     private async Task CloseWithoutQueueAsync(WebSocket socket, Task? previous)
     {
-        // Started under _sync: the close goes out from the thread pool, not from inside the caller's lock.
-        await Task.Yield();
+        // Started under _sync: the close goes out from the thread pool (never the caller's SynchronizationContext), not
+        // from inside the caller's lock.
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         try
         {
             if (previous is not null)
