@@ -310,20 +310,9 @@ internal sealed class AdmissionDecider(
             var entry = users.GetOrAdd(userKey);
             lock (entry)
             {
-                if (entry.Removed)
+                if (entry.Removed || !TryLockAddress(addressKey, out var address))
                 {
                     continue;
-                }
-
-                var address = addressKey is null ? null : addresses.GetOrAdd(addressKey);
-                if (address is not null)
-                {
-                    Monitor.Enter(address);
-                    if (address.Removed)
-                    {
-                        Monitor.Exit(address);
-                        continue;
-                    }
                 }
 
                 try
@@ -342,6 +331,28 @@ internal sealed class AdmissionDecider(
     }
 
     /// <summary>
+    /// Under the user's lock: the entry of <paramref name="addressKey"/> (none without a key) with its lock taken; false
+    /// when that entry was removed meanwhile, and the caller tries again with a fresh one.
+    /// </summary>
+    private bool TryLockAddress(IPAddress? addressKey, out AddressEntry? address)
+    {
+        address = addressKey is null ? null : addresses.GetOrAdd(addressKey);
+        if (address is null)
+        {
+            return true;
+        }
+
+        Monitor.Enter(address);
+        if (!address.Removed)
+        {
+            return true;
+        }
+
+        Monitor.Exit(address);
+        return false;
+    }
+
+    /// <summary>
     /// The admission's checks and, when they pass, its reservation, under the user's lock and, for a per-IP key, the
     /// address's lock taken inside it (as on every path that changes an address's count); tries again when either entry
     /// was removed meanwhile. Warm managers past the reuse window are pooled after the locks.
@@ -355,20 +366,9 @@ internal sealed class AdmissionDecider(
             WebSocketAdmission admission;
             lock (entry)
             {
-                if (entry.Removed)
+                if (entry.Removed || !TryLockAddress(addressKey, out var address))
                 {
                     continue;
-                }
-
-                var address = addressKey is null ? null : addresses.GetOrAdd(addressKey);
-                if (address is not null)
-                {
-                    Monitor.Enter(address);
-                    if (address.Removed)
-                    {
-                        Monitor.Exit(address);
-                        continue;
-                    }
                 }
 
                 try
