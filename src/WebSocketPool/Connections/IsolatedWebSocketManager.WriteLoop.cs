@@ -77,9 +77,18 @@ internal sealed partial class IsolatedWebSocketManager
                     more = await wait.ConfigureAwait(false);
                     if (!ReferenceEquals(s_handlerRunning, this))
                     {
-                        // To the thread pool, never to the waking sender's SynchronizationContext (Task.Yield would post
-                        // there: an app's UI or test context would then run, or starve, this connection's writer).
-                        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+                        // To the thread pool, never to the waking sender's SynchronizationContext or scheduler, which
+                        // Task.Yield would post to (an app's UI or test context would then run, or starve, this writer).
+                        // Where none is current (ASP.NET Core), Task.Yield: it queues on this thread's own work queue,
+                        // so that a burst of sends wakes its writers in a batch.
+                        if (SynchronizationContext.Current is null && TaskScheduler.Current == TaskScheduler.Default)
+                        {
+                            await Task.Yield();
+                        }
+                        else
+                        {
+                            await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+                        }
                     }
                 }
 
@@ -128,9 +137,16 @@ internal sealed partial class IsolatedWebSocketManager
     /// </summary>
     private async Task CloseWithoutQueueAsync(WebSocket socket, Task? previous)
     {
-        // Started under _sync: the close goes out from the thread pool (never the caller's SynchronizationContext), not
-        // from inside the caller's lock.
-        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+        // Started under _sync: the close goes out from the thread pool, not from inside the caller's lock, and never from
+        // the caller's SynchronizationContext or scheduler (see the writer's wake-up).
+        if (SynchronizationContext.Current is null && TaskScheduler.Current == TaskScheduler.Default)
+        {
+            await Task.Yield();
+        }
+        else
+        {
+            await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+        }
         try
         {
             if (previous is not null)
