@@ -69,7 +69,7 @@ internal sealed partial class IsolatedWebSocketManager
         var time = _factory.TimeProvider;
         var remaining = expiresAt - time.GetUtcNow();
         var due = DueIn(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
-        lock (_sync)
+        lock (this)
         {
             if (_generation != generation)
             {
@@ -94,7 +94,7 @@ internal sealed partial class IsolatedWebSocketManager
     /// </summary>
     private void ArmTimer(long due)
     {
-        lock (_sync)
+        lock (this)
         {
             var armed = _armedDue;
             if (armed != 0 && armed <= due)
@@ -110,7 +110,7 @@ internal sealed partial class IsolatedWebSocketManager
         }
     }
 
-    /// <summary>At most one timer per manager; created under <c>_sync</c> by <see cref="ArmTimer"/>.</summary>
+    /// <summary>At most one timer per manager; created under the manager's lock by <see cref="ArmTimer"/>.</summary>
     private ITimer CreateDeadlineTimer()
     {
         var created = _factory.TimeProvider.CreateTimer(s_onDeadline, this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -126,7 +126,7 @@ internal sealed partial class IsolatedWebSocketManager
     {
         try
         {
-            lock (_sync)
+            lock (this)
             {
                 _armedDue = 0;
             }
@@ -215,7 +215,7 @@ internal sealed partial class IsolatedWebSocketManager
     internal void DisposeTimer()
     {
         ITimer? timer;
-        lock (_sync)
+        lock (this)
         {
             timer = _deadline;
             _deadline = null;

@@ -202,7 +202,7 @@ internal sealed partial class IsolatedWebSocketManager
     /// <summary>A close with 1008 started by the rate-limit callback ends the connection as a policy violation.</summary>
     private void MarkRateLimitClose()
     {
-        lock (_sync)
+        lock (this)
         {
             if (_closeRequested == 1 && _closeCode == WebSocketCloseCodes.PolicyViolation && _reason == DisconnectReason.ServerClosed)
             {

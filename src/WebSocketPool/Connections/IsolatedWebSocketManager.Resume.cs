@@ -18,14 +18,14 @@ namespace WebSocketPool;
 /// </summary>
 internal sealed partial class IsolatedWebSocketManager
 {
-    // The held session (under _sync): set while the socket is gone and the session waits for its client.
+    // The held session (under the manager's lock): set while the socket is gone and the session waits for its client.
     private HeldSession? _held;
 
     // Completed when the session is next held: a resume that finds its socket still open (the server has not noticed
     // the drop yet) aborts that socket and waits for the hold.
     private TaskCompletionSource? _heldWaiter;
 
-    // Set (under _sync) when a resume could not take the session in time and its client was told to start afresh (4004):
+    // Set (under the manager's lock) when a resume could not take the session in time and its client was told to start afresh (4004):
     // the session is then never held, since nobody will resume it.
     private bool _resumeForfeited;
 
@@ -43,7 +43,7 @@ internal sealed partial class IsolatedWebSocketManager
     /// </summary>
     private bool MayHold(bool connected)
     {
-        lock (_sync)
+        lock (this)
         {
             return connected && _resume is { Overflowed: false } && _closeRequested == 0 && !_resumeForfeited
                 && _reason is DisconnectReason.Aborted or DisconnectReason.KeepAliveTimeout
@@ -58,7 +58,7 @@ internal sealed partial class IsolatedWebSocketManager
     private bool TryHold(long generation, WebSocketConnection connection, WebSocketHandler handler, WebSocketDisconnect disconnect)
     {
         var held = new HeldSession(this, generation, connection, handler, disconnect);
-        lock (_sync)
+        lock (this)
         {
             if (_generation != generation || _closeRequested == 1 || _resume is null or { Overflowed: true } || _resumeForfeited || _factory.IsDraining)
             {
@@ -86,7 +86,7 @@ internal sealed partial class IsolatedWebSocketManager
     /// </summary>
     internal HeldSession? TryTakeHeld(long generation, string secret)
     {
-        lock (_sync)
+        lock (this)
         {
             if (_generation != generation || _held is not { } held || _resume is not { } resume || !SecretMatches(resume, secret))
             {
@@ -113,7 +113,7 @@ internal sealed partial class IsolatedWebSocketManager
 
         Task waiting;
         WebSocket? socket;
-        lock (_sync)
+        lock (this)
         {
             if (_generation != generation || _closeRequested == 1 || _resume is not { Overflowed: false } resume || !SecretMatches(resume, secret))
             {
@@ -153,7 +153,7 @@ internal sealed partial class IsolatedWebSocketManager
                 return late;
             }
 
-            lock (_sync)
+            lock (this)
             {
                 if (_generation == generation)
                 {
@@ -167,7 +167,7 @@ internal sealed partial class IsolatedWebSocketManager
         return TryTakeHeld(generation, secret);
     }
 
-    /// <summary>Under <c>_sync</c>, when the lease ends: a take-over waiting for a hold that will not come stops waiting now.</summary>
+    /// <summary>Under the manager's lock, when the lease ends: a take-over waiting for a hold that will not come stops waiting now.</summary>
     private void ReleaseHeldWaiterLocked()
     {
         _heldWaiter?.TrySetResult();
@@ -181,7 +181,7 @@ internal sealed partial class IsolatedWebSocketManager
     /// <summary>Ends a held session that was not resumed, through the one release path. Never throws.</summary>
     private async Task EndHeldAsync(HeldSession held, string outcome)
     {
-        lock (_sync)
+        lock (this)
         {
             if (!ReferenceEquals(_held, held))
             {
@@ -210,7 +210,7 @@ internal sealed partial class IsolatedWebSocketManager
     private void OnResumeOverflowed()
     {
         HeldSession? held;
-        lock (_sync)
+        lock (this)
         {
             held = _held;
         }
@@ -246,7 +246,7 @@ internal sealed partial class IsolatedWebSocketManager
         using var writerStop = new CancellationTokenSource();
         try
         {
-            lock (_sync)
+            lock (this)
             {
                 _socket = socket;
                 _httpContext = httpContext;
@@ -319,7 +319,7 @@ internal sealed partial class IsolatedWebSocketManager
         }
 
         writerStop!.Cancel();
-        lock (_sync)
+        lock (this)
         {
             return _writer;
         }

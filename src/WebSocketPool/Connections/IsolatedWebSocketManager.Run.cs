@@ -28,107 +28,144 @@ internal sealed partial class IsolatedWebSocketManager
     /// did not come through the middleware.
     /// </param>
     /// <param name="resume">The connection's resume state when it selected the resume protocol; <see langword="null"/> otherwise.</param>
-    internal async Task RunAsync(
+    internal Task RunAsync(
         WebSocket socket, WebSocketHandler handler, CancellationToken requestAborted, DateTimeOffset? authenticationExpiresAt = null, HttpContext? httpContext = null,
         ResumeSession? resume = null)
     {
+        // The synchronous start runs here, outside the async method: what only it needs (the request, the resume state, the
+        // authentication's expiry) then has no field in the run's state machine, which lives as long as the connection.
         var generation = Generation;
-        _handle = new WebSocketConnection(this, generation, GetConnectionId(), _userKey!);
-        var connected = false;
-        var holding = false;
+        var writerStop = resume is not null ? new CancellationTokenSource() : null;
+        var closedBeforeOpen = false;
         Exception? error = null;
-        using var writerStop = resume is not null ? new CancellationTokenSource() : null;
         try
         {
-            bool closedBeforeOpen;
-            Channel<Outbound>? queue = null;
-            lock (_sync)
-            {
-                Volatile.Write(ref _socket, socket);
-                _httpContext = httpContext;
-                _resume = resume;
-                _writerStop = writerStop;
-
-                // Kicked (or its user disconnected) while the handshake ran: close at once with that code. The queue and
-                // its writer wait for the first send, except under resume, whose writer sends the session frame at once.
-                closedBeforeOpen = _closeRequested == 1;
-                if (resume is not null)
-                {
-                    queue = GetOrCreateQueueLocked();
-                }
-                else if (closedBeforeOpen)
-                {
-                    StartCloseWithoutQueueLocked();
-                }
-            }
-
-            if (closedBeforeOpen && queue is not null)
-            {
-                CompleteQueue(queue);
-            }
-
+            _handle = new WebSocketConnection(this, generation, GetConnectionId(), _userKey!);
+            closedBeforeOpen = Open(socket, httpContext, resume, writerStop);
             _factory.OnConnectionOpened(this, generation, requestAborted);
             if (authenticationExpiresAt is { } expiresAt)
             {
                 ArmAuthenticationExpiry(generation, expiresAt);
             }
-
-            if (GateVictim is { } gateVictim)
-            {
-                GateVictim = null;
-                if (!requestAborted.IsCancellationRequested)
-                {
-                    await _factory.EvictThroughGateAsync(_handle, gateVictim, requestAborted).ConfigureAwait(false);
-                }
-            }
-
-            try
-            {
-                using (requestAborted.UnsafeRegister(static s => ((IsolatedWebSocketManager)s!).OnRequestAborted(), this))
-                {
-                    if (closedBeforeOpen)
-                    {
-                        await DrainUntilCloseAsync(socket, requestAborted).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        connected = true;
-                        if (await InvokeHandlerAsync(HandlerCallback.Connecting, handler, _handle, default, requestAborted).ConfigureAwait(false)
-                            && await InvokeHandlerAsync(HandlerCallback.Connected, handler, _handle, default, requestAborted).ConfigureAwait(false))
-                        {
-                            await ReceiveLoopAsync(socket, handler, requestAborted).ConfigureAwait(false);
-                        }
-                        else
-                        {
-                            // OnConnectingAsync or OnConnectedAsync threw and the 1011 close is on its way: wait for the peer's answer (bounded by
-                            // the close deadline) instead of aborting at once, which would reset the socket before the frame.
-                            await DrainUntilCloseAsync(socket, requestAborted).ConfigureAwait(false);
-                        }
-                    }
-                }
-            }
-#pragma warning disable CA1031 // Every failure of the socket ends this connection only; it is classified, never rethrown.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                error = ex;
-                SetReason(DisconnectClassifier.Classify(socket, ex, _factory.Options.KeepAliveInterval > TimeSpan.Zero));
-            }
-            finally
-            {
-                holding = await StopWriterAsync(writerStop, connected).ConfigureAwait(false);
-            }
         }
-#pragma warning disable CA1031 // Whatever failed before the loops started, the lease still ends below.
+#pragma warning disable CA1031 // Whatever failed before the loops started, the lease still ends in RunOpenedAsync.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            error ??= ex;
+            error = ex;
             SetReason(DisconnectReason.Aborted);
         }
-        finally
+
+        return RunOpenedAsync(socket, handler, generation, writerStop, closedBeforeOpen, error, requestAborted);
+    }
+
+    /// <summary>Publishes the socket to the lease; true when a close was asked for while the handshake ran.</summary>
+    private bool Open(WebSocket socket, HttpContext? httpContext, ResumeSession? resume, CancellationTokenSource? writerStop)
+    {
+        bool closedBeforeOpen;
+        Channel<Outbound>? queue = null;
+        lock (this)
         {
-            await EndRunAsync(socket, generation, connected ? handler : null, holding, error).ConfigureAwait(false);
+            Volatile.Write(ref _socket, socket);
+            _httpContext = httpContext;
+            _resume = resume;
+            _writerStop = writerStop;
+
+            // Kicked (or its user disconnected) while the handshake ran: close at once with that code. The queue and
+            // its writer wait for the first send, except under resume, whose writer sends the session frame at once.
+            closedBeforeOpen = _closeRequested == 1;
+            if (resume is not null)
+            {
+                queue = GetOrCreateQueueLocked();
+            }
+            else if (closedBeforeOpen)
+            {
+                StartCloseWithoutQueueLocked();
+            }
+        }
+
+        if (closedBeforeOpen && queue is not null)
+        {
+            CompleteQueue(queue);
+        }
+
+        return closedBeforeOpen;
+    }
+
+    /// <summary>
+    /// The opened socket's run: its loops, then the end of its lease, whatever happened (<paramref name="error"/> set when
+    /// the start itself failed, and then only the lease ends).
+    /// </summary>
+    private async Task RunOpenedAsync(
+        WebSocket socket, WebSocketHandler handler, long generation, CancellationTokenSource? writerStop, bool closedBeforeOpen, Exception? error,
+        CancellationToken requestAborted)
+    {
+        using (writerStop)
+        {
+            var connected = false;
+            var holding = false;
+            try
+            {
+                if (error is null)
+                {
+                    if (GateVictim is { } gateVictim)
+                    {
+                        GateVictim = null;
+                        if (!requestAborted.IsCancellationRequested)
+                        {
+                            await _factory.EvictThroughGateAsync(_handle, gateVictim, requestAborted).ConfigureAwait(false);
+                        }
+                    }
+
+                    try
+                    {
+                        using (requestAborted.UnsafeRegister(static s => ((IsolatedWebSocketManager)s!).OnRequestAborted(), this))
+                        {
+                            if (closedBeforeOpen)
+                            {
+                                await DrainUntilCloseAsync(socket, requestAborted).ConfigureAwait(false);
+                            }
+                            else
+                            {
+                                connected = true;
+                                if (await InvokeHandlerAsync(HandlerCallback.Connecting, handler, _handle, default, requestAborted).ConfigureAwait(false)
+                                    && await InvokeHandlerAsync(HandlerCallback.Connected, handler, _handle, default, requestAborted).ConfigureAwait(false))
+                                {
+                                    await ReceiveLoopAsync(socket, handler, requestAborted).ConfigureAwait(false);
+                                }
+                                else
+                                {
+                                    // OnConnectingAsync or OnConnectedAsync threw and the 1011 close is on its way: wait for the peer's answer (bounded by
+                                    // the close deadline) instead of aborting at once, which would reset the socket before the frame.
+                                    await DrainUntilCloseAsync(socket, requestAborted).ConfigureAwait(false);
+                                }
+                            }
+                        }
+                    }
+#pragma warning disable CA1031 // Every failure of the socket ends this connection only; it is classified, never rethrown.
+                    catch (Exception ex)
+#pragma warning restore CA1031
+                    {
+                        error = ex;
+                        SetReason(DisconnectClassifier.Classify(socket, ex, _factory.Options.KeepAliveInterval > TimeSpan.Zero));
+                    }
+                    finally
+                    {
+                        holding = await StopWriterAsync(writerStop, connected).ConfigureAwait(false);
+                    }
+                }
+            }
+#pragma warning disable CA1031 // Whatever failed before the loops started, the lease still ends below.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                error ??= ex;
+                SetReason(DisconnectReason.Aborted);
+            }
+            finally
+            {
+                await EndRunAsync(socket, generation, connected ? handler : null, holding, error).ConfigureAwait(false);
+            }
         }
     }
 

@@ -137,7 +137,7 @@ internal sealed partial class IsolatedWebSocketManager
     /// </summary>
     private async Task CloseWithoutQueueAsync(WebSocket socket, Task? previous)
     {
-        // Started under _sync: the close goes out from the thread pool, not from inside the caller's lock, and never from
+        // Started under the manager's lock: the close goes out from the thread pool, not from inside the caller's lock, and never from
         // the caller's SynchronizationContext or scheduler (see the writer's wake-up).
         if (SynchronizationContext.Current is null && TaskScheduler.Current == TaskScheduler.Default)
         {
@@ -303,7 +303,7 @@ internal sealed partial class IsolatedWebSocketManager
     }
 
     /// <summary>
-    /// Under <c>_sync</c>: the lease's send queue, made together with its single writer on first use (the first send, or
+    /// Under the manager's lock: the lease's send queue, made together with its single writer on first use (the first send, or
     /// the close frame), or <see langword="null"/> when there is no accepted socket or the send side has closed.
     /// </summary>
     private Channel<Outbound>? GetOrCreateQueueLocked()
@@ -333,7 +333,7 @@ internal sealed partial class IsolatedWebSocketManager
             },
             dropOldest ? s_onDropped : null);
 
-        // The writer runs until its first await (the empty queue) before it is published: nothing of it waits on _sync.
+        // The writer runs until its first await (the empty queue) before it is published: nothing of it waits on the manager's lock.
         _writer = WriteLoopAsync(socket, queue, replay: null, _givenBackWriter, _writerStop?.Token ?? CancellationToken.None);
         _givenBackWriter = null;
         _factory.OnSendQueueMade();
@@ -342,7 +342,7 @@ internal sealed partial class IsolatedWebSocketManager
     }
 
     /// <summary>
-    /// Under <c>_sync</c>, once a close was asked for: a lease with an accepted socket that never made its queue sends the
+    /// Under the manager's lock, once a close was asked for: a lease with an accepted socket that never made its queue sends the
     /// close frame from <see cref="CloseWithoutQueueAsync"/>, and its send side is closed for good.
     /// </summary>
     private void StartCloseWithoutQueueLocked()
@@ -364,7 +364,7 @@ internal sealed partial class IsolatedWebSocketManager
     {
         Channel<Outbound>? queue;
         Task? writer;
-        lock (_sync)
+        lock (this)
         {
             _queueCompleted = true;
             queue = _queue;
@@ -387,7 +387,7 @@ internal sealed partial class IsolatedWebSocketManager
     internal bool GiveBackIdleQueue()
     {
         Channel<Outbound>? queue;
-        lock (_sync)
+        lock (this)
         {
             queue = _queue;
             if (queue is null || _resume is not null || _queueCompleted || _closeRequested == 1)
@@ -426,7 +426,7 @@ internal sealed partial class IsolatedWebSocketManager
     /// </summary>
     private Channel<Outbound>? NextQueue(long generation, Channel<Outbound>? seen, out bool stale)
     {
-        lock (_sync)
+        lock (this)
         {
             stale = _generation != generation;
             if (stale || _closeRequested == 1 || (seen is not null && ReferenceEquals(_queue, seen)))

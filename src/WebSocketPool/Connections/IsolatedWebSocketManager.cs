@@ -24,7 +24,8 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
 
     private readonly PooledWebSocketManagerFactory _factory;
 
-    private readonly object _sync = new();
+    // The manager's lock is the manager itself (`lock (this)`): the type is internal, so no other code takes it, and an
+    // idle connection holds one object fewer.
 
     // Incremented when a lease starts and again when it ends, so a handle's generation matches only its own lease.
     private long _generation;
@@ -61,7 +62,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     private Dictionary<object, object?>? _items;
 
     // The upgrade request of the current lease: valid while the lease lives (the request ends only after the lease), read
-    // only under _sync with the generation checked, and cleared when the lease ends.
+    // only under the manager's lock with the generation checked, and cleared when the lease ends.
     private HttpContext? _httpContext;
 
     // The connection's DI scope: made on first use of WebSocketConnection.Services, disposed by the lease's end
@@ -189,7 +190,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     /// </summary>
     internal IDictionary<object, object?>? GetItems(long generation)
     {
-        lock (_sync)
+        lock (this)
         {
             return _generation == generation ? _items ??= [] : null;
         }
@@ -206,7 +207,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     /// <exception cref="InvalidOperationException">The lease has ended.</exception>
     internal T ReadRequest<T>(long generation, Func<HttpContext, T> read, T fallback)
     {
-        lock (_sync)
+        lock (this)
         {
             if (_generation != generation)
             {
@@ -220,7 +221,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     /// <summary>The subprotocol lease <paramref name="generation"/>'s socket was accepted with, or <see langword="null"/>.</summary>
     internal string? GetSubProtocol(long generation)
     {
-        lock (_sync)
+        lock (this)
         {
             return _generation == generation ? ResumeProtocol.AppSubProtocol(_socket?.SubProtocol) : throw StaleHandle();
         }
@@ -229,7 +230,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     /// <summary>The upgrade request of lease <paramref name="generation"/>, or <see langword="null"/> once that lease has ended.</summary>
     internal HttpContext? GetHttpContext(long generation)
     {
-        lock (_sync)
+        lock (this)
         {
             return _generation == generation ? _httpContext : null;
         }
@@ -245,7 +246,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     /// <exception cref="InvalidOperationException">The lease has ended, its scope is already disposed, or it has no request.</exception>
     internal IServiceProvider GetServices(long generation)
     {
-        lock (_sync)
+        lock (this)
         {
             if (_generation != generation)
             {
@@ -274,7 +275,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     internal ValueTask DisposeScopeAsync(long generation)
     {
         AsyncServiceScope? scope;
-        lock (_sync)
+        lock (this)
         {
             if (_generation != generation)
             {
@@ -395,7 +396,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     /// </summary>
     internal string GetConnectionId()
     {
-        lock (_sync)
+        lock (this)
         {
             if (_connectionId is null || _connectionIdNumber != _number)
             {
@@ -419,7 +420,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     {
         Channel<Outbound>? queue;
         HeldSession? held;
-        lock (_sync)
+        lock (this)
         {
             if (_generation != generation || _closeRequested == 1)
             {
@@ -465,7 +466,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     internal void Abort(long generation, DisconnectReason reason)
     {
         WebSocket? socket;
-        lock (_sync)
+        lock (this)
         {
             if (_generation != generation)
             {
@@ -497,7 +498,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
 
     private void SetReason(DisconnectReason reason)
     {
-        lock (_sync)
+        lock (this)
         {
             _reason ??= reason;
         }
@@ -513,7 +514,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     /// </summary>
     internal bool RequestCloseInHandshake(long generation, int closeCode, string? description, DisconnectReason reason, out bool hasSocket)
     {
-        lock (_sync)
+        lock (this)
         {
             // A resumable session held without a socket, or being taken up by a resume, is past its handshake: it is
             // closed the ordinary way (RequestClose), which ends a held session.
@@ -534,7 +535,7 @@ internal sealed partial class IsolatedWebSocketManager : IResettable
     /// <summary>Ends the lease: wipes every trace of the connection, keeps the user key only while warm.</summary>
     internal void EndLease()
     {
-        lock (_sync)
+        lock (this)
         {
             Wipe();
         }
