@@ -96,7 +96,6 @@ switch (mode)
         builder.Services.AddSingleton<IUserIdProvider, QueryStringUserIdProvider>();
         break;
     case ServerMode.Pool:
-        builder.Services.AddHttpContextAccessor();
         var pool = builder.Services.AddWebSocketPooling(o =>
         {
             o.MaxConnections = cap;

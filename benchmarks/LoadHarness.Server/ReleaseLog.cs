@@ -14,9 +14,11 @@ internal sealed class ReleaseLog
 {
     private readonly ConcurrentQueue<KeyValuePair<string, long>> _entries = new();
 
-    public static string? TagOf(HttpContext context)
+    public static string? TagOf(HttpContext context) => TagOf(context.Request.Query);
+
+    public static string? TagOf(IQueryCollection query)
     {
-        var tag = context.Request.Query["c"].ToString();
+        var tag = query["c"].ToString();
         return string.IsNullOrEmpty(tag) ? null : tag;
     }
 
