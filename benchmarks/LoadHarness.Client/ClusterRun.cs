@@ -99,7 +99,7 @@ internal sealed class ClusterRun : IAsyncDisposable
             ["attempted"] = total,
             ["opened"] = workers.Opened,
             ["failed"] = workers.Failed,
-            ["statuses"] = new JsonObject(workers.Statuses.OrderBy(p => p.Key).Select(p => KeyValuePair.Create(p.Key.ToString(CultureInfo.InvariantCulture), (JsonNode?)p.Value))),
+            ["statuses"] = workers.StatusesJson(),
             ["clientProcesses"] = (total + _settings.ConnectionsPerClientProcess - 1) / _settings.ConnectionsPerClientProcess,
             ["nodeConnections"] = new JsonArray(counted.PerNode.Select(c => (JsonNode)c).ToArray()),
             ["allCounted"] = counted.Reached,

@@ -2,6 +2,7 @@
 
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json.Nodes;
 
 namespace LoadHarness.Client;
 
@@ -15,6 +16,10 @@ internal sealed class HoldWorkers : IAsyncDisposable
     public int Failed { get; private set; }
 
     public Dictionary<int, int> Statuses { get; } = [];
+
+    /// <summary>Gets the handshake answers by HTTP status (what <see cref="Wire"/> reports when none came), as JSON.</summary>
+    public JsonObject StatusesJson() =>
+        new(Statuses.OrderBy(p => p.Key).Select(p => KeyValuePair.Create(p.Key.ToString(CultureInfo.InvariantCulture), (JsonNode?)p.Value)));
 
     public double ReadyCpuSeconds { get; private set; }
 

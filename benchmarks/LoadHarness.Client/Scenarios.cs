@@ -78,7 +78,7 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
         await server.WaitForConnectionsAsync(0, TimeSpan.FromSeconds(30));
         var cap = settings.CapConnections;
         var workers = await HoldWorkers.StartAsync(server.BaseUrl, mode, cap, settings.ConnectionsPerClientProcess, $"cap-{repetition}-", TimeSpan.FromMinutes(5));
-        var result = new JsonObject { ["target"] = cap, ["opened"] = workers.Opened, ["failed"] = workers.Failed };
+        var result = new JsonObject { ["target"] = cap, ["opened"] = workers.Opened, ["failed"] = workers.Failed, ["statuses"] = workers.StatusesJson() };
         try
         {
             var counted = await server.WaitForConnectionsAsync(workers.Opened, TimeSpan.FromSeconds(60));
@@ -91,6 +91,7 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
                 result["overflow503"] = extra.Statuses.GetValueOrDefault(503);
                 result["overflowOpened"] = extra.Opened;
                 result["overflowOther"] = settings.CapOverflowAttempts - extra.Statuses.GetValueOrDefault(503) - extra.Opened;
+                result["overflowStatuses"] = extra.StatusesJson();
             }
 
             var stats = await server.StatsAsync(gc: false);
@@ -369,10 +370,13 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
                 var echoSockets = await OpenAsync(settings.GrowthEchoConnections, $"grow-echo-{repetition}-{target}-");
                 var meter = new Cpu.Meter(server.Pid);
                 var rampStarted = Stopwatch.GetTimestamp();
-                var step = await HoldWorkers.StartAsync(server.BaseUrl, mode, target - held, settings.ConnectionsPerClientProcess, $"grow-{repetition}-{target}-", TimeSpan.FromMinutes(5));
+                // The step counts every connection open on the server, the echoing ones included: the ramp fills the rest, so
+                // that the last step is exactly the pool's cap (the descriptor budget) and nothing is refused at it.
+                var step = await HoldWorkers.StartAsync(server.BaseUrl, mode, target - echoSockets.Count - held, settings.ConnectionsPerClientProcess, $"grow-{repetition}-{target}-", TimeSpan.FromMinutes(5));
                 workers.Add(step);
                 held += step.Opened;
-                var counted = await server.WaitForConnectionsAsync(held + echoSockets.Count, TimeSpan.FromSeconds(60));
+                var open = held + echoSockets.Count;
+                var counted = await server.WaitForConnectionsAsync(open, TimeSpan.FromSeconds(60));
                 var rampSeconds = Stopwatch.GetElapsedTime(rampStarted).TotalSeconds;
                 var (clientCores, serverCores) = meter.Stop(step.ReadyCpuSeconds);
                 var stats = await server.StatsAsync(gc: true);
@@ -389,11 +393,12 @@ internal sealed class Scenarios(ServerProcess server, string mode, Settings sett
                 var row = new JsonObject
                 {
                     ["target"] = target,
-                    ["held"] = held,
+                    ["held"] = open,
                     ["failed"] = step.Failed,
+                    ["statuses"] = step.StatusesJson(),
                     ["serverCounted"] = counted.Count,
-                    ["heapPerConnectionBytes"] = ((long)stats["managedHeapBytes"]! - (long)baseline["managedHeapBytes"]!) / Math.Max(1, held),
-                    ["rssPerConnectionBytes"] = ((long)stats["rssBytes"]! - (long)baseline["rssBytes"]!) / Math.Max(1, held),
+                    ["heapPerConnectionBytes"] = ((long)stats["managedHeapBytes"]! - (long)baseline["managedHeapBytes"]!) / Math.Max(1, open),
+                    ["rssPerConnectionBytes"] = ((long)stats["rssBytes"]! - (long)baseline["rssBytes"]!) / Math.Max(1, open),
                     ["rssBytes"] = (long)stats["rssBytes"]!,
                     ["heapBytes"] = (long)stats["managedHeapBytes"]!,
                     ["echoP50Ms"] = echo.P50,
