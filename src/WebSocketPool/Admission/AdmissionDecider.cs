@@ -164,8 +164,8 @@ internal sealed class AdmissionDecider(
     /// <summary>
     /// Under the user's lock (and the address's): the checks in order, and the places taken when all pass. Returns the
     /// refusal, or the admission holding its lease. At the node's cap on the <paramref name="firstPass"/> while users may
-    /// keep places, decides nothing (<see langword="default"/>) and sets <paramref name="takeBack"/>: the caller takes
-    /// the places back outside the lock and asks again (a second pass, which takes no connect token again).
+    /// keep places, decides nothing (see <see cref="AtCapAfterAll"/>) and sets <paramref name="takeBack"/>: the caller
+    /// takes the places back outside the lock and asks again (a second pass, which takes no connect token again).
     /// </summary>
     private WebSocketAdmission Decide(UserEntry entry, AddressEntry? address, string userKey, bool firstPass, out bool crossedAlert, out bool takeBack)
     {
@@ -197,13 +197,7 @@ internal sealed class AdmissionDecider(
 
         if (users.AtCap(entry))
         {
-            if (firstPass && users.KeptPlacesMayExist)
-            {
-                takeBack = true;
-                return default;
-            }
-
-            return Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Taken);
+            return AtCapAfterAll(firstPass, out takeBack);
         }
 
         if (count >= limit)
@@ -250,11 +244,17 @@ internal sealed class AdmissionDecider(
         return new WebSocketAdmission(null, 101, limit, count, null, manager, generation);
     }
 
-    /// <summary>Under the locks: the cap was reached between the check and the taking of a place.</summary>
+    /// <summary>
+    /// Under the locks, the node's cap reached: on the first pass, while users keep places, an undecided answer (a refusal
+    /// neither counted nor logged, so that a caller that ignored <paramref name="takeBack"/> would refuse, never admit)
+    /// with <paramref name="takeBack"/> set; else the refusal.
+    /// </summary>
     private WebSocketAdmission AtCapAfterAll(bool firstPass, out bool takeBack)
     {
-        takeBack = firstPass && users.KeptPlacesMayExist;
-        return takeBack ? default : Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Taken);
+        takeBack = firstPass && users.KeepsPlaces;
+        return takeBack
+            ? Refusal(RejectionReasons.GlobalLimit, options.MaxConnections, users.Taken, s_retryAfterBusy)
+            : Reject(RejectionReasons.GlobalLimit, options.MaxConnections, users.Taken);
     }
 
     /// <summary>
@@ -375,7 +375,7 @@ internal sealed class AdmissionDecider(
                 {
                     expired = leases.TrimWarmBeforeLease(entry);
                     admission = Decide(entry, address, userKey, firstPass, out crossedAlert, out takeBack);
-                    if (!admission.IsAdmitted || takeBack)
+                    if (!admission.IsAdmitted)
                     {
                         ForgetIfIdle(entry, address);
                     }

@@ -38,6 +38,10 @@ internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeP
     // users unless a place may be kept. Written only when it changes.
     private int _keptPlacesMayExist;
 
+    // One take-back at a time: an admission at the cap that arrives while another walks (the flag already cleared, the
+    // places not yet all back) waits here for that walk to end instead of refusing.
+    private readonly Lock _takeBack = new();
+
     // Handshakes, open sockets and sockets still closing: what MaxConnections bounds. Every admission and release on
     // every core writes it, so it sits alone on its cache line, away from the fields above that each lease reads.
     private PaddedCounter _active;
@@ -66,6 +70,13 @@ internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeP
 
     /// <summary>Gets a value indicating whether a user may keep a place: false only when none has since the last take-back.</summary>
     public bool KeptPlacesMayExist => _keepPlaces && Volatile.Read(ref _keptPlacesMayExist) != 0;
+
+    /// <summary>
+    /// Gets a value indicating whether users keep places at all (a reuse window is set): then an admission that finds the
+    /// cap reached passes through <see cref="TakeBackKeptPlaces"/> before it refuses, even when the flag is clear, since a
+    /// take-back may be under way.
+    /// </summary>
+    public bool KeepsPlaces => _keepPlaces;
 
     /// <summary>Gets the node's count as the cap sees it: the leases' places and the places users keep.</summary>
     public int Taken => (int)Volatile.Read(ref _active.Value);
@@ -145,40 +156,49 @@ internal sealed class UserTable(WebSocketPoolOptions options, TimeProvider timeP
 
     /// <summary>
     /// Holding no user's lock, at the cap: gives the places users keep back to the node, each under its user's lock (one
-    /// lock at a time, so no order between them is needed). True when it walked the users: places may have come back,
-    /// from this walk or a concurrent one, and the caller decides once more.
+    /// lock at a time, so no order between them is needed). When it returns, every place kept before it was called is
+    /// back, by this walk or by one that was under way (waited for): the caller decides once more.
     /// </summary>
-    public bool TakeBackKeptPlaces()
+    public void TakeBackKeptPlaces()
     {
-        if (!KeptPlacesMayExist)
+        if (!_keepPlaces)
         {
-            return false;
+            return;
         }
 
-        // The flag is cleared before the walk. A keeper writes its place, then reads the flag; the walk clears the flag,
-        // then reads the places, with a process-wide barrier between (the rare side pays for both fences): either the walk
-        // finds the place, or the keeper sees the flag cleared and sets it again for the next walk. A place seen is taken
-        // under its user's lock, where its user could have used it meanwhile: then there is nothing to take.
-        Volatile.Write(ref _keptPlacesMayExist, 0);
-        Interlocked.MemoryBarrierProcessWide();
-        foreach (var (_, entry) in _users)
+        // One walk at a time. A walk clears the flag before it has taken the places back, so an admission that reads the
+        // flag cleared may not conclude that none is kept until that walk has ended: it waits for the lock, which the walk
+        // holds to its end, and walks again only if places were kept since.
+        lock (_takeBack)
         {
-            if (Volatile.Read(ref entry.KeptNodePlace) == 0)
+            if (Volatile.Read(ref _keptPlacesMayExist) == 0)
             {
-                continue;
+                return;
             }
 
-            lock (entry)
+            // The flag is cleared before the walk. A keeper writes its place, then reads the flag; the walk clears the flag,
+            // then reads the places, with a process-wide barrier between (the rare side pays for both fences): either the
+            // walk finds the place, or the keeper sees the flag cleared and sets it again for the next walk. A place seen is
+            // taken under its user's lock, where its user could have used it meanwhile: then there is nothing to take.
+            Volatile.Write(ref _keptPlacesMayExist, 0);
+            Interlocked.MemoryBarrierProcessWide();
+            foreach (var (_, entry) in _users)
             {
-                if (entry.KeptNodePlace != 0)
+                if (Volatile.Read(ref entry.KeptNodePlace) == 0)
                 {
-                    Volatile.Write(ref entry.KeptNodePlace, 0);
-                    Interlocked.Decrement(ref _active.Value);
+                    continue;
+                }
+
+                lock (entry)
+                {
+                    if (entry.KeptNodePlace != 0)
+                    {
+                        Volatile.Write(ref entry.KeptNodePlace, 0);
+                        Interlocked.Decrement(ref _active.Value);
+                    }
                 }
             }
         }
-
-        return true;
     }
 
     /// <summary>Sets the node's count to <paramref name="value"/> only if it is still <paramref name="observed"/> (the audit's repair).</summary>

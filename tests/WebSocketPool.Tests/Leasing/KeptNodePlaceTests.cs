@@ -222,6 +222,63 @@ public sealed class KeptNodePlaceTests(ITestOutputHelper output) : IDisposable
         factory.NodePlacesTaken.Should().Be(Cap);
     }
 
+    [Fact]
+    public void TryAdmit_ThreadsAtTheCapWhilePlacesAreKept_AdmitOneAttemptPerKeptPlace()
+    {
+        // Ten users left and keep their places; 1,990 others hold theirs, so the node is at its cap with ten places only
+        // kept. Then ten new users arrive from eight threads at once: each finds the cap reached and needs a kept place
+        // back. The first takes them back while it walks the 2,000 users; one that arrives meanwhile must wait for that
+        // walk, not refuse: all ten are admitted, and the next attempt is refused.
+        const int Threads = 8;
+        const int Cap = 2_000;
+        const int Kept = 10;
+        for (var round = 0; round < 20; round++)
+        {
+            var factory = Create(o => o.MaxConnections = Cap);
+            var holders = new List<WebSocketAdmission>();
+            for (var i = 0; i < Kept; i++)
+            {
+                factory.Abandon(factory.TryAdmit($"left{round}-{i}"));
+            }
+
+            for (var i = 0; i < Cap - Kept; i++)
+            {
+                holders.Add(factory.TryAdmit($"holder{round}-{i}"));
+            }
+
+            holders.Should().OnlyContain(h => h.IsAdmitted);
+            factory.NodePlacesTaken.Should().Be(Cap);
+            factory.ActiveConnections.Should().Be(Cap - Kept, "ten places are only kept");
+            var next = -1;
+            var outcomes = new System.Collections.Concurrent.ConcurrentBag<WebSocketAdmission>();
+            using var start = new Barrier(Threads);
+            var threads = Enumerable.Range(0, Threads).Select(_ => new Thread(() =>
+            {
+                start.SignalAndWait();
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < Kept)
+                {
+                    outcomes.Add(factory.TryAdmit($"new{round}-{i}"));
+                }
+            })).ToList();
+            threads.ForEach(t => t.Start());
+            threads.ForEach(t => t.Join());
+
+            var refused = outcomes.Where(o => !o.IsAdmitted).Select(o => o.RejectionReason).ToList();
+            output.WriteLine($"round {round}: admitted {outcomes.Count - refused.Count}, refused {refused.Count}");
+            refused.Should().BeEmpty("a place only kept is no connection: none of the ten may be refused");
+            factory.ActiveConnections.Should().Be(Cap);
+            factory.TryAdmit("one-too-many").RejectionReason.Should().Be(RejectionReasons.GlobalLimit);
+            factory.Audit().Mismatches.Should().Be(0);
+            foreach (var admission in holders.Concat(outcomes))
+            {
+                factory.Abandon(admission);
+            }
+
+            factory.ActiveConnections.Should().Be(0);
+        }
+    }
+
     private static void RaiseMax(ref int max, int value)
     {
         var current = Volatile.Read(ref max);
