@@ -77,11 +77,8 @@ internal sealed partial class IsolatedWebSocketManager
                     more = await wait.ConfigureAwait(false);
                     if (!ReferenceEquals(s_handlerRunning, this))
                     {
-                        // To the thread pool, never to the waking sender's SynchronizationContext or scheduler, which
-                        // Task.Yield would post to (an app's UI or test context would then run, or starve, this writer).
-                        // Where none is current (ASP.NET Core), Task.Yield: it queues on this thread's own work queue,
-                        // so that a burst of sends wakes its writers in a batch.
-                        if (SynchronizationContext.Current is null && TaskScheduler.Current == TaskScheduler.Default)
+                        // To the thread pool, never to the waking sender's context (see NothingCurrent).
+                        if (NothingCurrent)
                         {
                             await Task.Yield();
                         }
@@ -132,14 +129,25 @@ internal sealed partial class IsolatedWebSocketManager
     }
 
     /// <summary>
+    /// Gets a value indicating whether neither a <see cref="SynchronizationContext"/> nor a scheduler other than the
+    /// default is current. A hop to the thread pool then awaits <see cref="Task.Yield"/>, which queues on this thread's
+    /// own work queue (so a burst of sends wakes its writers in a batch) and, being the runtime's own awaiter, queues the
+    /// state machine itself without allocating. Otherwise <c>Task.Yield</c> would post to that context (an app's UI or test
+    /// context would then run, or starve, the writer), and the hop forces a yield that ignores it
+    /// (<see cref="ConfigureAwaitOptions.ForceYielding"/>). Both awaits stay at each call site: wrapped in an awaiter of
+    /// ours, the yield would lose that allocation-free path.
+    /// </summary>
+    private static bool NothingCurrent => SynchronizationContext.Current is null && TaskScheduler.Current == TaskScheduler.Default;
+
+    /// <summary>
     /// The close frame of a lease that never sent anything: sent by this task instead of a queue and a writer made only
     /// for it (a client's close answered, a kick, a drain), and waited for by the run as a writer would be. Never throws.
     /// </summary>
     private async Task CloseWithoutQueueAsync(WebSocket socket, Task? previous)
     {
         // Started under the manager's lock: the close goes out from the thread pool, not from inside the caller's lock, and never from
-        // the caller's SynchronizationContext or scheduler (see the writer's wake-up).
-        if (SynchronizationContext.Current is null && TaskScheduler.Current == TaskScheduler.Default)
+        // the caller's SynchronizationContext or scheduler (see NothingCurrent).
+        if (NothingCurrent)
         {
             await Task.Yield();
         }
