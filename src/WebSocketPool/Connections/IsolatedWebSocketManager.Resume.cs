@@ -282,7 +282,7 @@ internal sealed partial class IsolatedWebSocketManager
 #pragma warning restore CA1031
             {
                 error = ex;
-                SetReason(DisconnectClassifier.Classify(socket, ex, _factory.Options.KeepAliveInterval > TimeSpan.Zero));
+                SetFailureReason(socket, ex);
             }
             finally
             {

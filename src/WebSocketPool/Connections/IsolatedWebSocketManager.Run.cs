@@ -147,7 +147,7 @@ internal sealed partial class IsolatedWebSocketManager
 #pragma warning restore CA1031
                     {
                         error = ex;
-                        SetReason(DisconnectClassifier.Classify(socket, ex, _factory.Options.KeepAliveInterval > TimeSpan.Zero));
+                        SetFailureReason(socket, ex);
                     }
                     finally
                     {
@@ -168,6 +168,10 @@ internal sealed partial class IsolatedWebSocketManager
             }
         }
     }
+
+    /// <summary>The reason a run of the socket's loops failed with <paramref name="error"/>, as the classifier reads it.</summary>
+    private void SetFailureReason(WebSocket socket, Exception error) =>
+        SetReason(DisconnectClassifier.Classify(socket, error, _factory.Options.KeepAliveInterval > TimeSpan.Zero));
 
     /// <summary>
     /// Once the socket's loops have returned or failed: a session that may be held keeps its queue for the resumed socket
