@@ -2,6 +2,8 @@
 
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace WebSocketPool.Internal;
 
@@ -13,6 +15,13 @@ namespace WebSocketPool.Internal;
 /// </summary>
 internal static class ClientAddress
 {
+    /// <summary>
+    /// The address of <paramref name="context"/>'s client, read from the connection feature rather than
+    /// <c>HttpContext.Connection</c>: the same value (a forwarded-headers middleware writes it through to the feature),
+    /// without the wrapper object that a WebSocket's request would otherwise keep for the whole connection.
+    /// </summary>
+    public static IPAddress? Of(HttpContext context) => context.Features.Get<IHttpConnectionFeature>()?.RemoteIpAddress;
+
     /// <summary>The key for <paramref name="address"/>, or <see langword="null"/> when there is none to count by.</summary>
     public static IPAddress? KeyOf(IPAddress? address, int ipv6PrefixLength)
     {

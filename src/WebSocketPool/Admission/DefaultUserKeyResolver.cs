@@ -22,6 +22,6 @@ internal sealed class DefaultUserKeyResolver(IOptions<WebSocketPoolOptions> opti
             }
         }
 
-        return new(options.Value.AllowAnonymous ? context.Connection.RemoteIpAddress?.ToString() ?? "unknown" : null);
+        return new(options.Value.AllowAnonymous ? ClientAddress.Of(context)?.ToString() ?? "unknown" : null);
     }
 }

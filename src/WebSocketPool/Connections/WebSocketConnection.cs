@@ -73,7 +73,7 @@ public readonly struct WebSocketConnection : IEquatable<WebSocketConnection>
 
     /// <summary>Gets the client's address as the upgrade request saw it (after forwarded headers), or <see langword="null"/> when unknown.</summary>
     /// <exception cref="InvalidOperationException">The handle outlived its lease.</exception>
-    public IPAddress? RemoteIpAddress => Manager.ReadRequest<IPAddress?>(_generation, static c => c.Connection.RemoteIpAddress, null);
+    public IPAddress? RemoteIpAddress => Manager.ReadRequest<IPAddress?>(_generation, static c => ClientAddress.Of(c), null);
 
     /// <summary>Gets the query string of the upgrade request.</summary>
     /// <exception cref="InvalidOperationException">The handle outlived its lease.</exception>

@@ -34,7 +34,7 @@ internal sealed partial class WebSocketPoolingMiddleware
     {
         // A resume is a connection attempt like any other for the connect rates (a refused one is retried by the client
         // with its token, within the window); only the caps are skipped, since its slot is still held.
-        if (_factory.TakeConnectTokens(userKey, ClientAddress(context)) is { } rateLimited)
+        if (_factory.TakeConnectTokens(userKey, ClientAddress.Of(context)) is { } rateLimited)
         {
             await ProblemResponses.WriteRejectionAsync(context, rateLimited).ConfigureAwait(false);
             return;

@@ -1,11 +1,9 @@
 // Copyright (c) WebSocketPool contributors. Licensed under the MIT License.
 
-using System.Net;
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 
@@ -160,7 +158,7 @@ internal sealed partial class WebSocketPoolingMiddleware
             return default;
         }
 
-        var admission = _factory.TryAdmit(userKey, ClientAddress(context));
+        var admission = _factory.TryAdmit(userKey, ClientAddress.Of(context));
         if (!admission.IsAdmitted)
         {
             await ProblemResponses.WriteRejectionAsync(context, admission).ConfigureAwait(false);
@@ -239,16 +237,9 @@ internal sealed partial class WebSocketPoolingMiddleware
         return false;
     }
 
-    /// <summary>
-    /// The client's address, read from the connection feature rather than <c>HttpContext.Connection</c>: the same value
-    /// (a forwarded-headers middleware writes it through to the feature), without the wrapper object that a WebSocket's
-    /// request would otherwise keep for the whole connection.
-    /// </summary>
-    private static IPAddress? ClientAddress(HttpContext context) => context.Features.Get<IHttpConnectionFeature>()?.RemoteIpAddress;
-
     private async Task PreviewAsync(HttpContext context, string userKey)
     {
-        var preview = _factory.Preview(userKey, ClientAddress(context));
+        var preview = _factory.Preview(userKey, ClientAddress.Of(context));
         if (!preview.IsAdmitted)
         {
             await ProblemResponses.WriteRejectionAsync(context, preview).ConfigureAwait(false);
